@@ -1,0 +1,237 @@
+"""``data_catalog.yaml`` -> a typed, validated :class:`Catalog`.
+
+Sites and camera epochs, sky-condition thresholds, data sources, solar-wind variables and output
+locations live in one YAML file. Loading it validates every key; a problem raises
+:class:`~aurora_sw.errors.CatalogError` whose one-line message names the key, e.g.
+``data_catalog.yaml: sites.yellowknife.lat_deg: Input should be a valid number``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from aurora_sw.errors import CatalogError
+
+CATALOG_ENV = "AURORA_SW_CATALOG"
+_REPO_CATALOG = Path(__file__).resolve().parent.parent / "data_catalog.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CameraEpoch(_Strict):
+    """One camera configuration; the sky circle is in pixels of the 1280x720 movie frame."""
+
+    name: str
+    start: datetime
+    end: datetime | None = None
+    mask_center_xy: tuple[int, int]
+    mask_radius_px: int = Field(gt=0)
+
+
+class Site(_Strict):
+    """An all-sky camera site (WGS84 geodetic position)."""
+
+    name: str
+    lat_deg: float = Field(ge=-90, le=90)
+    lon_deg: float = Field(ge=-180, le=180)
+    elevation_m: float = 0.0
+    timezone: str
+    frame_cadence_s: float = Field(gt=0)
+    camera_epochs: list[CameraEpoch] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def camera_epoch(self, time: datetime) -> CameraEpoch:
+        """The camera epoch in force at ``time`` (timezone-aware UTC)."""
+        for epoch in self.camera_epochs:
+            if epoch.start <= time and (epoch.end is None or time < epoch.end):
+                return epoch
+        raise CatalogError(f"site {self.name!r}: no camera epoch covers {time.isoformat()}")
+
+
+class SunThresholds(_Strict):
+    night_max_deg: float = -18.0
+    astro_max_deg: float = -12.0
+    nautical_max_deg: float = -6.0
+    civil_max_deg: float = 0.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "SunThresholds":
+        if not self.night_max_deg < self.astro_max_deg < self.nautical_max_deg < self.civil_max_deg:
+            raise ValueError("sun thresholds must increase: night < astro < nautical < civil")
+        return self
+
+
+class MoonThresholds(_Strict):
+    full_min_phase_deg: float = Field(150.0, ge=0, le=180)
+    full_min_alt_deg: float = 5.0
+    quarter_min_phase_deg: float = Field(45.0, ge=0, le=180)
+    quarter_min_alt_deg: float = 10.0
+
+
+class SkyConditionThresholds(_Strict):
+    sun: SunThresholds = SunThresholds()
+    moon: MoonThresholds = MoonThresholds()
+
+
+class Source(_Strict):
+    """A place frames come from: a URL pattern and/or file-name patterns carrying the time."""
+
+    kind: Literal["mp4", "jpeg"]
+    url: str | None = None
+    resolution: str | None = None
+    overlay_timezone_note: str | None = None
+    filename_patterns: list[str] = []
+
+
+class OmniConfig(_Strict):
+    level: Literal["hro", "hro2"] = "hro2"
+    datatype: Literal["1min", "5min"] = "1min"
+    cache_dir: str = "omni_data"
+
+
+class Variable(_Strict):
+    """A solar-wind variable: read from a source (``source_var``) or derived from ``inputs``."""
+
+    source: Literal["omni_1min", "omni_5min"] | None = None
+    source_var: str | None = None
+    fill: float | None = None
+    derived: str | None = None
+    inputs: list[str] = []
+    units: str
+    long_name: str
+
+    @model_validator(mode="after")
+    def _source_or_derived(self) -> "Variable":
+        if (self.source is None) == (self.derived is None):
+            raise ValueError("give exactly one of 'source' (with 'source_var') or 'derived' (with 'inputs')")
+        if self.source is not None and not self.source_var:
+            raise ValueError("'source_var' is required with 'source'")
+        if self.derived is not None and not self.inputs:
+            raise ValueError("'inputs' is required with 'derived'")
+        return self
+
+
+class SolarWindConfig(_Strict):
+    omni: OmniConfig = OmniConfig()
+    variables: dict[str, Variable]
+
+    @model_validator(mode="after")
+    def _inputs_exist(self) -> "SolarWindConfig":
+        for name, var in self.variables.items():
+            for dep in var.inputs:
+                if dep not in self.variables:
+                    raise ValueError(f"variables.{name}.inputs: unknown variable {dep!r}")
+        return self
+
+
+class Outputs(_Strict):
+    root: str = "aurora_sw_data"
+    manifest: str = "manifest.parquet"
+    index: str = "index.zarr"
+
+
+class Catalog(_Strict):
+    """The whole validated catalog. Use :func:`load_catalog` to get one."""
+
+    sites: dict[str, Site] = Field(min_length=1)
+    sky_conditions: SkyConditionThresholds = SkyConditionThresholds()
+    sources: dict[str, Source] = {}
+    solarwind: SolarWindConfig
+    outputs: Outputs = Outputs()
+    path: Path | None = Field(default=None, exclude=True)
+
+    def site(self, key: str) -> Site:
+        """The site called ``key``; an unknown key raises :class:`CatalogError` listing the known ones."""
+        try:
+            return self.sites[key]
+        except KeyError:
+            raise CatalogError(
+                f"{self.path or 'catalog'}: sites.{key}: unknown site; known: {', '.join(sorted(self.sites))}"
+            ) from None
+
+    def variable(self, key: str) -> Variable:
+        """The solar-wind variable called ``key``; unknown keys raise :class:`CatalogError`."""
+        try:
+            return self.solarwind.variables[key]
+        except KeyError:
+            known = ", ".join(sorted(self.solarwind.variables))
+            raise CatalogError(
+                f"{self.path or 'catalog'}: solarwind.variables.{key}: unknown variable; known: {known}"
+            ) from None
+
+
+def default_catalog_path() -> Path:
+    """Where the catalog is read from: ``$AURORA_SW_CATALOG``, ``./data_catalog.yaml``, or the repo's."""
+    if os.environ.get(CATALOG_ENV):
+        return Path(os.environ[CATALOG_ENV])
+    local = Path.cwd() / "data_catalog.yaml"
+    return local if local.exists() else _REPO_CATALOG
+
+
+def _key_path(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def load_catalog(path: str | os.PathLike | None = None) -> Catalog:
+    """Read and validate a data catalog.
+
+    Parameters
+    ----------
+    path
+        YAML file; default :func:`default_catalog_path`.
+
+    Returns
+    -------
+    Catalog
+        The validated catalog.
+
+    Raises
+    ------
+    CatalogError
+        One line naming the file, the key and the problem.
+    """
+    path = Path(path) if path is not None else default_catalog_path()
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: catalog file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise CatalogError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{path}: top level must be a mapping of sections (sites, solarwind, ...)")
+    try:
+        return Catalog.model_validate({**raw, "path": path})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = _key_path(first["loc"]) or "(top level)"
+        msg = first["msg"]
+        if first["type"] == "missing":
+            msg = "required key is missing"
+        elif first["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise CatalogError(f"{path}: {key}: {msg}{more}") from None

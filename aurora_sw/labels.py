@@ -1,0 +1,165 @@
+"""Labels: the label store, date-aware sampling of frames to label, and night-wise splits.
+
+Consecutive minutes of a night are nearly identical, so a split *within* a night leaks: every
+split here is by night, and no night appears in two splits.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aurora_sw.errors import AuroraSWError
+
+LABELS = ("yes", "no", "unsure")
+LABEL_COLUMNS = ["path", "time_utc", "night", "label", "labeller", "labelled_at"]
+
+
+def sample_for_labelling(
+    manifest: pd.DataFrame,
+    per_night: int = 20,
+    max_fraction: float = 0.5,
+    sun_classes: tuple[str, ...] = ("Night",),
+    moon_classes: tuple[str, ...] = ("NoMoon",),
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Date-aware sample of frames to label: spread over nights and over each night.
+
+    Parameters
+    ----------
+    manifest
+        The archive manifest.
+    per_night
+        At most this many frames from one night.
+    max_fraction
+        And at most this fraction of the night's (eligible) frames.
+    sun_classes, moon_classes
+        Sky conditions to sample from (default Night & NoMoon, as the seed study labelled).
+    seed
+        Reproducible: the same seed gives the same sample.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The chosen manifest rows, sorted by time. Within a night, frames are drawn from evenly
+        spaced strata of the night so that dusk, midnight and dawn are all represented.
+    """
+    rng = np.random.default_rng(seed)
+    ok = manifest["sun_class"].isin(sun_classes) & manifest["moon_class"].isin(moon_classes)
+    if "flags" in manifest:
+        ok &= ~manifest["flags"].fillna("").str.contains("unreadable|dark|overexposed|duplicate")
+    chosen = []
+    for _, night in manifest[ok].groupby("night", sort=True):
+        k = min(per_night, int(len(night) * max_fraction))
+        if k <= 0:
+            continue
+        strata = np.array_split(np.arange(len(night)), k)
+        picks = [int(rng.choice(s)) for s in strata if len(s)]
+        chosen.append(night.iloc[picks])
+    if not chosen:
+        return manifest.iloc[0:0]
+    return pd.concat(chosen).sort_values("time_utc").reset_index(drop=True)
+
+
+def split_by_night(
+    labels: pd.DataFrame,
+    val_fraction: float = 0.25,
+    test_fraction: float = 0.0,
+    balance: bool = True,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Assign whole nights to train/val(/test) splits; optionally class-balance each split.
+
+    Parameters
+    ----------
+    labels
+        Rows with ``night`` and ``label`` (``yes``/``no``; ``unsure`` rows are dropped).
+    val_fraction, test_fraction
+        Fractions of *nights* for validation and test (at least one night each when > 0).
+    balance
+        Downsample the larger class within each split (as the seed study did).
+    seed
+        Reproducible split.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``labels`` rows kept, with a ``split`` column.
+    """
+    df = labels[labels["label"].isin(["yes", "no"])].copy()
+    nights = np.array(sorted(df["night"].unique()))
+    if len(nights) < 2:
+        raise AuroraSWError(f"need labelled frames from at least 2 nights to split by night, got {len(nights)}")
+    rng = np.random.default_rng(seed)
+    rng.shuffle(nights)
+    n_val = max(1, int(round(val_fraction * len(nights)))) if val_fraction > 0 else 0
+    n_test = max(1, int(round(test_fraction * len(nights)))) if test_fraction > 0 else 0
+    if n_val + n_test >= len(nights):
+        raise AuroraSWError(f"{len(nights)} labelled nights are too few for the requested validation/test fractions")
+    split_of = {n: "val" for n in nights[:n_val]}
+    split_of.update({n: "test" for n in nights[n_val : n_val + n_test]})
+    df["split"] = df["night"].map(split_of).fillna("train")
+    if balance:
+        parts = []
+        for _, part in df.groupby("split"):
+            counts = part["label"].value_counts()
+            if len(counts) < 2:
+                parts.append(part)
+                continue
+            m = counts.min()
+            parts.extend(g.sample(m, random_state=seed) for _, g in part.groupby("label"))
+        df = pd.concat(parts)
+    return df.sort_values("time_utc").reset_index(drop=True)
+
+
+def split_report(split: pd.DataFrame) -> pd.DataFrame:
+    """Counts of frames per split and class, and nights per split."""
+    counts = split.pivot_table(index="split", columns="label", values="path", aggfunc="count", fill_value=0)
+    counts["nights"] = split.groupby("split")["night"].nunique()
+    return counts
+
+
+class LabelStore:
+    """Labels kept in one Parquet file; one row per frame path (the latest label wins).
+
+    Saves atomically after each change, so a labelling session can be killed at any moment.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if self.path.exists():
+            self.df = pd.read_parquet(self.path)
+        else:
+            self.df = pd.DataFrame(columns=LABEL_COLUMNS)
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def add(self, rows: pd.DataFrame, label_col: str = "label", labeller: str = "unknown") -> None:
+        """Add or replace labels; ``rows`` needs ``path``, ``time_utc``, ``night`` and ``label_col``."""
+        bad = set(rows[label_col]) - set(LABELS)
+        if bad:
+            raise AuroraSWError(f"labels must be one of {LABELS}, got {sorted(bad)}")
+        new = pd.DataFrame(
+            {
+                "path": rows["path"].astype(str).to_numpy(),
+                "time_utc": pd.to_datetime(rows["time_utc"], utc=True).to_numpy(),
+                "night": rows["night"].astype(str).to_numpy(),
+                "label": rows[label_col].to_numpy(),
+                "labeller": labeller,
+                "labelled_at": datetime.now(timezone.utc),
+            }
+        )
+        keep = self.df[~self.df["path"].isin(new["path"])]
+        self.df = pd.concat([keep, new], ignore_index=True) if len(keep) else new
+        self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        self.df.to_parquet(tmp, index=False)
+        os.replace(tmp, self.path)

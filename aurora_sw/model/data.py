@@ -1,0 +1,83 @@
+"""Frames as tensors: decoding (fast reduced JPEG decode), training augmentation, datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from aurora_sw.model.factory import IMAGENET_MEAN, IMAGENET_STD
+
+
+def read_frame(path: str, size: int) -> np.ndarray:
+    """RGB uint8 ``size x size`` frame; JPEGs are decoded at a reduced scale when that suffices.
+
+    Raises ``OSError`` naming the file if it cannot be read.
+    """
+    flag = cv2.IMREAD_COLOR
+    for factor, reduced in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2)):
+        if size * factor <= 720:  # frames are 720 px; decode no more than we keep
+            flag = reduced
+            break
+    img = cv2.imread(path, flag)
+    if img is None:
+        raise OSError(f"{path}: cannot read image")
+    if img.shape[0] != size or img.shape[1] != size:
+        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    return img[..., ::-1].copy()
+
+
+_MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+_STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+
+
+def normalize(img: torch.Tensor) -> torch.Tensor:
+    """CHW uint8 RGB tensor -> float tensor normalised with the ImageNet mean/std."""
+    return (img.float() / 255.0 - _MEAN) / _STD
+
+
+def train_transform(size: int, jitter: float = 0.3):
+    """The seed's augmentation (RandomResizedCrop 0.8-1, flip, ColorJitter) plus zenith rotation."""
+    from torchvision.transforms import v2
+
+    return v2.Compose(
+        [
+            v2.RandomRotation(180),  # the sky has no preferred "up" for the classifier
+            v2.RandomResizedCrop(size, scale=(0.8, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.ColorJitter(brightness=jitter, contrast=jitter, saturation=jitter),
+        ]
+    )
+
+
+class FrameDataset(Dataset):
+    """Frames (paths) and optional integer labels; decoded frames are cached in memory if asked."""
+
+    def __init__(self, paths: Sequence[str], labels: Sequence[int] | None, size: int, augment=None, cache: bool = False) -> None:
+        self.paths = list(paths)
+        self.labels = None if labels is None else list(labels)
+        self.size = size
+        self.augment = augment
+        self._cache: dict[int, np.ndarray] | None = {} if cache else None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _image(self, i: int) -> np.ndarray:
+        if self._cache is not None and i in self._cache:
+            return self._cache[i]
+        img = read_frame(self.paths[i], self.size)
+        if self._cache is not None:
+            self._cache[i] = img
+        return img
+
+    def __getitem__(self, i: int):
+        img = torch.from_numpy(self._image(i)).permute(2, 0, 1)
+        if self.augment is not None:
+            img = self.augment(img)
+        x = normalize(img)
+        y = -1 if self.labels is None else self.labels[i]
+        return x, y

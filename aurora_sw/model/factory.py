@@ -1,0 +1,58 @@
+"""One factory for the classifier: a timm model, two classes, optional ImageNet weights."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
+
+CLASSES = ("no", "yes")  # index 1 = aurora
+DEFAULT_MODEL = "efficientnet_b1"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def create_model(
+    name: str = DEFAULT_MODEL,
+    pretrained: bool = False,
+    weights: str | os.PathLike | None = None,
+    num_classes: int = len(CLASSES),
+):
+    """A timm classifier with a fresh ``num_classes`` head.
+
+    Parameters
+    ----------
+    name
+        Any timm model name; ``efficientnet_b1`` by default (the seed study's network).
+    pretrained
+        Load ImageNet weights from the Hugging Face hub through timm (needs the network).
+    weights
+        A local ImageNet checkpoint file for ``name`` (``.safetensors``, ``.pth`` or ``.bin``),
+        loaded through timm's ``pretrained_cfg_overlay``; works offline.
+
+    Raises
+    ------
+    NetworkUnavailableError
+        ``pretrained=True`` without ``weights`` and the hub cannot be reached.
+    """
+    import timm
+
+    if name not in timm.list_models():
+        raise AuroraSWError(f"unknown timm model {name!r} (see timm.list_models())")
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise AuroraSWError(f"{path}: weights file not found")
+        return timm.create_model(name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay=dict(file=str(path)))
+    if pretrained:
+        try:
+            return timm.create_model(name, pretrained=True, num_classes=num_classes)
+        except Exception as exc:  # huggingface_hub raises several offline error types
+            if "LocalEntryNotFound" in type(exc).__name__ or "offline" in str(exc).lower() or "connect" in str(exc).lower():
+                raise NetworkUnavailableError(
+                    f"no network: cannot download ImageNet weights for {name} from the Hugging Face hub; "
+                    "pass --weights FILE (a local checkpoint) or --from-scratch"
+                ) from None
+            raise
+    return timm.create_model(name, pretrained=False, num_classes=num_classes)

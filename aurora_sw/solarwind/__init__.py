@@ -1,0 +1,1 @@
+"""Solar-wind data: OMNI through pyspedas, catalog variables, derived coupling functions."""
