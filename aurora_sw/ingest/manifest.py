@@ -26,6 +26,8 @@ MANIFEST_COLUMNS = [
     "sun_alt", "sun_az", "moon_alt", "moon_az", "moon_phase", "moon_illum",
     "sun_class", "moon_class", "flags", "path",
 ]
+# Quality flags: comma-separated names in the manifest, a CF bitmask in the index.
+FLAG_BITS = {"unreadable": 1, "dark": 2, "overexposed": 4, "duplicate": 8, "ocr_mismatch": 16}
 MANIFEST_NAME = "manifest.parquet"
 PROBLEMS_NAME = "ingest_problems.csv"
 
@@ -108,7 +110,7 @@ def build_manifest(
 
     df = pd.DataFrame(records).sort_values(["time_utc", "path"]).reset_index(drop=True)
     df["time_utc"] = pd.to_datetime(df["time_utc"], utc=True)
-    bins = (df["time_utc"].astype("int64") // int(every_s * 1e9)).to_numpy()
+    bins = df["time_utc"].dt.floor(pd.Timedelta(seconds=every_s)).to_numpy()
     df = df[np.r_[True, bins[1:] != bins[:-1]]].reset_index(drop=True)
 
     geo = sky_conditions(pd.DatetimeIndex(df["time_utc"]), site, catalog.sky_conditions)
@@ -133,6 +135,14 @@ def build_manifest(
     df["flags"] = flags
     df = df[df["flags"] != "unreadable"].reset_index(drop=True)
     return df[MANIFEST_COLUMNS], problems
+
+
+def flags_to_bits(flags: pd.Series) -> np.ndarray:
+    """Comma-separated flag names -> integer bitmask (:data:`FLAG_BITS`)."""
+    out = np.zeros(len(flags), np.int16)
+    for name, bit in FLAG_BITS.items():
+        out |= np.where(flags.fillna("").str.contains(name, regex=False), bit, 0).astype(np.int16)
+    return out
 
 
 def read_manifest(archive: str | os.PathLike) -> pd.DataFrame:

@@ -31,6 +31,7 @@ class Checkpoint:
     classes: tuple[str, ...] = CLASSES
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
+    normalization: str = "sky_background"
     threshold: float = 0.5
     train_config: dict[str, Any] = field(default_factory=dict)
     label_hash: str = ""
@@ -74,6 +75,7 @@ def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike) -> Path:
         "classes": list(ckpt.classes),
         "mean": list(ckpt.mean),
         "std": list(ckpt.std),
+        "normalization": ckpt.normalization,
         "threshold": float(ckpt.threshold),
         "train_config": ckpt.train_config,
         "label_hash": ckpt.label_hash,
@@ -114,6 +116,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         classes=tuple(payload["classes"]),
         mean=tuple(payload["mean"]),
         std=tuple(payload["std"]),
+        normalization=payload["normalization"],
         threshold=payload["threshold"],
         train_config=payload["train_config"],
         label_hash=payload["label_hash"],

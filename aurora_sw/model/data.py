@@ -34,13 +34,33 @@ _MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
 _STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
 
 
-def normalize(img: torch.Tensor) -> torch.Tensor:
-    """CHW uint8 RGB tensor -> float tensor normalised with the ImageNet mean/std."""
-    return (img.float() / 255.0 - _MEAN) / _STD
+NORMALIZATIONS = ("sky_background", "imagenet")
+
+
+def normalize(img: torch.Tensor, mode: str = "sky_background") -> torch.Tensor:
+    """CHW uint8 RGB tensor -> float tensor for the network.
+
+    ``imagenet``: (x - mean) / std with the ImageNet statistics.
+    ``sky_background``: the frame's per-channel median (the sky background: the circle covers
+    79 % of the square) is subtracted before dividing by the ImageNet std (x2). Moonlight,
+    twilight and cloud brightness shift the background, not the contrast that aurora adds, so
+    the network sees the same aurora under any sky; it trains far faster from scratch.
+    """
+    x = img.float() / 255.0
+    if mode == "imagenet":
+        return (x - _MEAN) / _STD
+    if mode == "sky_background":
+        med = x.flatten(-2).median(-1).values[..., None, None]
+        return 2.0 * (x - med) / _STD
+    raise ValueError(f"unknown normalization {mode!r}; one of {NORMALIZATIONS}")
 
 
 def train_transform(size: int, jitter: float = 0.3):
-    """The seed's augmentation (RandomResizedCrop 0.8-1, flip, ColorJitter) plus zenith rotation."""
+    """The seed's augmentation (RandomResizedCrop 0.8-1, flip, ColorJitter(0.3)) plus zenith rotation.
+
+    ``ColorJitter(0.3)`` is brightness only, as in the seed: saturation/contrast jitter would wash
+    out the faint green arcs that decide the label.
+    """
     from torchvision.transforms import v2
 
     return v2.Compose(
@@ -48,7 +68,7 @@ def train_transform(size: int, jitter: float = 0.3):
             v2.RandomRotation(180),  # the sky has no preferred "up" for the classifier
             v2.RandomResizedCrop(size, scale=(0.8, 1.0), antialias=True),
             v2.RandomHorizontalFlip(),
-            v2.ColorJitter(brightness=jitter, contrast=jitter, saturation=jitter),
+            v2.ColorJitter(brightness=jitter),
         ]
     )
 
@@ -56,8 +76,11 @@ def train_transform(size: int, jitter: float = 0.3):
 class FrameDataset(Dataset):
     """Frames (paths) and optional integer labels; decoded frames are cached in memory if asked."""
 
-    def __init__(self, paths: Sequence[str], labels: Sequence[int] | None, size: int, augment=None, cache: bool = False) -> None:
+    def __init__(
+        self, paths: Sequence[str], labels: Sequence[int] | None, size: int, augment=None, cache: bool = False, normalization: str = "sky_background"
+    ) -> None:
         self.paths = list(paths)
+        self.normalization = normalization
         self.labels = None if labels is None else list(labels)
         self.size = size
         self.augment = augment
@@ -78,6 +101,6 @@ class FrameDataset(Dataset):
         img = torch.from_numpy(self._image(i)).permute(2, 0, 1)
         if self.augment is not None:
             img = self.augment(img)
-        x = normalize(img)
+        x = normalize(img, self.normalization)
         y = -1 if self.labels is None else self.labels[i]
         return x, y

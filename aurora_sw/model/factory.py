@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import torch
+
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
 
 CLASSES = ("no", "yes")  # index 1 = aurora
@@ -36,6 +38,16 @@ def create_model(
     NetworkUnavailableError
         ``pretrained=True`` without ``weights`` and the hub cannot be reached.
     """
+    model = _create(name, pretrained, weights, num_classes)
+    # A fresh head starts at zero: timm's EfficientNet init draws it in +-1/sqrt(num_classes),
+    # which for 2 classes gives logits of ~+-14 and a diverging first epoch.
+    head = model.get_classifier()
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    return model
+
+
+def _create(name: str, pretrained: bool, weights: str | os.PathLike | None, num_classes: int):
     import timm
 
     if name not in timm.list_models():

@@ -38,6 +38,7 @@ class TrainConfig:
     batch_size: int = 32
     weight_decay: float = 1e-4
     jitter: float = 0.3
+    normalization: str = "sky_background"  # or "imagenet" (see aurora_sw.model.data.normalize)
     seed: int = 0
     num_workers: int = 0
     pretrained: bool = False
@@ -55,7 +56,7 @@ def _head_params(model) -> list[str]:
     return [n for n, p in model.named_parameters() if id(p) in ids]
 
 
-def _run_epoch(model, loader, device, optimizer=None, scaler=None) -> tuple[float, np.ndarray, np.ndarray]:
+def _run_epoch(model, loader, device, optimizer=None, scheduler=None) -> tuple[float, np.ndarray, np.ndarray]:
     train = optimizer is not None
     model.train(train)
     losses, probs, ys = [], [], []
@@ -71,7 +72,10 @@ def _run_epoch(model, loader, device, optimizer=None, scaler=None) -> tuple[floa
         if train:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
         losses.append(loss.item() * len(y))
         probs.append(torch.softmax(logits.float(), 1)[:, 1].detach().cpu().numpy())
         ys.append(y.cpu().numpy())
@@ -97,8 +101,8 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
     if train_df.empty or val_df.empty:
         raise AuroraSWError("training needs both a 'train' and a 'val' split with labelled frames")
     y_of = {c: i for i, c in enumerate(CLASSES)}
-    train_ds = FrameDataset(train_df["path"], train_df["label"].map(y_of), config.input_size, train_transform(config.input_size, config.jitter), cache=True)
-    val_ds = FrameDataset(val_df["path"], val_df["label"].map(y_of), config.input_size, None, cache=True)
+    train_ds = FrameDataset(train_df["path"], train_df["label"].map(y_of), config.input_size, train_transform(config.input_size, config.jitter), cache=True, normalization=config.normalization)
+    val_ds = FrameDataset(val_df["path"], val_df["label"].map(y_of), config.input_size, None, cache=True, normalization=config.normalization)
     gen = torch.Generator().manual_seed(config.seed)
     train_dl = DataLoader(train_ds, config.batch_size, shuffle=True, generator=gen, num_workers=config.num_workers, drop_last=len(train_ds) > config.batch_size)
     val_dl = DataLoader(val_ds, config.batch_size * 2, num_workers=config.num_workers)
@@ -125,7 +129,7 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
 
     best: Checkpoint | None = load_checkpoint(out / "best.pt") if resume and (out / "best.pt").exists() else None
     t_start = time.perf_counter()
-    optimizer, current_stage = None, None
+    optimizer, scheduler, current_stage = None, None, None
     bar = tqdm(range(start_epoch, len(schedule)), desc="training", unit="epoch", disable=not progress)
     for epoch in bar:
         stage, lr = schedule[epoch]
@@ -134,11 +138,16 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
             for n, p in model.named_parameters():
                 p.requires_grad = stage == "full" or n in head
             optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=config.weight_decay)
+            n_stage = sum(1 for name, _ in schedule if name == stage)
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=n_stage * max(len(train_dl), 1), pct_start=0.15)
+            done_in_stage = sum(1 for name, _ in schedule[:epoch] if name == stage)
+            for _ in range(done_in_stage * len(train_dl)):  # a resumed run continues the schedule
+                scheduler.step()
             if resume and epoch == start_epoch and start_epoch > 0 and last.optimizer_state and schedule[epoch - 1][0] == stage:
                 optimizer.load_state_dict(last.optimizer_state)
             current_stage = stage
         t0 = time.perf_counter()
-        tr_loss, _, _ = _run_epoch(model, train_dl, device, optimizer)
+        tr_loss, _, _ = _run_epoch(model, train_dl, device, optimizer, scheduler)
         train_fps = len(train_ds) / (time.perf_counter() - t0)
         va_loss, va_p, va_y = _run_epoch(model, val_dl, device)
         va_acc = float(((va_p >= 0.5) == va_y).mean())
@@ -150,6 +159,7 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
             model_name=config.model_name,
             state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             input_size=config.input_size,
+            normalization=config.normalization,
             train_config={**asdict(config), "device": device.type},
             label_hash=lhash,
             metrics={"val_loss": va_loss, "val_accuracy": va_acc, "best_val_loss": best_loss, "history": history},
@@ -169,10 +179,12 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
     return best
 
 
-def predict_proba(model, paths: list[str], input_size: int, batch_size: int = 64, num_workers: int = 0, progress: bool = False) -> np.ndarray:
+def predict_proba(
+    model, paths: list[str], input_size: int, normalization: str = "sky_background", batch_size: int = 64, num_workers: int = 0, progress: bool = False
+) -> np.ndarray:
     """P(aurora) for each frame path (eval mode, no augmentation)."""
     device = next(model.parameters()).device
-    ds = FrameDataset(paths, None, input_size)
+    ds = FrameDataset(paths, None, input_size, normalization=normalization)
     dl = DataLoader(ds, batch_size, num_workers=num_workers)
     model.eval()
     out = []

@@ -150,7 +150,7 @@ def write_omni_cdfs(sw: xr.Dataset, activity: xr.DataArray, omni_dir: Path, seed
 
     rng = np.random.default_rng([seed, 7])
     act = activity.values
-    ae = np.round(40 + 700 * act + rng.normal(0, 25, act.size)).astype(np.int32)
+    ae = np.round(np.clip(40 + 700 * act + rng.normal(0, 25, act.size), 5, None)).astype(np.int32)
     decay = np.exp(-1 / 360.0)
     from scipy.signal import lfilter
 

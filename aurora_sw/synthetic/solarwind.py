@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.special import expit
 
 from aurora_sw.solarwind.coupling import newell_coupling
 
@@ -45,8 +46,8 @@ def _events(rng: np.random.Generator, n: int, rate_per_day: float, median_min: f
         length = rng.lognormal(np.log(median_min), 0.5)
         a = rng.uniform(*amp)
         ramp = 8.0
-        rise = 1 / (1 + np.exp(-(t - start) / ramp))
-        fall = 1 / (1 + np.exp((t - start - length) / ramp))
+        rise = expit((t - start) / ramp)
+        fall = expit(-(t - start - length) / ramp)
         out += a * rise * fall
     return out
 

@@ -1,0 +1,229 @@
+"""The ``aurora-sw`` command. Thin: parses arguments, calls the library, prints results.
+
+User errors (bad file, bad catalog key, no network) are printed as one line and exit with 1;
+heavy libraries are imported inside the commands so that ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from aurora_sw.errors import AuroraSWError
+
+app = typer.Typer(
+    help=(
+        "aurora-sw: AuroraMAX all-sky frames -> per-minute aurora index -> time-lagged correlation "
+        "with the solar wind.\n\nStart with `aurora-sw demo --quick`: it runs the whole chain offline "
+        "on the synthetic sky. Times are UTC; positive lags mean the solar wind leads."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+solarwind_app = typer.Typer(help="Solar-wind data (OMNI through pyspedas).", no_args_is_help=True)
+catalog_app = typer.Typer(help="The data catalog (data_catalog.yaml).", no_args_is_help=True)
+app.add_typer(solarwind_app, name="solarwind")
+app.add_typer(catalog_app, name="catalog")
+
+CatalogOpt = typer.Option(None, "--catalog", help="data_catalog.yaml to use (default: $AURORA_SW_CATALOG, ./data_catalog.yaml, or the repository's).")
+
+
+def _catalog(path: Optional[Path]):
+    from aurora_sw.catalog import load_catalog
+
+    return load_catalog(path)
+
+
+def _quiet_libraries() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for name in ("pyspedas", "pytplot", "matplotlib", "PIL", "urllib3", "numexpr"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _parse_lags(text: str) -> range:
+    try:
+        parts = [int(p) for p in text.split(":")]
+        start, stop = parts[0], parts[1]
+        step = parts[2] if len(parts) > 2 else 1
+    except (ValueError, IndexError):
+        raise AuroraSWError(f"--lags {text!r}: expected START:STOP[:STEP] in minutes, e.g. -120:240") from None
+    return range(start, stop + 1, step)
+
+
+@catalog_app.command("check")
+def catalog_check(catalog: Optional[Path] = CatalogOpt) -> None:
+    """Validate the catalog and list its sites and solar-wind variables."""
+    cat = _catalog(catalog)
+    typer.echo(f"{cat.path}: valid")
+    for key, site in cat.sites.items():
+        typer.echo(f"  site {key}: {site.name} ({site.lat_deg:.4f}, {site.lon_deg:.4f}), {site.timezone}, {len(site.camera_epochs)} camera epochs")
+    typer.echo("  solar-wind variables: " + ", ".join(cat.solarwind.variables))
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo_out"), "--out", help="Folder for everything the demo writes."),
+    nights: Optional[int] = typer.Option(None, "--nights", help="Synthetic nights (default 6; 3 with --quick)."),
+    seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives the same run."),
+    delay: float = typer.Option(45.0, "--delay", help="Planted solar-wind -> aurora delay in minutes."),
+    quick: bool = typer.Option(False, "--quick", help="CI-sized run (~3 min on 2 cores): 3 nights, 360 px frames, shorter training."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Run the whole chain offline on the synthetic sky and print a summary.
+
+    generate nights -> ingest -> label a date-aware sample -> train EfficientNet-B1 -> score every
+    minute -> index (Zarr) -> solar wind through the OMNI loader -> lagged correlation. Writes
+    OUT/summary.json with planted_lag_min, recovered_lag_min, lag_ci_min, classifier_accuracy and
+    n_frames_scored.
+    """
+    from aurora_sw.demo import DemoConfig, run_demo
+
+    _quiet_libraries()
+    overrides = {"seed": seed, "delay_min": delay}
+    if nights is not None:
+        overrides["nights"] = nights
+    cfg = DemoConfig.quick(**overrides) if quick else DemoConfig(**overrides)
+    s = run_demo(out, cfg, _catalog(catalog))
+    lo, hi = s["lag_ci_min"]
+    typer.echo("")
+    typer.echo("aurora-sw demo summary")
+    typer.echo(f"  nights                 {', '.join(s['nights'])}")
+    typer.echo(f"  frames scored          {s['n_frames_scored']}")
+    typer.echo(f"  classifier accuracy    {s['classifier_accuracy']:.3f} on held-out nights {', '.join(s['classifier_heldout_nights'])} ({s['classifier_weights']})")
+    typer.echo(f"  planted lag            {s['planted_lag_min']:.0f} min")
+    typer.echo(f"  recovered lag          {s['recovered_lag_min']:.0f} min (95% CI {lo:.0f} .. {hi:.0f}), r = {s['peak_r']:.3f}")
+    typer.echo(f"  p-value at peak        {s['peak_p_value']:.2g} (autocorrelation-aware) vs {s['peak_p_value_naive']:.2g} naive")
+    typer.echo(f"  stage times (s)        {json.dumps(s['timings_s'])}")
+    typer.echo(f"  summary                {out / 'summary.json'}")
+    typer.echo(f"\nExplore it:  streamlit run apps/explorer.py -- --data {out}")
+
+
+@app.command()
+def synth(
+    out: Path = typer.Option(..., "--out", help="Folder to write the synthetic archive to."),
+    nights: int = typer.Option(3, "--nights", help="Consecutive nights."),
+    start: str = typer.Option("2024-02-05", "--start", help="Local date of the first night."),
+    seed: int = typer.Option(0, "--seed"),
+    delay: float = typer.Option(45.0, "--delay", help="Planted solar-wind -> aurora delay (min)."),
+    size: int = typer.Option(720, "--size", help="Frame size in pixels."),
+    video_nights: int = typer.Option(0, "--video-nights", help="Also write AuroraMAX-style 720p MP4s for this many nights."),
+    video_minutes: Optional[int] = typer.Option(None, "--video-minutes", help="Limit each MP4 to this many minutes of sky time."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Generate a synthetic archive: JPEG frames, MP4 timelapses, OMNI CDFs, Kp and truth."""
+    from aurora_sw.synthetic import generate_archive
+
+    a = generate_archive(out, start, nights, seed, delay, size, video_nights=video_nights, video_minutes=video_minutes, catalog=_catalog(catalog))
+    typer.echo(f"{a.n_frames} frames of {len(a.nights)} nights in {a.root} (planted delay {a.planted_delay_min:.0f} min)")
+
+
+@app.command()
+def ingest(
+    sources: list[Path] = typer.Argument(..., help="Folders of JPEG/PNG frames with the UTC time in the file name."),
+    out: Path = typer.Option(..., "--out", help="Archive folder; its manifest.parquet is created or extended."),
+    site: str = typer.Option("yellowknife", "--site", help="Site key in the catalog."),
+    every: str = typer.Option("60s", "--every", help="Keep one frame per this much sky time (e.g. 60s, 2min)."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Add frames to an archive's manifest (idempotent; problems listed, never fatal)."""
+    import pandas as pd
+
+    from aurora_sw.ingest import ingest as run_ingest
+
+    try:
+        every_s = pd.Timedelta(every).total_seconds()
+    except ValueError:
+        raise AuroraSWError(f"--every {every!r}: not a duration (e.g. 60s, 2min)") from None
+    s = run_ingest(sources, out, _catalog(catalog), site, every_s)
+    typer.echo(f"{s.n_added} frames added, {s.n_total} in {s.manifest_path}")
+    for p in s.problems[:20]:
+        typer.echo(f"  problem: {p['path']}: {p['problem']}", err=True)
+    if len(s.problems) > 20:
+        typer.echo(f"  ... {len(s.problems) - 20} more in {out / 'ingest_problems.csv'}", err=True)
+
+
+@solarwind_app.command("fetch")
+def solarwind_fetch(
+    start: str = typer.Option(..., "--start", help="UTC start, e.g. 2024-02-01."),
+    end: str = typer.Option(..., "--end", help="UTC end (exclusive)."),
+    variables: str = typer.Option("bz_gsm,by_gsm,vsw,density,pressure,ae,sym_h", "--vars", help="Catalog variables, comma-separated (derived ones too)."),
+    offline: bool = typer.Option(False, "--offline", help="Read only the local cache; name what is missing."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="OMNI cache folder (default: $OMNI_DATA_DIR or the catalog's)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also save the variables as NetCDF."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Download (or read from cache) OMNI 1-min data through pyspedas and report coverage."""
+    from aurora_sw.solarwind.variables import load_solar_wind
+
+    _quiet_libraries()
+    ds = load_solar_wind(start, end, [v.strip() for v in variables.split(",") if v.strip()], _catalog(catalog), cache, offline)
+    for name in ds.data_vars:
+        da = ds[name]
+        typer.echo(f"  {name:12s} {da.attrs.get('units', ''):>22s}  valid {float(da.notnull().mean()):6.1%}  mean {float(da.mean()):10.3f}")
+    if out:
+        ds.to_netcdf(out)
+        typer.echo(f"saved {out}")
+
+
+@app.command()
+def correlate(
+    index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store."),
+    variables: str = typer.Option("newell,bz_gsm", "--vars", help="Solar-wind catalog variables (drivers), comma-separated."),
+    response: str = typer.Option("p_aurora", "--response", help="Index variable to correlate against."),
+    lags: str = typer.Option("-120:240", "--lags", help="Lag range START:STOP[:STEP] in minutes (positive: solar wind leads)."),
+    method: str = typer.Option("pearson", "--method", help="pearson or spearman."),
+    offline: bool = typer.Option(False, "--offline", help="Solar wind from the local cache only."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="OMNI cache folder."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Save each result as NetCDF in this folder."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Lagged correlation of solar-wind variables with the aurora index, with honest significance."""
+    import pandas as pd
+
+    from aurora_sw.analysis.lag import lagged_correlation
+    from aurora_sw.index.store import open_index
+    from aurora_sw.solarwind.variables import load_solar_wind
+
+    _quiet_libraries()
+    ds = open_index(index)
+    if response not in ds:
+        raise AuroraSWError(f"{index}: no variable {response!r}; have {', '.join(ds.data_vars)}")
+    y = ds[response].load()
+    t = pd.DatetimeIndex(ds["time"].values)
+    lag_range = _parse_lags(lags)
+    names = [v.strip() for v in variables.split(",") if v.strip()]
+    sw = load_solar_wind(t.min() - pd.Timedelta(minutes=max(lag_range.stop, 0) + 60), t.max() + pd.Timedelta(minutes=60), names, _catalog(catalog), cache, offline)
+    for name in names:
+        res = lagged_correlation(sw[name], y, lags=lag_range, method=method)
+        a = res.attrs
+        typer.echo(
+            f"{name:12s} peak lag {a['peak_lag_min']:6.0f} min (95% CI {a['peak_lag_ci_low']:.0f}..{a['peak_lag_ci_high']:.0f})"
+            f"  r = {a['peak_r']:+.3f}  p = {a['peak_p_value']:.2g} (naive {float(res['p_value_naive'].sel(lag=a['peak_lag_min'])):.2g})"
+        )
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+            res.to_netcdf(out / f"lag_{name}_{response}.nc")
+
+
+@app.command()
+def summary(index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store.")) -> None:
+    """Per-night summary of an aurora index: frames, aurora fraction, first/last aurora, dark hours."""
+    from aurora_sw.index.store import nightly_summary, open_index
+
+    typer.echo(nightly_summary(open_index(index).load()).to_string())
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one line and exit code 1."""
+    try:
+        app()
+    except AuroraSWError as exc:
+        typer.echo(f"aurora-sw: error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,80 @@
+"""Score frames: P(aurora) from the classifier and physical indices, in one decode per frame."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from aurora_sw.index.physical import INDEX_NAMES, frame_indices
+from aurora_sw.model.checkpoint import Checkpoint
+from aurora_sw.model.data import normalize, read_frame
+
+ANALYSIS_SIZE = 180  # px: physical indices are computed at this size, whatever the model's input
+
+
+class _ScoreDataset(Dataset):
+    def __init__(self, paths: list[str], input_size: int, normalization: str) -> None:
+        self.paths = paths
+        self.input_size = input_size
+        self.normalization = normalization
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        try:
+            img = read_frame(self.paths[i], max(ANALYSIS_SIZE, self.input_size))
+        except OSError:
+            return torch.zeros(3, self.input_size, self.input_size), torch.full((len(INDEX_NAMES),), float("nan")), False
+        small = img if img.shape[0] == ANALYSIS_SIZE else cv2.resize(img, (ANALYSIS_SIZE, ANALYSIS_SIZE), interpolation=cv2.INTER_AREA)
+        phys = torch.from_numpy(frame_indices(small))
+        model_in = img if img.shape[0] == self.input_size else cv2.resize(img, (self.input_size, self.input_size), interpolation=cv2.INTER_AREA)
+        return normalize(torch.from_numpy(model_in).permute(2, 0, 1), self.normalization), phys, True
+
+
+def score_frames(
+    paths: list[str],
+    ckpt: Checkpoint,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    device: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """P(aurora) and physical indices for each frame.
+
+    A frame that cannot be read gets NaN values and ``readable=False``; it never stops the run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per path (same order): ``p_aurora`` and :data:`INDEX_NAMES`, ``readable``.
+    """
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = ckpt.build_model().to(dev)
+    if dev.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    dl = DataLoader(_ScoreDataset(list(paths), ckpt.input_size, ckpt.normalization), batch_size, num_workers=num_workers, pin_memory=dev.type == "cuda")
+    probs, phys, ok = [], [], []
+    bar = tqdm(total=len(paths), desc="scoring", unit="frame", disable=not progress)
+    with torch.inference_mode():
+        for x, p, good in dl:
+            x = x.to(dev, non_blocking=True)
+            if dev.type == "cuda":
+                x = x.to(memory_format=torch.channels_last)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                logits = model(x)
+            prob = torch.softmax(logits.float(), 1)[:, 1].cpu().numpy()
+            prob[~good.numpy()] = np.nan
+            probs.append(prob)
+            phys.append(p.numpy())
+            ok.append(good.numpy())
+            bar.update(len(x))
+    bar.close()
+    out = pd.DataFrame(np.concatenate(phys) if phys else np.zeros((0, len(INDEX_NAMES))), columns=list(INDEX_NAMES))
+    out.insert(0, "p_aurora", np.concatenate(probs) if probs else [])
+    out["readable"] = np.concatenate(ok) if ok else []
+    return out

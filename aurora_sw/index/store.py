@@ -1,0 +1,185 @@
+"""The aurora-index Dataset: every minute on a UTC time axis, CF-style attributes, in Zarr.
+
+Variables: ``p_aurora``, ``aurora`` (p >= stored threshold), physical indices, Sun/Moon geometry,
+sky-condition classes (integer codes with CF ``flag_values``/``flag_meanings``), ``night`` and
+quality ``flags``. Minutes without a frame are NaN (never dropped), so the time axis is regular.
+Provenance (model hash, code version, catalog) lives in the attributes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from aurora_sw import __version__
+from aurora_sw.errors import AuroraSWError
+from aurora_sw.index.physical import INDEX_ATTRS, INDEX_NAMES
+from aurora_sw.ingest.manifest import FLAG_BITS, flags_to_bits
+from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
+
+GEOMETRY_ATTRS = {
+    "sun_alt": ("degree", "Sun altitude"),
+    "sun_az": ("degree", "Sun azimuth, east of north"),
+    "moon_alt": ("degree", "Moon altitude"),
+    "moon_az": ("degree", "Moon azimuth, east of north"),
+    "moon_phase": ("degree", "Moon phase (Sun-Moon ecliptic longitude difference folded to 0-180; 180 = full)"),
+    "moon_illum": ("1", "Moon illuminated fraction"),
+}
+
+
+def _codes(values: pd.Series, classes: tuple[str, ...]) -> np.ndarray:
+    lookup = {c: i for i, c in enumerate(classes)}
+    return np.array([lookup.get(v, -1) for v in values], dtype=np.int8)
+
+
+def build_index(
+    frames: pd.DataFrame,
+    threshold: float = 0.5,
+    attrs: dict | None = None,
+    freq: str = "1min",
+) -> xr.Dataset:
+    """Assemble the index from scored manifest rows.
+
+    Parameters
+    ----------
+    frames
+        Manifest rows joined with scores: ``time_utc``, ``night``, ``flags``, the Sun/Moon
+        columns, ``sun_class``, ``moon_class``, ``p_aurora`` and the physical indices.
+    threshold
+        P(aurora) at and above which ``aurora`` is True; stored in the attributes.
+    attrs
+        Provenance to store (model hash, catalog path, ...).
+
+    Returns
+    -------
+    xarray.Dataset
+        On a regular ``time`` axis (UTC, ``freq``) spanning the frames; empty minutes are NaN.
+    """
+    if frames.empty:
+        raise AuroraSWError("no scored frames to build an index from")
+    df = frames.copy()
+    df["time"] = pd.to_datetime(df["time_utc"], utc=True).dt.tz_localize(None).dt.floor(freq)
+    df = df.sort_values("time").drop_duplicates("time", keep="first").set_index("time")
+    grid = pd.date_range(df.index.min(), df.index.max(), freq=freq, name="time")
+    df = df.reindex(grid)
+    has = df["p_aurora"].notna().to_numpy()
+
+    data = {
+        "p_aurora": ("time", df["p_aurora"].to_numpy(float), {"units": "1", "long_name": "classifier probability of visible aurora"}),
+        "aurora": (
+            "time",
+            np.where(has, (df["p_aurora"].to_numpy(float) >= threshold).astype(np.int8), -1).astype(np.int8),
+            {"long_name": "aurora visible (p_aurora >= threshold)", "flag_values": [-1, 0, 1], "flag_meanings": "no_frame no yes", "threshold": threshold},
+        ),
+    }
+    for name in INDEX_NAMES:
+        units, long_name = INDEX_ATTRS[name]
+        data[name] = ("time", df[name].to_numpy(float), {"units": units, "long_name": long_name})
+    for name, (units, long_name) in GEOMETRY_ATTRS.items():
+        data[name] = ("time", df[name].to_numpy(float), {"units": units, "long_name": long_name})
+    data["sun_class"] = (
+        "time",
+        _codes(df["sun_class"], SUN_CLASSES),
+        {"long_name": "Sun-altitude class", "flag_values": list(range(len(SUN_CLASSES))), "flag_meanings": " ".join(SUN_CLASSES), "missing_value": -1},
+    )
+    data["moon_class"] = (
+        "time",
+        _codes(df["moon_class"], MOON_CLASSES),
+        {"long_name": "Moon class", "flag_values": list(range(len(MOON_CLASSES))), "flag_meanings": " ".join(MOON_CLASSES), "missing_value": -1},
+    )
+    data["night"] = ("time", pd.to_datetime(df["night"]).to_numpy().astype("datetime64[ns]"), {"long_name": "night (local date at dusk)"})
+    data["flags"] = (
+        "time",
+        flags_to_bits(df["flags"]),
+        {"long_name": "frame quality flags", "flag_masks": list(FLAG_BITS.values()), "flag_meanings": " ".join(FLAG_BITS)},
+    )
+    ds = xr.Dataset(data, coords={"time": ("time", grid.to_numpy(), {"long_name": "time (UTC)", "standard_name": "time"})})
+    ds.attrs.update(
+        {
+            "title": "aurora-sw per-minute aurora index",
+            "Conventions": "CF-1.10",
+            "aurora_sw_version": __version__,
+            "time_convention": "UTC; one row per minute, NaN where no frame",
+            **(attrs or {}),
+        }
+    )
+    return ds
+
+
+def class_names(da: xr.DataArray) -> np.ndarray:
+    """Decode an integer class variable (``sun_class``/``moon_class``) to names ('' if missing)."""
+    meanings = np.array(da.attrs["flag_meanings"].split() + [""])
+    codes = da.values.astype(int)
+    return meanings[np.where(codes >= 0, codes, len(meanings) - 1)]
+
+
+def write_index(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write the index to a Zarr store, replacing an existing one only once the new one is complete."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    ds.to_zarr(tmp, mode="w", consolidated=True)
+    if path.exists():
+        old = path.with_name(path.name + ".old")
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, path)
+    return path
+
+
+def open_index(path: str | os.PathLike) -> xr.Dataset:
+    """Open an aurora-index Zarr store (lazily; select, then ``.load()``).
+
+    Examples
+    --------
+    >>> ds = open_index("demo_out/index.zarr")  # doctest: +SKIP
+    >>> ds.p_aurora.sel(time="2024-02-06").plot()  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AuroraSWError(f"{path}: no index here; run `aurora-sw demo` or `aurora-sw score` first")
+    try:
+        return xr.open_zarr(path, consolidated=True)
+    except Exception as exc:
+        raise AuroraSWError(f"{path}: cannot open as an aurora index ({exc})") from None
+
+
+def nightly_summary(ds: xr.Dataset) -> pd.DataFrame:
+    """Per night: frames, aurora fraction, first/last aurora minute (UTC), hours of dark sky.
+
+    Dark sky: Sun altitude <= -12 deg (astronomical twilight or darker) with a frame.
+    """
+    df = pd.DataFrame(
+        {
+            "night": ds["night"].values,
+            "p": ds["p_aurora"].values,
+            "aurora": ds["aurora"].values,
+            "sun_alt": ds["sun_alt"].values,
+        },
+        index=pd.DatetimeIndex(ds["time"].values, name="time_utc"),
+    )
+    df = df[df["night"].notna()]
+    rows = []
+    for night, g in df.groupby(df["night"].dt.strftime("%Y-%m-%d")):
+        scored = g[g["p"].notna()]
+        yes = scored[scored["aurora"] == 1]
+        rows.append(
+            {
+                "night": night,
+                "frames": len(scored),
+                "aurora_fraction": float((scored["aurora"] == 1).mean()) if len(scored) else np.nan,
+                "mean_p_aurora": float(scored["p"].mean()) if len(scored) else np.nan,
+                "first_aurora_utc": yes.index.min() if len(yes) else pd.NaT,
+                "last_aurora_utc": yes.index.max() if len(yes) else pd.NaT,
+                "dark_hours": float((scored["sun_alt"] <= -12).sum() / 60.0),
+            }
+        )
+    return pd.DataFrame(rows).set_index("night")

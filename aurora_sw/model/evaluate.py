@@ -1,0 +1,101 @@
+"""Classifier evaluation: metrics, calibration and the per-sky-condition table of the seed study."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with tied ranks); NaN if one class is absent."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(y, bool)
+    pos, neg = y.sum(), (~y).sum()
+    if pos == 0 or neg == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the precision-recall curve (step-wise average precision)."""
+    y = np.asarray(y, bool)
+    if y.sum() == 0:
+        return float("nan")
+    order = np.argsort(-np.asarray(score), kind="stable")
+    hits = y[order]
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float((precision * hits).sum() / hits.sum())
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """ECE: |accuracy - confidence| averaged over equal-width probability bins, weighted by count."""
+    y = np.asarray(y, float)
+    p = np.asarray(p, float)
+    idx = np.clip((p * bins).astype(int), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            ece += m.mean() * abs(y[m].mean() - p[m].mean())
+    return float(ece)
+
+
+def classification_metrics(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict:
+    """Accuracy, precision, recall, F1, ROC-AUC, PR-AUC, ECE and the confusion matrix.
+
+    ``y_true`` is boolean (aurora), ``p`` the probability of aurora; NaN probabilities
+    (unreadable frames) are left out and counted in ``n_missing``.
+    """
+    y_true = np.asarray(y_true, bool)
+    p = np.asarray(p, float)
+    ok = np.isfinite(p)
+    y, p = y_true[ok], p[ok]
+    pred = p >= threshold
+    tp, fp = int((pred & y).sum()), int((pred & ~y).sum())
+    fn, tn = int((~pred & y).sum()), int((~pred & ~y).sum())
+    precision = tp / (tp + fp) if tp + fp else float("nan")
+    recall = tp / (tp + fn) if tp + fn else float("nan")
+    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+    return {
+        "n": int(len(y)),
+        "n_missing": int((~ok).sum()),
+        "accuracy": float((pred == y).mean()) if len(y) else float("nan"),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "roc_auc": roc_auc(y, p),
+        "pr_auc": average_precision(y, p),
+        "ece": expected_calibration_error(y, p),
+        "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
+        "threshold": threshold,
+    }
+
+
+def per_condition_table(frames: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """The seed study's table per sun class x moon class.
+
+    ``frames`` has ``sun_class``, ``moon_class``, ``p_aurora`` and optionally ``label``
+    (yes/no). Columns: frames, predicted aurora ratio, softmax mean and std, and, where labels
+    exist, accuracy, false-positive and false-negative rates.
+    """
+    rows = []
+    for (sun, moon), g in frames.groupby(["sun_class", "moon_class"]):
+        p = g["p_aurora"].to_numpy(float)
+        row = {
+            "sun_class": sun,
+            "moon_class": moon,
+            "frames": len(g),
+            "predicted_aurora_ratio": float(np.nanmean(p >= threshold)),
+            "softmax_mean": float(np.nanmean(p)),
+            "softmax_std": float(np.nanstd(p)),
+        }
+        if "label" in g:
+            y = g["label"].to_numpy() == "yes"
+            pred = p >= threshold
+            row["accuracy"] = float((pred == y).mean())
+            row["false_positive_rate"] = float((pred & ~y).sum() / max((~y).sum(), 1))
+            row["false_negative_rate"] = float((~pred & y).sum() / max(y.sum(), 1))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["sun_class", "moon_class"])

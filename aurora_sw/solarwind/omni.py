@@ -1,0 +1,157 @@
+"""OMNI 1-min solar wind at the bow-shock nose, through pyspedas, as an xarray Dataset.
+
+pyspedas finds the monthly HRO/HRO2 CDFs in the local cache (``hro2_1min/YYYY/
+omni_hro2_1min_YYYYMM01_v01.cdf``) and downloads what is missing when online; the files are then
+read with cdflib so that fill values (9999.99, 99999.9, 99999, ...) become NaN exactly, which
+pyspedas' own reader does not do for integer variables.
+
+Offline (``offline=True``) only the cache is read, and missing months are named in the error.
+Online without a network, the loader says so in one line instead of waiting on timeouts.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from aurora_sw.catalog import Catalog, load_catalog
+from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
+
+OMNI_REMOTE = "https://spdf.gsfc.nasa.gov/pub/data/omni/omni_cdaweb/"
+
+
+def host_reachable(url: str, timeout_s: float = 3.0) -> bool:
+    """True if a TCP connection to the URL's host (port 443/80) opens within ``timeout_s``."""
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def _months(start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
+    return list(pd.date_range(start.to_period("M").to_timestamp(), end - pd.Timedelta(seconds=1), freq="MS"))
+
+
+def omni_cache_dir(catalog: Catalog, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The local OMNI cache: ``cache_dir``, else ``$OMNI_DATA_DIR``, else the catalog's."""
+    if cache_dir is not None:
+        return Path(cache_dir).resolve()
+    if os.environ.get("OMNI_DATA_DIR"):
+        return Path(os.environ["OMNI_DATA_DIR"]).resolve()
+    return Path(catalog.solarwind.omni.cache_dir).resolve()
+
+
+def _read_cdf(path: Path, source_vars: dict[str, tuple[str, float | None]]) -> pd.DataFrame:
+    import cdflib
+
+    try:
+        cdf = cdflib.CDF(str(path))
+        epoch = cdflib.cdfepoch.to_datetime(cdf.varget("Epoch"))
+    except Exception as exc:
+        raise AuroraSWError(f"{path}: cannot read this OMNI CDF ({exc}); delete it so it is fetched again") from None
+    cols = {}
+    available = set(cdf.cdf_info().zVariables)
+    for name, (var, fill) in source_vars.items():
+        if var not in available:
+            raise AuroraSWError(f"{path}: has no variable {var!r} (catalog solarwind.variables.{name}.source_var)")
+        data = np.asarray(cdf.varget(var), dtype=float)
+        file_fill = cdf.varattsget(var).get("FILLVAL")
+        bad = ~np.isfinite(data)
+        for fv in (fill, file_fill):
+            if fv is not None:
+                fv = float(np.asarray(fv).ravel()[0])
+                bad |= np.isclose(data, fv, rtol=1e-6) | (np.abs(data) >= abs(fv) * 0.999)
+        cols[name] = np.where(bad, np.nan, data)
+    return pd.DataFrame(cols, index=pd.DatetimeIndex(epoch, name="time"))
+
+
+def load_omni(
+    start: str | pd.Timestamp,
+    end: str | pd.Timestamp,
+    variables: list[str] | None = None,
+    catalog: Catalog | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    offline: bool = False,
+) -> xr.Dataset:
+    """OMNI variables of the catalog between ``start`` and ``end`` (UTC, end exclusive).
+
+    Parameters
+    ----------
+    variables
+        Catalog names whose source is ``omni_1min`` (default: all of them).
+    cache_dir
+        Local cache root holding ``hro2_1min/`` (default: ``$OMNI_DATA_DIR`` or the catalog's).
+    offline
+        Read only the cache (pyspedas ``no_update=True``); missing months raise an error
+        listing them.
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per name on ``time`` (UTC, 1 min), NaN where OMNI has fill values, with
+        ``units`` and ``long_name`` from the catalog.
+
+    Raises
+    ------
+    NetworkUnavailableError
+        Online mode, and the OMNI server cannot be reached.
+    AuroraSWError
+        Months missing from the cache (offline), unreadable files, unknown variables.
+    """
+    catalog = catalog or load_catalog()
+    cfg = catalog.solarwind.omni
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    start = start.tz_convert("UTC").tz_localize(None) if start.tzinfo else start
+    end = end.tz_convert("UTC").tz_localize(None) if end.tzinfo else end
+    names = variables or [k for k, v in catalog.solarwind.variables.items() if v.source == "omni_1min"]
+    source_vars = {}
+    for name in names:
+        var = catalog.variable(name)
+        if var.source != f"omni_{cfg.datatype}":
+            raise AuroraSWError(f"solarwind.variables.{name}: source is {var.source or 'derived'}, not omni_{cfg.datatype}")
+        source_vars[name] = (var.source_var, var.fill)
+
+    root = omni_cache_dir(catalog, cache_dir)
+    if not offline and not host_reachable(OMNI_REMOTE):
+        raise NetworkUnavailableError(
+            f"no network: cannot reach {urlparse(OMNI_REMOTE).hostname} for OMNI data; "
+            f"use --offline to read only the local cache at {root}"
+        )
+    import pyspedas.projects.omni as omni
+    from pyspedas.projects.omni.config import CONFIG
+
+    CONFIG["local_data_dir"] = str(root) + os.sep  # pyspedas reads its env var only at import
+    files = omni.data(
+        trange=[start.strftime("%Y-%m-%d/%H:%M:%S"), end.strftime("%Y-%m-%d/%H:%M:%S")],
+        level=cfg.level,
+        datatype=cfg.datatype,
+        downloadonly=True,
+        no_update=offline,
+    ) or []
+    found = {Path(f).name[-16:-10]: Path(f) for f in files}  # YYYYMM from ..._YYYYMM01_v01.cdf
+    missing = [m for m in _months(start, end) if m.strftime("%Y%m") not in found]
+    if missing:
+        want = ", ".join(f"{cfg.level}_{cfg.datatype}/{m:%Y}/omni_{cfg.level}_{cfg.datatype}_{m:%Y%m}01_v??.cdf" for m in missing)
+        how = "run `aurora-sw solarwind fetch` online first" if offline else "the server did not provide them"
+        raise AuroraSWError(f"OMNI months missing under {root}: {want} ({how})")
+
+    frames = [_read_cdf(found[m.strftime("%Y%m")], source_vars) for m in _months(start, end)]
+    df = pd.concat(frames).sort_index()
+    df = df[~df.index.duplicated()]
+    df = df[(df.index >= start) & (df.index < end)]
+    ds = xr.Dataset.from_dataframe(df)
+    for name in names:
+        var = catalog.variable(name)
+        ds[name].attrs = {"units": var.units, "long_name": var.long_name, "source": f"OMNI {cfg.level} {cfg.datatype} {var.source_var}"}
+    ds["time"].attrs = {"long_name": "time (UTC)", "standard_name": "time"}
+    ds.attrs["source"] = f"OMNI {cfg.level} {cfg.datatype} via pyspedas, cache {root}"
+    return ds
