@@ -2,24 +2,27 @@
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-# Offline by design: timm must not wait for the hub, pyspedas must not try to download.
+# Offline by design: timm must not wait for the hub.
 export HF_HUB_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test clean
+.PHONY: install demo demo-quick test clean
 
 $(BIN)/aurora-sw: pyproject.toml
 	$(PY) -m venv $(VENV)
-	# torch first, exactly this pair: it is on local disk; a newer one is a multi-GB download.
-	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1 2>&1 | grep -v "is ignored: it is neither" || true
-	$(BIN)/pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored: it is neither" || true
-	$(BIN)/python -c "import aurora_sw, torch, timm, pyspedas" # fail here, not later, if the install broke
+	@# torch first, exactly this pair: it is on local disk; a newer one is a multi-GB download.
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1 > $(VENV)/pip-torch.log 2>&1 || (cat $(VENV)/pip-torch.log; exit 1)
+	$(BIN)/pip install -q -e ".[dev]" > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+	$(BIN)/python -c "import aurora_sw.cli, torch, timm, pyspedas, streamlit"
 	touch $@
 
 install: $(BIN)/aurora-sw
 
 demo: install
 	$(BIN)/aurora-sw demo --out demo_out
+
+demo-quick: install
+	$(BIN)/aurora-sw demo --quick --out demo_out
 
 test: install
 	$(BIN)/python -m pytest

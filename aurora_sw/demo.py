@@ -41,7 +41,7 @@ class DemoConfig:
 
     @classmethod
     def quick(cls, **overrides) -> "DemoConfig":
-        base = dict(nights=3, frame_size=360, label_per_night=250, epochs=18, max_train_seconds=75.0, n_boot=300)
+        base = dict(nights=4, frame_size=360, label_per_night=200, epochs=16, max_train_seconds=110.0, n_boot=300)
         return cls(**{**base, **overrides})
 
 

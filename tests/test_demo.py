@@ -1,0 +1,43 @@
+"""The quick demo end to end: the acceptance numbers of the foundation."""
+
+import json
+
+import numpy as np
+import pytest
+
+from aurora_sw import open_index
+from aurora_sw.index.store import nightly_summary
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_demo_recovers_the_planted_lag(demo_run):
+    out, s = demo_run
+    saved = json.loads((out / "summary.json").read_text())
+    for key in ("planted_lag_min", "recovered_lag_min", "lag_ci_min", "classifier_accuracy", "n_frames_scored"):
+        assert key in saved
+    assert abs(s["recovered_lag_min"] - s["planted_lag_min"]) <= 5
+    lo, hi = s["lag_ci_min"]
+    assert lo <= s["planted_lag_min"] <= hi
+    assert s["peak_p_value"] > s["peak_p_value_naive"]  # autocorrelation makes the evidence weaker
+
+
+def test_quick_demo_classifier_generalises_to_held_out_nights(demo_run):
+    _, s = demo_run
+    assert s["classifier_accuracy"] >= 0.9
+    assert s["classifier_metrics"]["n"] > 500  # every frame of the held-out night, not a sample
+
+
+def test_index_is_regular_labelled_and_complete(demo_run):
+    out, s = demo_run
+    ds = open_index(out / "index.zarr").load()
+    t = ds.time.values
+    assert np.all(np.diff(t) == np.timedelta64(1, "m"))
+    assert int(ds.p_aurora.notnull().sum()) == s["n_frames_scored"]
+    for name in ds.data_vars:
+        assert "long_name" in ds[name].attrs, name
+    assert ds.attrs["model_sha256"]
+    summ = nightly_summary(ds)
+    assert list(summ.index) == s["nights"]
+    # The index must track the truth: more aurora on nights the truth says had more.
+    assert 0 < summ.aurora_fraction.mean() < 1

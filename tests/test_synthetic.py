@@ -1,0 +1,90 @@
+"""The synthetic sky: deterministic, physically sane, and driven by the planted delay."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aurora_sw.synthetic.render import FrameState, NightSky
+from aurora_sw.synthetic.solarwind import aurora_activity, synthetic_solar_wind
+
+DARK = dict(minute=100.0, lst_deg=120.0, sun_alt=-35.0, sun_az=0.0, moon_alt=-20.0, moon_az=90.0, moon_illum=0.1, activity=0.0, cloudiness=0.0)
+
+
+@pytest.fixture(scope="module")
+def sky():
+    return NightSky(256, 62.43, seed=4)
+
+
+def render(sky, **kw):
+    frame, truth = sky.render(FrameState(**{**DARK, **kw}), frame_seed=7)
+    return frame.astype(float), truth
+
+
+def sky_mean(sky, frame):
+    return frame[sky.full.inside & (sky.full.alt > 15)].mean()
+
+
+def test_same_seed_same_frame_other_seed_differs():
+    a, _ = NightSky(128, 62.43, seed=1).render(FrameState(**{**DARK, "activity": 1.0}), frame_seed=3)
+    b, _ = NightSky(128, 62.43, seed=1).render(FrameState(**{**DARK, "activity": 1.0}), frame_seed=3)
+    c, _ = NightSky(128, 62.43, seed=2).render(FrameState(**{**DARK, "activity": 1.0}), frame_seed=3)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_fisheye_circle_with_black_corners(sky):
+    frame, _ = render(sky)
+    assert frame[0, 0].max() == 0 and frame[-1, -1].max() == 0
+    assert sky_mean(sky, frame) > 5
+
+
+def test_aurora_pixels_are_greener_than_the_surrounding_sky(sky):
+    quiet, _ = render(sky)
+    active, truth = render(sky, activity=1.2)
+    assert truth["aurora_visible"] and truth["aurora_area"] > 0.05
+    green_gain = (active - quiet)[..., 1]
+    aur = green_gain > 20  # pixels the aurora lit
+    assert aur.mean() > 0.02
+    greenness = active[..., 1] - 0.5 * (active[..., 0] + active[..., 2])
+    around = sky.full.inside & ~aur & (sky.full.alt > 10)
+    assert greenness[aur].mean() > greenness[around].mean() + 15
+
+
+def test_twilight_brighter_at_minus_8_than_minus_25(sky):
+    assert sky_mean(sky, render(sky, sun_alt=-8.0, sun_az=300.0)[0]) > 1.5 * sky_mean(sky, render(sky, sun_alt=-25.0, sun_az=300.0)[0])
+
+
+def test_moonlit_sky_brighter_at_full_moon(sky):
+    full = sky_mean(sky, render(sky, moon_alt=30.0, moon_az=180.0, moon_illum=0.99)[0])
+    crescent = sky_mean(sky, render(sky, moon_alt=30.0, moon_az=180.0, moon_illum=0.15)[0])
+    assert full > crescent + 5
+
+
+def test_overcast_hides_the_aurora(sky):
+    _, clear = render(sky, activity=0.8)
+    _, overcast = render(sky, activity=0.8, cloudiness=1.0)
+    assert clear["aurora_area"] > overcast["aurora_area"]
+    assert overcast["cloud_cover"] > 0.8
+
+
+def test_solar_wind_has_gaps_streams_and_is_reproducible():
+    a = synthetic_solar_wind("2024-01-01", "2024-03-01", seed=3)
+    b = synthetic_solar_wind("2024-01-01", "2024-03-01", seed=3)
+    assert np.array_equal(a["bz_gsm"].values, b["bz_gsm"].values, equal_nan=True)
+    gaps = np.isnan(a["bz_gsm"].values)
+    assert 0.005 < gaps.mean() < 0.3
+    assert not np.isnan(a["bz_gsm_true"].values).any()
+    v = a["vsw_true"].to_series().resample("1D").mean()
+    assert v.max() > 500 and v.min() < 420  # high-speed streams over a slow background
+    assert v.autocorr(27) > max(v.autocorr(k) for k in range(5, 23))  # streams recur with the 27-day rotation
+
+
+def test_activity_follows_newell_with_the_planted_delay():
+    from aurora_sw.analysis.lag import lagged_correlation
+    from aurora_sw.solarwind.coupling import newell_coupling
+
+    sw = synthetic_solar_wind("2024-01-01", "2024-01-15", seed=5)
+    act = aurora_activity(sw, delay_min=37, seed=5)
+    newell = sw["vsw_true"].copy(data=newell_coupling(sw["vsw_true"].values, sw["by_gsm_true"].values, sw["bz_gsm_true"].values))
+    res = lagged_correlation(newell, act, lags=range(0, 91), n_boot=0)
+    assert res.attrs["peak_lag_min"] == 37
