@@ -32,9 +32,9 @@ class DemoConfig:
     frame_size: int = 720
     input_size: int = 64
     label_per_night: int = 300
-    epochs: int = 30
+    epochs: int = 22
     lr: float = 2e-3
-    max_train_seconds: float = 240.0
+    max_train_seconds: float = 330.0
     lags: tuple[int, int] = (-60, 180)
     n_boot: int = 500
     extra: dict = field(default_factory=dict)

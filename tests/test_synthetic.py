@@ -88,3 +88,23 @@ def test_activity_follows_newell_with_the_planted_delay():
     newell = sw["vsw_true"].copy(data=newell_coupling(sw["vsw_true"].values, sw["by_gsm_true"].values, sw["bz_gsm_true"].values))
     res = lagged_correlation(newell, act, lags=range(0, 91), n_boot=0)
     assert res.attrs["peak_lag_min"] == 37
+
+
+def test_timelapse_is_auroramax_style(tmp_path, catalog):
+    import av
+
+    from aurora_sw.synthetic.dataset import write_timelapse
+
+    site = catalog.site("yellowknife")
+    sw = synthetic_solar_wind("2024-02-04", "2024-02-07", seed=1)
+    act = aurora_activity(sw, seed=1)
+    path = write_timelapse(tmp_path, pd.Timestamp("2024-02-05"), site, catalog, 11, act, size=240, minutes=2, start_local="21:00")
+    assert path.name == "auroramaxHD_20240205_720p.mp4"
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        rate = container.streams.video[0].average_rate
+    assert len(frames) == 20  # one movie frame per 6 s of sky time
+    assert frames[0].shape == (720, 1280, 3) and float(rate) == 25
+    first = frames[0].astype(float)
+    assert first[:, :200].mean() < 15 and first[360, 640].sum() > 0  # black sides, sky circle centred
+    assert first[680:712, 900:1260].max() > 200  # burned-in local time at the bottom right

@@ -124,7 +124,7 @@ def write_index(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     tmp = path.with_name(path.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
-    ds.to_zarr(tmp, mode="w", consolidated=True)
+    ds.to_zarr(tmp, mode="w", consolidated=False)
     if path.exists():
         old = path.with_name(path.name + ".old")
         os.replace(path, old)
@@ -147,7 +147,7 @@ def open_index(path: str | os.PathLike) -> xr.Dataset:
     if not path.exists():
         raise AuroraSWError(f"{path}: no index here; run `aurora-sw demo` or `aurora-sw score` first")
     try:
-        return xr.open_zarr(path, consolidated=True)
+        return xr.open_zarr(path, consolidated=False)
     except Exception as exc:
         raise AuroraSWError(f"{path}: cannot open as an aurora index ({exc})") from None
 

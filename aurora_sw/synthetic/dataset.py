@@ -297,7 +297,7 @@ def generate_archive(
     truth_sw.to_netcdf(root / "truth" / "solarwind.nc")
 
     for i, night in enumerate(nights[:video_nights]):
-        write_timelapse(root / "videos", night, site, catalog, seed * 1000 + i, activity, delay_min, size, video_minutes, seed)
+        write_timelapse(root / "videos", night, site, catalog, seed * 1000 + i, activity, size, video_minutes)
 
     archive = SyntheticArchive(
         root=root,
@@ -328,10 +328,8 @@ def write_timelapse(
     catalog: Catalog,
     night_seed: int,
     activity: xr.DataArray,
-    delay_min: float,
     size: int = 720,
     minutes: int | None = None,
-    seed: int = 0,
     start_local: str | None = None,
 ) -> Path:
     """Write an AuroraMAX-style 1280x720 H.264 timelapse of one night.
