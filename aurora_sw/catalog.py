@@ -111,12 +111,23 @@ class OmniConfig(_Strict):
     cache_dir: str = "omni_data"
 
 
-class Variable(_Strict):
-    """A solar-wind variable: read from a source (``source_var``) or derived from ``inputs``."""
+class KpConfig(_Strict):
+    cache_dir: str = "kp_data"
 
-    source: Literal["omni_1min", "omni_5min"] | None = None
+
+class Variable(_Strict):
+    """A solar-wind variable: read from a source (``source_var``) or derived from ``inputs``.
+
+    Sources: ``omni_1min``/``omni_5min``/``omni_hourly`` (a CDF variable), ``kp`` (GFZ Kp), or
+    ``csv`` (``path`` relative to the catalog, ``time_column`` in UTC, ``source_var`` the column).
+    """
+
+    source: Literal["omni_1min", "omni_5min", "omni_hourly", "kp", "csv"] | None = None
     source_var: str | None = None
     fill: float | None = None
+    scale: float = 1.0
+    path: str | None = None
+    time_column: str = "time"
     derived: str | None = None
     inputs: list[str] = []
     units: str
@@ -130,11 +141,14 @@ class Variable(_Strict):
             raise ValueError("'source_var' is required with 'source'")
         if self.derived is not None and not self.inputs:
             raise ValueError("'inputs' is required with 'derived'")
+        if self.source == "csv" and not self.path:
+            raise ValueError("'path' is required with source: csv")
         return self
 
 
 class SolarWindConfig(_Strict):
     omni: OmniConfig = OmniConfig()
+    kp: KpConfig = KpConfig()
     variables: dict[str, Variable]
 
     @model_validator(mode="after")

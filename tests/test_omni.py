@@ -23,7 +23,11 @@ def cache(tmp_path_factory):
 def test_cache_uses_the_hro2_layout(cache):
     root, _, paths = cache
     names = sorted(p.relative_to(root).as_posix() for p in paths)
-    assert names == ["hro2_1min/2024/omni_hro2_1min_20240101_v01.cdf", "hro2_1min/2024/omni_hro2_1min_20240201_v01.cdf"]
+    assert names == [
+        "hourly/2024/omni2_h0_mrg1hr_20240101_v01.cdf",
+        "hro2_1min/2024/omni_hro2_1min_20240101_v01.cdf",
+        "hro2_1min/2024/omni_hro2_1min_20240201_v01.cdf",
+    ]
 
 
 def test_offline_load_masks_fills_and_spans_months(cache, catalog):
@@ -77,3 +81,37 @@ def test_a_new_variable_is_one_catalog_entry(cache, catalog, tmp_path):
     ok = np.isfinite(ds.pdyn.values) & np.isfinite(ds.pressure.values)
     np.testing.assert_allclose(ds.pdyn.values[ok], ds.pressure.values[ok], rtol=1e-4)  # same physics, float32 file
     assert ds.pdyn.attrs["units"] == "nPa"
+
+
+def test_hourly_omni_and_kp_through_pyspedas_offline(small_archive, catalog):
+    """Dst/F10.7 from hourly OMNI2 files and Kp from GFZ WDC files, held on the 1-min grid."""
+    ds = load_solar_wind(
+        "2024-02-05", "2024-02-07", ["kp", "dst", "f107", "bz_gsm"], catalog,
+        cache_dir=small_archive.omni_dir, kp_cache_dir=small_archive.kp_dir, offline=True,
+    )
+    assert ds.sizes["time"] == 2 * 1440
+    kp = ds["kp"].to_series()
+    assert kp.notna().all() and ((kp * 3).round() == kp * 3).all() and kp.between(0, 9).all()
+    assert (kp.resample("3h").nunique() == 1).all()  # one value per 3-hour interval
+    assert ds["dst"].to_series().resample("1h").nunique().max() == 1
+    assert 50 < float(ds["f107"].mean()) < 250
+
+
+def test_kp_missing_year_is_named(small_archive, catalog):
+    with pytest.raises(AuroraSWError, match="Kp_def2022.wdc"):
+        load_solar_wind("2022-12-30", "2023-01-02", ["kp"], catalog, kp_cache_dir=small_archive.kp_dir, offline=True)
+
+
+def test_csv_variable_from_the_catalog(tmp_path, catalog):
+    import yaml
+
+    from aurora_sw.catalog import load_catalog
+
+    t = pd.date_range("2024-02-05", periods=4, freq="6h")
+    pd.DataFrame({"time": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "cme": [0, 1, -1, 0]}).to_csv(tmp_path / "events.csv", index=False)
+    raw = yaml.safe_load(open(catalog.path))
+    raw["solarwind"]["variables"]["cme"] = {"source": "csv", "path": "events.csv", "source_var": "cme", "fill": -1, "units": "1", "long_name": "CME flag"}
+    (tmp_path / "cat.yaml").write_text(yaml.safe_dump(raw))
+    ds = load_solar_wind("2024-02-05", "2024-02-06", ["cme"], load_catalog(tmp_path / "cat.yaml"), offline=True)
+    s = ds["cme"].to_series()
+    assert s["2024-02-05 05:59"] == 0 and s["2024-02-05 06:00"] == 1 and np.isnan(s["2024-02-05 12:30"])

@@ -27,8 +27,8 @@ from aurora_sw.errors import AuroraSWError
 _SUMS = ("n", "sx", "sy", "sxx", "syy", "sxy")
 
 
-def _regular(driver: xr.DataArray, response: xr.DataArray, step: pd.Timedelta | None) -> tuple[np.ndarray, np.ndarray, pd.Timedelta]:
-    """Both series on one regular time grid (NaN where missing)."""
+def align_on_grid(driver: xr.DataArray, response: xr.DataArray, step: pd.Timedelta | None = None) -> tuple[np.ndarray, np.ndarray, pd.Timedelta]:
+    """Both series on one regular time grid (NaN where missing); the step defaults to the response's."""
     for name, da in (("driver", driver), ("response", response)):
         if "time" not in da.dims or da.ndim != 1:
             raise AuroraSWError(f"lagged_correlation: {name} must be a 1-D DataArray on 'time'")
@@ -42,9 +42,13 @@ def _regular(driver: xr.DataArray, response: xr.DataArray, step: pd.Timedelta | 
     start = min(t_d.min(), t_r.min()).floor(step)
     end = max(t_d.max(), t_r.max()).ceil(step)
     grid = pd.date_range(start, end, freq=step)
-    x = driver.to_series().groupby(level=0).mean().reindex(grid, method="nearest", tolerance=step / 2)
-    y = response.to_series().groupby(level=0).mean().reindex(grid, method="nearest", tolerance=step / 2)
-    return x.to_numpy(float), y.to_numpy(float), step
+    def on_grid(da: xr.DataArray) -> np.ndarray:
+        s = da.to_series()
+        if not s.index.is_unique:
+            s = s.groupby(level=0).mean()
+        return s.reindex(grid, method="nearest", tolerance=step / 2).to_numpy(float)
+
+    return on_grid(driver), on_grid(response), step
 
 
 def _ranks(a: np.ndarray) -> np.ndarray:
@@ -169,7 +173,7 @@ def lagged_correlation(
     """
     if method not in ("pearson", "spearman"):
         raise AuroraSWError(f"lagged_correlation: method must be 'pearson' or 'spearman', not {method!r}")
-    x, y, step = _regular(driver, response, step)
+    x, y, step = align_on_grid(driver, response, step)
     step_min = step.total_seconds() / 60.0
     if isinstance(lags, slice):
         lags = np.arange(lags.start, lags.stop + (lags.step or 1), lags.step or 1)

@@ -114,7 +114,7 @@ def build_index(
 def class_names(da: xr.DataArray) -> np.ndarray:
     """Decode an integer class variable (``sun_class``/``moon_class``) to names ('' if missing)."""
     meanings = np.array(da.attrs["flag_meanings"].split() + [""])
-    codes = da.values.astype(int)
+    codes = np.nan_to_num(np.asarray(da.values, float), nan=-1).astype(int)
     return meanings[np.where(codes >= 0, codes, len(meanings) - 1)]
 
 

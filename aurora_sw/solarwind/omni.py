@@ -37,8 +37,25 @@ def host_reachable(url: str, timeout_s: float = 3.0) -> bool:
         return False
 
 
-def _months(start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
-    return list(pd.date_range(start.to_period("M").to_timestamp(), end - pd.Timedelta(seconds=1), freq="MS"))
+def _file_starts(start: pd.Timestamp, end: pd.Timestamp, datatype: str) -> list[pd.Timestamp]:
+    """Start dates of the files covering [start, end): months (1/5-min) or half-years (hourly)."""
+    months = pd.date_range(start.to_period("M").to_timestamp(), end - pd.Timedelta(seconds=1), freq="MS")
+    if datatype == "hourly":
+        return sorted({pd.Timestamp(m.year, 1 if m.month <= 6 else 7, 1) for m in months})
+    return list(months)
+
+
+def _trange(start: pd.Timestamp, end: pd.Timestamp, datatype: str) -> list[str]:
+    # pyspedas' half-year file naming (hourly) parses dates only.
+    if datatype == "hourly":
+        return [start.strftime("%Y-%m-%d"), end.ceil("1D").strftime("%Y-%m-%d")]
+    return [start.strftime("%Y-%m-%d/%H:%M:%S"), end.strftime("%Y-%m-%d/%H:%M:%S")]
+
+
+def _file_pattern(level: str, datatype: str, start: pd.Timestamp) -> str:
+    if datatype == "hourly":
+        return f"hourly/{start:%Y}/omni2_h0_mrg1hr_{start:%Y%m}01_v??.cdf"
+    return f"{level}_{datatype}/{start:%Y}/omni_{level}_{datatype}_{start:%Y%m}01_v??.cdf"
 
 
 def omni_cache_dir(catalog: Catalog, cache_dir: str | os.PathLike | None = None) -> Path:
@@ -81,13 +98,17 @@ def load_omni(
     catalog: Catalog | None = None,
     cache_dir: str | os.PathLike | None = None,
     offline: bool = False,
+    datatype: str | None = None,
 ) -> xr.Dataset:
     """OMNI variables of the catalog between ``start`` and ``end`` (UTC, end exclusive).
 
     Parameters
     ----------
     variables
-        Catalog names whose source is ``omni_1min`` (default: all of them).
+        Catalog names whose source is ``omni_{datatype}`` (default: all of them).
+    datatype
+        ``1min``, ``5min`` (HRO/HRO2 monthly files) or ``hourly`` (OMNI2 half-year files);
+        default the catalog's ``solarwind.omni.datatype``.
     cache_dir
         Local cache root holding ``hro2_1min/`` (default: ``$OMNI_DATA_DIR`` or the catalog's).
     offline
@@ -109,15 +130,16 @@ def load_omni(
     """
     catalog = catalog or load_catalog()
     cfg = catalog.solarwind.omni
+    datatype = datatype or cfg.datatype
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     start = start.tz_convert("UTC").tz_localize(None) if start.tzinfo else start
     end = end.tz_convert("UTC").tz_localize(None) if end.tzinfo else end
-    names = variables or [k for k, v in catalog.solarwind.variables.items() if v.source == "omni_1min"]
+    names = variables or [k for k, v in catalog.solarwind.variables.items() if v.source == f"omni_{datatype}"]
     source_vars = {}
     for name in names:
         var = catalog.variable(name)
-        if var.source != f"omni_{cfg.datatype}":
-            raise AuroraSWError(f"solarwind.variables.{name}: source is {var.source or 'derived'}, not omni_{cfg.datatype}")
+        if var.source != f"omni_{datatype}":
+            raise AuroraSWError(f"solarwind.variables.{name}: source is {var.source or 'derived'}, not omni_{datatype}")
         source_vars[name] = (var.source_var, var.fill)
 
     root = omni_cache_dir(catalog, cache_dir)
@@ -131,27 +153,30 @@ def load_omni(
 
     CONFIG["local_data_dir"] = str(root) + os.sep  # pyspedas reads its env var only at import
     files = omni.data(
-        trange=[start.strftime("%Y-%m-%d/%H:%M:%S"), end.strftime("%Y-%m-%d/%H:%M:%S")],
+        trange=_trange(start, end, datatype),
         level=cfg.level,
-        datatype=cfg.datatype,
+        datatype=datatype,
         downloadonly=True,
         no_update=offline,
     ) or []
     found = {Path(f).name[-16:-10]: Path(f) for f in files}  # YYYYMM from ..._YYYYMM01_v01.cdf
-    missing = [m for m in _months(start, end) if m.strftime("%Y%m") not in found]
+    periods = _file_starts(start, end, datatype)
+    missing = [m for m in periods if m.strftime("%Y%m") not in found]
     if missing:
-        want = ", ".join(f"{cfg.level}_{cfg.datatype}/{m:%Y}/omni_{cfg.level}_{cfg.datatype}_{m:%Y%m}01_v??.cdf" for m in missing)
+        want = ", ".join(_file_pattern(cfg.level, datatype, m) for m in missing)
         how = "run `aurora-sw solarwind fetch` online first" if offline else "the server did not provide them"
-        raise AuroraSWError(f"OMNI months missing under {root}: {want} ({how})")
+        raise AuroraSWError(f"OMNI files missing under {root}: {want} ({how})")
 
-    frames = [_read_cdf(found[m.strftime("%Y%m")], source_vars) for m in _months(start, end)]
+    frames = [_read_cdf(found[m.strftime("%Y%m")], source_vars) for m in periods]
     df = pd.concat(frames).sort_index()
     df = df[~df.index.duplicated()]
     df = df[(df.index >= start) & (df.index < end)]
     ds = xr.Dataset.from_dataframe(df)
     for name in names:
         var = catalog.variable(name)
-        ds[name].attrs = {"units": var.units, "long_name": var.long_name, "source": f"OMNI {cfg.level} {cfg.datatype} {var.source_var}"}
+        if var.scale != 1.0:
+            ds[name] = ds[name] * var.scale
+        ds[name].attrs = {"units": var.units, "long_name": var.long_name, "source": f"OMNI {datatype} {var.source_var}"}
     ds["time"].attrs = {"long_name": "time (UTC)", "standard_name": "time"}
-    ds.attrs["source"] = f"OMNI {cfg.level} {cfg.datatype} via pyspedas, cache {root}"
+    ds.attrs["source"] = f"OMNI {datatype} via pyspedas, cache {root}"
     return ds

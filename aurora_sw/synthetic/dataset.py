@@ -5,7 +5,8 @@ Layout under ``root``::
     frames/NIGHT/YYYYMMDDTHHMMSSZ.jpg     720x720 sky-circle crops, UTC in the name
     videos/auroramaxHD_YYYYMMDD_720p.mp4  1280x720 timelapse, local time burned in (optional)
     omni_data/hro2_1min/YYYY/omni_hro2_1min_YYYYMM01_v01.cdf   OMNI HRO2 layout, fill values
-    kp.csv                                3-hourly Kp
+    omni_data/hourly/YYYY/omni2_h0_mrg1hr_YYYYMM01_v01.cdf       hourly OMNI2: Dst, F10.7, Kp
+    kp_data/Kp_defYYYY.wdc                3-hourly Kp in GFZ's WDC format
     truth/frames.csv                      per-frame truth (aurora_visible, activity, clouds, ...)
     truth/solarwind.nc                    gap-free solar wind and the activity it drove
     synthetic.json                        seed, planted delay, nights, frame size
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 
 from aurora_sw.catalog import Catalog, Site, load_catalog
 from aurora_sw.sky import local_night, sky_conditions
+from aurora_sw.solarwind.kp import write_kp_wdc
 from aurora_sw.synthetic.render import FrameState, NightSky
 from aurora_sw.synthetic.solarwind import OMNI_FILLS, aurora_activity, synthetic_kp, synthetic_solar_wind
 
@@ -67,8 +69,8 @@ class SyntheticArchive:
         return self.root / "truth" / "frames.csv"
 
     @property
-    def kp_csv(self) -> Path:
-        return self.root / "kp.csv"
+    def kp_dir(self) -> Path:
+        return self.root / "kp_data"
 
     @classmethod
     def open(cls, root: str | os.PathLike) -> "SyntheticArchive":
@@ -139,54 +141,72 @@ def _states(times: pd.DatetimeIndex, geo: pd.DataFrame, activity: np.ndarray, cl
     ]
 
 
-def write_omni_cdfs(sw: xr.Dataset, activity: xr.DataArray, omni_dir: Path, seed: int = 0) -> list[Path]:
-    """Write the solar wind as monthly OMNI HRO2 1-min CDFs, gaps as OMNI fill values.
-
-    AE and SYM-H are made from the activity (AE rises with it; SYM-H integrates it with a 6-h
-    recovery), so that the files hold every variable the catalog declares.
-    """
+def _write_cdf(path: Path, times: pd.DatetimeIndex, variables: dict[str, tuple[np.ndarray, float, str]], source: str) -> Path:
+    """One CDF with an Epoch and ``{name: (data, fill, units)}``; int32 data stays integer."""
     import cdflib
     from cdflib.cdfwrite import CDF
 
-    rng = np.random.default_rng([seed, 7])
-    act = activity.values
-    ae = np.round(np.clip(40 + 700 * act + rng.normal(0, 25, act.size), 5, None)).astype(np.int32)
-    decay = np.exp(-1 / 360.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    epoch = cdflib.cdfepoch.compute_epoch(
+        np.stack([times.year, times.month, times.day, times.hour, times.minute, times.second, np.zeros(len(times), int)], 1).tolist()
+    )
+    cdf = CDF(str(path), cdf_spec={"Compressed": 0})
+    cdf.write_globalattrs({"Project": {0: "aurora_sw synthetic OMNI-like solar wind"}, "Logical_source": {0: source}})
+    spec = {"Num_Elements": 1, "Rec_Vary": True, "Dim_Sizes": []}
+    cdf.write_var({"Variable": "Epoch", "Data_Type": CDF.CDF_EPOCH, **spec}, var_attrs={"VAR_TYPE": "support_data"}, var_data=np.asarray(epoch))
+    for name, (data, fill, units) in variables.items():
+        if data.dtype == np.int32:
+            dtype, fv = CDF.CDF_INT4, [np.int32(fill), "CDF_INT4"]
+        else:
+            data = np.where(np.isnan(data), fill, data).astype(np.float32)
+            dtype, fv = CDF.CDF_FLOAT, [np.float32(fill), "CDF_FLOAT"]
+        attrs = {"VAR_TYPE": "data", "DEPEND_0": "Epoch", "FILLVAL": fv, "UNITS": units}
+        cdf.write_var({"Variable": name, "Data_Type": dtype, **spec}, var_attrs=attrs, var_data=data)
+    cdf.close()
+    return path
+
+
+def write_omni_cdfs(sw: xr.Dataset, activity: xr.DataArray, omni_dir: Path, seed: int = 0) -> list[Path]:
+    """Write the solar wind in the OMNI layouts, gaps as OMNI fill values.
+
+    Monthly HRO2 1-min files (``hro2_1min/YYYY/omni_hro2_1min_YYYYMM01_v01.cdf``) and half-year
+    hourly OMNI2 files (``hourly/YYYY/omni2_h0_mrg1hr_YYYYMM01_v01.cdf`` with Dst, F10.7 and Kp).
+    AE and SYM-H are made from the activity (AE rises with it; SYM-H integrates it with a 6-h
+    recovery), so that the files hold every variable the catalog declares.
+    """
     from scipy.signal import lfilter
 
-    sym = np.round(-8 - 0.12 * lfilter([1.0], [1.0, -decay], act) + rng.normal(0, 3, act.size)).astype(np.int32)
-    ae[np.isnan(sw["bz_gsm"].values)] = OMNI_FILLS["ae"]  # index gaps come with the IMF gaps here
-    sym[np.isnan(sw["bz_gsm"].values)] = OMNI_FILLS["sym_h"]
-
+    rng = np.random.default_rng([seed, 7])
+    act = activity.values
+    gap = np.isnan(sw["bz_gsm"].values)  # index gaps come with the IMF gaps here
+    ae = np.round(np.clip(40 + 700 * act + rng.normal(0, 25, act.size), 5, None)).astype(np.int32)
+    sym_f = -8 - 0.12 * lfilter([1.0], [1.0, -np.exp(-1 / 360.0)], act) + rng.normal(0, 3, act.size)
+    sym = np.round(sym_f).astype(np.int32)
+    ae[gap] = OMNI_FILLS["ae"]
+    sym[gap] = OMNI_FILLS["sym_h"]
     time = pd.DatetimeIndex(sw["time"].values)
     paths = []
-    for month_start, idx in pd.Series(np.arange(len(time)), index=time).groupby(time.to_period("M")):
+    for _, idx in pd.Series(np.arange(len(time)), index=time).groupby(time.to_period("M")):
         sel = idx.to_numpy()
         t = time[sel]
-        path = omni_dir / "hro2_1min" / f"{t[0]:%Y}" / f"omni_hro2_1min_{t[0]:%Y%m}01_v01.cdf"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            path.unlink()
-        epoch = cdflib.cdfepoch.compute_epoch(
-            np.stack([t.year, t.month, t.day, t.hour, t.minute, t.second, np.zeros(len(t), int)], 1).tolist()
-        )
-        cdf = CDF(str(path), cdf_spec={"Compressed": 0})
-        cdf.write_globalattrs({"Project": {0: "aurora_sw synthetic OMNI-like solar wind"}, "Logical_source": {0: "omni_hro2_1min"}})
-        spec = {"Num_Elements": 1, "Rec_Vary": True, "Dim_Sizes": []}
-        cdf.write_var({"Variable": "Epoch", "Data_Type": CDF.CDF_EPOCH, **spec}, var_attrs={"VAR_TYPE": "support_data"}, var_data=np.asarray(epoch))
-        for key, name in OMNI_SOURCE_VARS.items():
-            fill = OMNI_FILLS[key]
-            if key == "ae":
-                data, dtype, fv = ae[sel], CDF.CDF_INT4, [np.int32(fill), "CDF_INT4"]
-            elif key == "sym_h":
-                data, dtype, fv = sym[sel], CDF.CDF_INT4, [np.int32(fill), "CDF_INT4"]
-            else:
-                data = np.where(np.isnan(sw[key].values[sel]), fill, sw[key].values[sel]).astype(np.float32)
-                dtype, fv = CDF.CDF_FLOAT, [np.float32(fill), "CDF_FLOAT"]
-            attrs = {"VAR_TYPE": "data", "DEPEND_0": "Epoch", "FILLVAL": fv, "UNITS": sw[key].attrs.get("units", "nT") if key in sw else "nT"}
-            cdf.write_var({"Variable": name, "Data_Type": dtype, **spec}, var_attrs=attrs, var_data=data)
-        cdf.close()
-        paths.append(path)
+        variables = {name: (sw[key].values[sel], OMNI_FILLS[key], sw[key].attrs["units"]) for key, name in OMNI_SOURCE_VARS.items() if key in sw}
+        variables["AE_INDEX"] = (ae[sel], OMNI_FILLS["ae"], "nT")
+        variables["SYM_H"] = (sym[sel], OMNI_FILLS["sym_h"], "nT")
+        paths.append(_write_cdf(omni_dir / "hro2_1min" / f"{t[0]:%Y}" / f"omni_hro2_1min_{t[0]:%Y%m}01_v01.cdf", t, variables, "omni_hro2_1min"))
+
+    hourly = pd.DataFrame({"dst": sym_f, "kp": synthetic_kp(sw).reindex(time, method="ffill").to_numpy()}, index=time).resample("1h").mean()
+    days = (hourly.index - pd.Timestamp("1970-01-01")).total_seconds().to_numpy() / 86400.0
+    f107 = 120 + 25 * np.sin(2 * np.pi * days / 27.0) + rng.normal(0, 3, len(hourly))
+    half = np.where(hourly.index.month <= 6, 1, 7)
+    for (year, month), g in hourly.assign(f107=f107).groupby([hourly.index.year, half]):
+        variables = {
+            "DST1800": (np.round(g["dst"].to_numpy()).astype(np.int32), 99999, "nT"),
+            "F10_INDEX1800": (g["f107"].to_numpy(), 999.9, "sfu"),
+            "KP1800": (np.round(g["kp"].to_numpy() * 10).astype(np.int32), 99, "1"),
+        }
+        paths.append(_write_cdf(omni_dir / "hourly" / f"{year}" / f"omni2_h0_mrg1hr_{year}{month:02d}01_v01.cdf", g.index, variables, "omni2_h0_mrg1hr"))
     return paths
 
 
@@ -292,7 +312,7 @@ def generate_archive(
     truth.to_csv(root / "truth" / "frames.csv", index=False)
 
     write_omni_cdfs(sw, activity, root / "omni_data", seed=seed)
-    synthetic_kp(sw).to_frame().rename_axis("time_utc").to_csv(root / "kp.csv")
+    write_kp_wdc(synthetic_kp(sw), root / "kp_data")
     truth_sw = sw[[k for k in sw.data_vars if k.endswith("_true")]].assign(activity=activity)
     truth_sw.to_netcdf(root / "truth" / "solarwind.nc")
 

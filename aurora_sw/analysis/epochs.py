@@ -1,0 +1,118 @@
+"""Superposed epoch analysis: the average course of a series around events, with a baseline.
+
+Events: southward IMF turnings, aurora onsets in the index, or any list of UTC times (e.g. CME
+arrivals). Night-only data leave holes, so every epoch bin reports how many events fed it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from aurora_sw.errors import AuroraSWError
+
+
+def _series(da: xr.DataArray) -> pd.Series:
+    s = da.to_series()
+    s.index = pd.DatetimeIndex(s.index)
+    return s.sort_index()
+
+
+def threshold_crossings(da: xr.DataArray, threshold: float, below: bool = False, quiet_min: int = 60, min_gap_min: int | None = None) -> pd.DatetimeIndex:
+    """Times where ``da`` crosses ``threshold`` after ``quiet_min`` minutes on the other side.
+
+    ``below=False``: upward crossings (aurora onsets in ``p_aurora``); ``below=True``: downward
+    (southward turnings in ``bz_gsm`` with a negative threshold). The quiet stretch must be fully
+    observed (no gaps). Events closer than ``min_gap_min`` (default ``quiet_min``) are merged.
+    """
+    s = _series(da)
+    s = s.resample(pd.infer_freq(s.index[:10]) or "1min").mean() if len(s) > 10 else s
+    on = (s < threshold) if below else (s > threshold)
+    off = (s >= threshold) if below else (s <= threshold)
+    quiet = off.astype(float).where(s.notna()).rolling(quiet_min, min_periods=quiet_min).min().shift(1) == 1
+    starts = s.index[(on & quiet).to_numpy()]
+    gap = pd.Timedelta(minutes=min_gap_min or quiet_min)
+    kept: list[pd.Timestamp] = []
+    for t in starts:
+        if not kept or t - kept[-1] >= gap:
+            kept.append(t)
+    return pd.DatetimeIndex(kept)
+
+
+def superposed_epoch(
+    da: xr.DataArray,
+    events: pd.DatetimeIndex | list,
+    window_min: tuple[int, int] = (-120, 240),
+    bin_min: int = 1,
+    n_random: int = 200,
+    seed: int = 0,
+) -> xr.Dataset:
+    """Median, quartiles, mean and event count per epoch bin, plus a random-epoch baseline.
+
+    Parameters
+    ----------
+    da
+        A series on ``time`` (UTC).
+    events
+        Epoch zero times (UTC).
+    window_min
+        Epoch range in minutes around each event.
+    bin_min
+        Bin width in minutes (60 for hourly bins over days).
+    n_random
+        Sets of random epochs (as many as ``events``, drawn where the series has data) for the
+        baseline: its 2.5/97.5 % envelope of the bin means shows what chance alone gives.
+
+    Returns
+    -------
+    xarray.Dataset
+        On ``epoch`` (minutes from the event): ``median``, ``q25``, ``q75``, ``mean``, ``n``,
+        ``random_low``, ``random_high``; attrs ``n_events``.
+    """
+    s = _series(da)
+    events = pd.DatetimeIndex(events)
+    if len(events) == 0:
+        raise AuroraSWError("superposed_epoch: no events")
+    step = pd.Timedelta(minutes=bin_min)
+    binned = s.resample(step).mean()
+    offsets = np.arange(window_min[0] // bin_min, window_min[1] // bin_min + 1)
+
+    def matrix(times: pd.DatetimeIndex) -> np.ndarray:
+        idx = binned.index.get_indexer(times.floor(step))
+        vals = binned.to_numpy(float)
+        rows = np.full((len(times), len(offsets)), np.nan)
+        for i, j in enumerate(idx):
+            if j < 0:
+                continue
+            k = j + offsets
+            ok = (k >= 0) & (k < len(vals))
+            rows[i, ok] = vals[k[ok]]
+        return rows
+
+    m = matrix(events)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(m, 0)
+        q25, q75 = np.nanpercentile(m, [25, 75], axis=0)
+        mean = np.nanmean(m, 0)
+        rng = np.random.default_rng(seed)
+        candidates = binned.index[binned.notna().to_numpy()]
+        rand_means = np.array([np.nanmean(matrix(pd.DatetimeIndex(rng.choice(candidates, len(events)))), 0) for _ in range(n_random)])
+        low, high = np.nanpercentile(rand_means, [2.5, 97.5], axis=0) if n_random else (np.full(len(offsets), np.nan),) * 2
+    units = da.attrs.get("units", "")
+    return xr.Dataset(
+        {
+            "median": ("epoch", median, {"units": units}),
+            "q25": ("epoch", q25, {"units": units}),
+            "q75": ("epoch", q75, {"units": units}),
+            "mean": ("epoch", mean, {"units": units}),
+            "n": ("epoch", np.isfinite(m).sum(0), {"units": "1", "long_name": "events contributing"}),
+            "random_low": ("epoch", low, {"units": units, "long_name": "2.5 % of random-epoch means"}),
+            "random_high": ("epoch", high, {"units": units, "long_name": "97.5 % of random-epoch means"}),
+        },
+        coords={"epoch": ("epoch", offsets * bin_min, {"units": "min", "long_name": "time from event"})},
+        attrs={"n_events": len(events), "variable": str(da.name), "bin_min": bin_min},
+    )

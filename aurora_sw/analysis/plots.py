@@ -1,0 +1,87 @@
+"""Figures of the analyses (matplotlib, written as PNG/SVG): the pictures people look at first."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+
+def _figure(width: float = 7.0, height: float = 4.0):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height), constrained_layout=True)
+
+
+def _save(fig, path: str | os.PathLike | None):
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_lagged_correlation(ds: xr.Dataset, path: str | os.PathLike | None = None):
+    """r against lag with the autocorrelation-aware 95 % band and the peak lag's CI."""
+    fig, ax = _figure()
+    a = ds.attrs
+    ax.plot(ds["lag"], ds["r"], color="#1b9e77", lw=1.8, label="r")
+    ax.fill_between(ds["lag"], -ds["r_crit"], ds["r_crit"], color="0.85", label="95 % band (effective N)")
+    if "peak_lag_ci_low" in a:
+        ax.axvspan(a["peak_lag_ci_low"], a["peak_lag_ci_high"], color="#d95f02", alpha=0.2, label="peak-lag 95 % CI")
+    ax.axvline(a["peak_lag_min"], color="#d95f02", lw=1)
+    ax.axhline(0, color="0.3", lw=0.6)
+    ax.set_xlabel("lag (min; positive: solar wind leads)")
+    ax.set_ylabel(f"{a.get('method', 'pearson')} r")
+    ax.set_title(f"{a.get('driver')} -> {a.get('response')}: peak {a['peak_lag_min']:.0f} min, r = {a['peak_r']:.2f}, p = {a['peak_p_value']:.1g}")
+    ax.legend(loc="best", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_scatter_at_lag(driver: xr.DataArray, response: xr.DataArray, lag_min: float, path: str | os.PathLike | None = None):
+    """Response(t + lag) against driver(t) at one lag, with the binned median."""
+    from aurora_sw.analysis.lag import align_on_grid
+
+    x, y, step = align_on_grid(driver, response)
+    k = int(round(lag_min / (step.total_seconds() / 60)))
+    xs, ys = (x[: len(x) - k], y[k:]) if k >= 0 else (x[-k:], y[: len(y) + k])
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    fig, ax = _figure(5.5, 4.5)
+    ax.scatter(xs[ok], ys[ok], s=3, alpha=0.25, color="#7570b3")
+    if ok.sum() > 20:
+        edges = np.nanpercentile(xs[ok], np.linspace(0, 100, 11))
+        mids, meds = [], []
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            sel = ok & (xs >= lo) & (xs <= hi)
+            if sel.any():
+                mids.append(np.median(xs[sel]))
+                meds.append(np.median(ys[sel]))
+        ax.plot(mids, meds, "o-", color="#d95f02", label="decile medians")
+        ax.legend(fontsize=8)
+    ax.set_xlabel(f"{driver.name} ({driver.attrs.get('units', '')}) at t")
+    ax.set_ylabel(f"{response.name} at t + {lag_min:.0f} min")
+    return _save(fig, path)
+
+
+def plot_superposed_epoch(ds: xr.Dataset, path: str | os.PathLike | None = None):
+    """Median and quartiles around the events, the random-epoch envelope, and events per bin."""
+    fig, ax = _figure()
+    e = ds["epoch"]
+    scale, unit = (60.0, "h") if ds.attrs.get("bin_min", 1) >= 60 else (1.0, "min")
+    t = e / scale
+    ax.fill_between(t, ds["random_low"], ds["random_high"], color="0.85", label="random epochs (95 %)")
+    ax.fill_between(t, ds["q25"], ds["q75"], color="#1b9e77", alpha=0.25, label="quartiles")
+    ax.plot(t, ds["median"], color="#1b9e77", lw=1.8, label="median")
+    ax.axvline(0, color="#d95f02", lw=1)
+    ax.set_xlabel(f"time from event ({unit})")
+    ax.set_ylabel(f"{ds.attrs.get('variable')}")
+    ax.set_title(f"superposed epochs: {ds.attrs['n_events']} events")
+    twin = ax.twinx()
+    twin.plot(t, ds["n"], color="0.5", lw=0.8, ls=":")
+    twin.set_ylabel("events per bin", color="0.5")
+    ax.legend(loc="upper left", fontsize=8)
+    return _save(fig, path)
