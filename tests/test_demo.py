@@ -41,3 +41,24 @@ def test_index_is_regular_labelled_and_complete(demo_run):
     assert list(summ.index) == s["nights"]
     # The index must track the truth: more aurora on nights the truth says had more.
     assert 0 < summ.aurora_fraction.mean() < 1
+
+
+def test_correlate_and_epochs_commands_on_the_demo(demo_run, tmp_path):
+    import subprocess
+    import sys
+
+    out, s = demo_run
+    syn = out / "synthetic"
+    common = ["--index", str(out / "index.zarr"), "--offline", "--cache", str(syn / "omni_data"), "--kp-cache", str(syn / "kp_data"), "--out", str(tmp_path)]
+    res = subprocess.run([sys.executable, "-m", "aurora_sw", "correlate", "--vars", "newell,kp", "--lags", "-60:180", "--condition", "Night", *common],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    newell = next(line for line in res.stdout.splitlines() if line.startswith("newell"))
+    assert "Granger p" in newell
+    lag = float(newell.split("peak lag")[1].split("min")[0])
+    assert abs(lag - s["planted_lag_min"]) <= 5
+    assert (tmp_path / "lag_newell_p_aurora.png").stat().st_size > 10_000
+    res = subprocess.run([sys.executable, "-m", "aurora_sw", "epochs", "--events", "southward", *common], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "rises above the random-epoch band" in res.stdout
+    assert (tmp_path / "epochs_southward_p_aurora.nc").exists()
