@@ -33,6 +33,9 @@ app.add_typer(solarwind_app, name="solarwind")
 app.add_typer(catalog_app, name="catalog")
 
 CatalogOpt = typer.Option(None, "--catalog", help="data_catalog.yaml to use (default: $AURORA_SW_CATALOG, ./data_catalog.yaml, or the repository's).")
+OfflineOpt = typer.Option(False, "--offline", help="Read solar-wind data from the local caches only; name what is missing.")
+CacheOpt = typer.Option(None, "--cache", help="OMNI cache folder (default: $OMNI_DATA_DIR or the catalog's).")
+KpCacheOpt = typer.Option(None, "--kp-cache", help="Kp cache folder (default: $KP_DATA_DIR or the catalog's).")
 
 
 def _catalog(path: Optional[Path]):
@@ -154,16 +157,20 @@ def solarwind_fetch(
     start: str = typer.Option(..., "--start", help="UTC start, e.g. 2024-02-01."),
     end: str = typer.Option(..., "--end", help="UTC end (exclusive)."),
     variables: str = typer.Option("bz_gsm,by_gsm,vsw,density,pressure,ae,sym_h", "--vars", help="Catalog variables, comma-separated (derived ones too)."),
-    offline: bool = typer.Option(False, "--offline", help="Read only the local cache; name what is missing."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="OMNI cache folder (default: $OMNI_DATA_DIR or the catalog's)."),
+    offline: bool = OfflineOpt,
+    cache: Optional[Path] = CacheOpt,
+    kp_cache: Optional[Path] = KpCacheOpt,
     out: Optional[Path] = typer.Option(None, "--out", help="Also save the variables as NetCDF."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
-    """Download (or read from cache) OMNI 1-min data through pyspedas and report coverage."""
+    """Download (or read from cache) OMNI and Kp through pyspedas and report each variable's coverage.
+
+    Files already complete in the cache are read without touching the network.
+    """
     from aurora_sw.solarwind.variables import load_solar_wind
 
     _quiet_libraries()
-    ds = load_solar_wind(start, end, [v.strip() for v in variables.split(",") if v.strip()], _catalog(catalog), cache, offline)
+    ds = load_solar_wind(start, end, [v.strip() for v in variables.split(",") if v.strip()], _catalog(catalog), cache, offline, kp_cache)
     for name in ds.data_vars:
         da = ds[name]
         typer.echo(f"  {name:12s} {da.attrs.get('units', ''):>22s}  valid {float(da.notnull().mean()):6.1%}  mean {float(da.mean()):10.3f}")
@@ -194,9 +201,9 @@ def correlate(
     condition: str = typer.Option("", "--condition", help="Sky conditions to keep, e.g. Night,NoMoon (default: all)."),
     smooth: int = typer.Option(0, "--smooth", help="Centred running mean of the solar wind in minutes (e.g. 10, 30, 60)."),
     granger: bool = typer.Option(True, "--granger/--no-granger", help="Also run a Granger test (HAC) on 10-min bins."),
-    offline: bool = typer.Option(False, "--offline", help="Solar wind from the local cache only."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="OMNI cache folder."),
-    kp_cache: Optional[Path] = typer.Option(None, "--kp-cache", help="Kp cache folder."),
+    offline: bool = OfflineOpt,
+    cache: Optional[Path] = CacheOpt,
+    kp_cache: Optional[Path] = KpCacheOpt,
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for NetCDF results and PNG plots (default: analyses/ beside the index)."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
@@ -250,9 +257,9 @@ def epochs(
     variable: str = typer.Option("p_aurora", "--var", help="Index or solar-wind catalog variable to average."),
     window: str = typer.Option("-120:240", "--window", help="Epoch window START:STOP in minutes."),
     bin_min: int = typer.Option(5, "--bin", help="Bin width in minutes (60 for days-long windows)."),
-    offline: bool = typer.Option(False, "--offline", help="Solar wind from the local cache only."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="OMNI cache folder."),
-    kp_cache: Optional[Path] = typer.Option(None, "--kp-cache", help="Kp cache folder."),
+    offline: bool = OfflineOpt,
+    cache: Optional[Path] = CacheOpt,
+    kp_cache: Optional[Path] = KpCacheOpt,
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the NetCDF result and PNG plot (default: analyses/ beside the index)."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:

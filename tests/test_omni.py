@@ -53,7 +53,7 @@ def test_no_network_says_so_in_one_line(cache, catalog, monkeypatch):
     root, _, _ = cache
     monkeypatch.setattr(omni_mod, "host_reachable", lambda url, timeout_s=3.0: False)
     with pytest.raises(NetworkUnavailableError, match="no network") as err:
-        load_solar_wind("2024-01-30", "2024-02-01", ["bz_gsm"], catalog, cache_dir=root, offline=False)
+        load_solar_wind("2024-02-25", "2024-03-02", ["bz_gsm"], catalog, cache_dir=root, offline=False)  # March is not cached
     assert "--offline" in str(err.value) and "\n" not in str(err.value)
 
 
@@ -115,3 +115,19 @@ def test_csv_variable_from_the_catalog(tmp_path, catalog):
     ds = load_solar_wind("2024-02-05", "2024-02-06", ["cme"], load_catalog(tmp_path / "cat.yaml"), offline=True)
     s = ds["cme"].to_series()
     assert s["2024-02-05 05:59"] == 0 and s["2024-02-05 06:00"] == 1 and np.isnan(s["2024-02-05 12:30"])
+
+
+def test_a_second_call_does_not_touch_the_network(cache, small_archive, catalog, monkeypatch):
+    """Online mode, everything already cached: no network check, no pyspedas download."""
+    from aurora_sw.solarwind import kp as kp_mod
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network was touched")
+
+    monkeypatch.setattr(omni_mod, "host_reachable", no_network)
+    monkeypatch.setattr(kp_mod, "host_reachable", no_network)
+    root, _, _ = cache
+    ds = load_solar_wind("2024-01-30", "2024-02-01", ["bz_gsm"], catalog, cache_dir=root, offline=False)
+    assert ds.sizes["time"] == 2 * 1440
+    ds = load_solar_wind("2024-02-05", "2024-02-06", ["kp", "dst"], catalog, cache_dir=small_archive.omni_dir, kp_cache_dir=small_archive.kp_dir, offline=False)
+    assert ds["kp"].notnull().all()

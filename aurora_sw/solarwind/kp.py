@@ -57,6 +57,9 @@ def load_kp(
     from pyspedas import get_data
     from pyspedas.projects.noaa.noaa_load_kp import load_kp_to_tplot, noaa_load_kp
 
+    this_year = pd.Timestamp.now(tz="UTC").year
+    if not offline and all((root / KP_FILE.format(year=y)).exists() and y < this_year for y in years):
+        offline = True  # complete past years are read from the cache without the network
     if offline:
         files = [root / KP_FILE.format(year=y) for y in years]
         missing = [f.name for f in files if not f.exists()]

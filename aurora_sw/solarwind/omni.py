@@ -58,6 +58,17 @@ def _file_pattern(level: str, datatype: str, start: pd.Timestamp) -> str:
     return f"{level}_{datatype}/{start:%Y}/omni_{level}_{datatype}_{start:%Y%m}01_v??.cdf"
 
 
+def _complete_in_cache(root: Path, level: str, datatype: str, periods: list[pd.Timestamp]) -> bool:
+    """Every file is cached and none covers the current month (which OMNI still extends)."""
+    this_month = pd.Timestamp.now(tz="UTC").tz_localize(None).to_period("M").to_timestamp()
+    for start in periods:
+        if start + pd.DateOffset(months=6 if datatype == "hourly" else 1) > this_month:
+            return False
+        if not any(root.glob(_file_pattern(level, datatype, start))):
+            return False
+    return True
+
+
 def omni_cache_dir(catalog: Catalog, cache_dir: str | os.PathLike | None = None) -> Path:
     """The local OMNI cache: ``cache_dir``, else ``$OMNI_DATA_DIR``, else the catalog's."""
     if cache_dir is not None:
@@ -143,6 +154,9 @@ def load_omni(
         source_vars[name] = (var.source_var, var.fill)
 
     root = omni_cache_dir(catalog, cache_dir)
+    periods = _file_starts(start, end, datatype)
+    if not offline and _complete_in_cache(root, cfg.level, datatype, periods):
+        offline = True  # a second call reads the cache and never touches the network
     if not offline and not host_reachable(OMNI_REMOTE):
         raise NetworkUnavailableError(
             f"no network: cannot reach {urlparse(OMNI_REMOTE).hostname} for OMNI data; "
@@ -160,7 +174,6 @@ def load_omni(
         no_update=offline,
     ) or []
     found = {Path(f).name[-16:-10]: Path(f) for f in files}  # YYYYMM from ..._YYYYMM01_v01.cdf
-    periods = _file_starts(start, end, datatype)
     missing = [m for m in periods if m.strftime("%Y%m") not in found]
     if missing:
         want = ", ".join(_file_pattern(cfg.level, datatype, m) for m in missing)
