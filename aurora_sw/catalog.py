@@ -36,6 +36,7 @@ class CameraEpoch(_Strict):
     end: datetime | None = None
     mask_center_xy: tuple[int, int]
     mask_radius_px: int = Field(gt=0)
+    overlay_box: tuple[int, int, int, int] = (820, 665, 1280, 715)  # x0, y0, x1, y1 of the burned-in local time
 
 
 class Site(_Strict):

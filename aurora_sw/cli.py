@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 solarwind_app = typer.Typer(help="Solar-wind data (OMNI through pyspedas).", no_args_is_help=True)
 catalog_app = typer.Typer(help="The data catalog (data_catalog.yaml).", no_args_is_help=True)
+label_app = typer.Typer(help="Labels: date-aware samples to label, imports, the label store.", no_args_is_help=True)
+app.add_typer(label_app, name="label")
 app.add_typer(solarwind_app, name="solarwind")
 app.add_typer(catalog_app, name="catalog")
 
@@ -100,6 +102,7 @@ def demo(
     typer.echo(f"  nights                 {', '.join(s['nights'])}")
     typer.echo(f"  frames scored          {s['n_frames_scored']}")
     typer.echo(f"  classifier accuracy    {s['classifier_accuracy']:.3f} on held-out nights {', '.join(s['classifier_heldout_nights'])} ({s['classifier_weights']})")
+    typer.echo(f"  with HMM smoothing     {s['classifier_accuracy_smoothed']:.3f} (temporal context over each night)")
     typer.echo(f"  planted lag            {s['planted_lag_min']:.0f} min")
     typer.echo(f"  recovered lag          {s['recovered_lag_min']:.0f} min (95% CI {lo:.0f} .. {hi:.0f}), r = {s['peak_r']:.3f}")
     typer.echo(f"  p-value at peak        {s['peak_p_value']:.2g} (autocorrelation-aware) vs {s['peak_p_value_naive']:.2g} naive")
@@ -296,6 +299,176 @@ def epochs(
     above = res["epoch"].where((res["median"] > res["random_high"]) & (res["epoch"] >= 0), drop=True)
     when = f"rises above the random-epoch band at {float(above[0]):+.0f} min" if above.size else "stays within the random-epoch band"
     typer.echo(f"{res.attrs['n_events']} events; the median {variable} {when}; results in {out / stem}.nc/.png")
+
+
+@label_app.command("sample")
+def label_sample(
+    archive: Path = typer.Option(..., "--archive", help="Archive folder (with manifest.parquet)."),
+    out: Path = typer.Option(Path("to_label.csv"), "--out", help="CSV to write: path, time, night, conditions, empty label column."),
+    per_night: int = typer.Option(20, "--per-night", help="At most this many frames from one night."),
+    max_fraction: float = typer.Option(0.5, "--max-fraction", help="And at most this fraction of a night's frames."),
+    sun: str = typer.Option("Night", "--sun", help="Sun classes to sample, comma-separated."),
+    moon: str = typer.Option("NoMoon", "--moon", help="Moon classes to sample, comma-separated."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """A date-aware sample of frames to label, spread over nights and over each night."""
+    from aurora_sw.ingest import read_manifest
+    from aurora_sw.labels import sample_for_labelling
+
+    sample = sample_for_labelling(read_manifest(archive), per_night, max_fraction, tuple(sun.split(",")), tuple(moon.split(",")), seed)
+    sample.assign(label="")[["path", "time_utc", "night", "sun_class", "moon_class", "label"]].to_csv(out, index=False)
+    typer.echo(f"{len(sample)} frames from {sample['night'].nunique()} nights -> {out} (fill the label column with yes/no/unsure)")
+
+
+@label_app.command("import")
+def label_import(
+    source: Path = typer.Argument(..., help="A folder-labelled set ([train|val/]yes|no|unsure/*.jpg) or a CSV with path,label."),
+    store: Path = typer.Option(Path("labels.parquet"), "--store", help="The label store to add to."),
+    labeller: str = typer.Option("unknown", "--labeller", help="Who labelled these."),
+    site: str = typer.Option("yellowknife", "--site"),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Add labels to the store (the latest label of a frame wins)."""
+    from aurora_sw.labels import LabelStore, import_csv, import_folders
+
+    cat = _catalog(catalog)
+    rows = import_folders(source, cat, site) if source.is_dir() else import_csv(source, cat, site)
+    s = LabelStore(store)
+    s.add(rows, labeller=labeller)
+    counts = rows["label"].value_counts().to_dict()
+    typer.echo(f"{len(rows)} labels from {rows['night'].nunique()} nights ({counts}); {len(s)} in {store}")
+
+
+@label_app.command("report")
+def label_report(
+    store: Path = typer.Option(Path("labels.parquet"), "--store"),
+    val_fraction: float = typer.Option(0.2, "--val-fraction", help="Fraction of nights for validation."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Counts per class and the night-wise, class-balanced split that `train` would use."""
+    from aurora_sw.labels import LabelStore, split_by_night, split_report
+
+    s = LabelStore(store)
+    if not len(s):
+        raise AuroraSWError(f"{store}: no labels yet; use `aurora-sw label import`")
+    typer.echo(s.df.groupby("label").size().to_string())
+    typer.echo(split_report(split_by_night(s.df, val_fraction, seed=seed)).to_string())
+
+
+@app.command()
+def train(
+    labels: Path = typer.Option(..., "--labels", help="Label store (labels.parquet)."),
+    out: Path = typer.Option(Path("model"), "--out", help="Folder for checkpoints (last.pt every epoch, best.pt) and the split."),
+    val_fraction: float = typer.Option(0.2, "--val-fraction", help="Fraction of nights held out for validation."),
+    input_size: int = typer.Option(240, "--input-size", help="Network input in pixels (240 as the seed; 64-128 for CPU)."),
+    epochs_head: int = typer.Option(6, "--epochs-head", help="Stage 1: head only (with ImageNet weights)."),
+    epochs_full: int = typer.Option(6, "--epochs-full", help="Stage 2: the whole network."),
+    lr_head: float = typer.Option(3e-4, "--lr-head"),
+    lr_full: float = typer.Option(3e-5, "--lr-full"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    model_name: str = typer.Option("efficientnet_b1", "--model", help="Any timm model name."),
+    pretrained: bool = typer.Option(False, "--pretrained", help="ImageNet weights from the Hugging Face hub (online)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="A local ImageNet checkpoint for the model (offline)."),
+    from_scratch: bool = typer.Option(False, "--from-scratch", help="Random initial weights (say so explicitly)."),
+    normalization: str = typer.Option("sky_background", "--normalization", help="sky_background or imagenet."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.pt."),
+    seed: int = typer.Option(0, "--seed"),
+    workers: int = typer.Option(0, "--workers", help="DataLoader worker processes."),
+) -> None:
+    """Two-stage fine-tuning of the aurora classifier on night-wise, class-balanced splits.
+
+    Uses the GPU with AMP and channels_last when there is one. The checkpoint loads with
+    torch.load(weights_only=True) and records the model, input size, normalisation, config,
+    label-set hash and metrics.
+    """
+    from aurora_sw.labels import LabelStore, split_by_night, split_report
+    from aurora_sw.model.train import TrainConfig, train_classifier
+
+    _quiet_libraries()
+    if sum([pretrained, weights is not None, from_scratch]) != 1:
+        raise AuroraSWError("choose the initial weights: --pretrained (online), --weights FILE, or --from-scratch")
+    store = LabelStore(labels)
+    split = split_by_night(store.df, val_fraction, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    split.to_parquet(out / "split.parquet", index=False)
+    typer.echo(split_report(split).to_string())
+    cfg = TrainConfig(
+        model_name=model_name, input_size=input_size, epochs_head=epochs_head, epochs_full=epochs_full, lr_head=lr_head, lr_full=lr_full,
+        batch_size=batch_size, seed=seed, num_workers=workers, pretrained=pretrained, weights=str(weights) if weights else None,
+        normalization=normalization,
+    )
+    best = train_classifier(split, cfg, out, resume=resume)
+    h = best.metrics["history"][-1]
+    typer.echo(f"best epoch {best.epoch}: val loss {best.metrics['val_loss']:.4f}, val accuracy {best.metrics['val_accuracy']:.3f}; "
+               f"{h['train_frames_per_s']:.0f} training frames/s -> {out / 'best.pt'}")
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Option(..., "--model", help="Checkpoint (best.pt)."),
+    labels: Path = typer.Option(..., "--labels", help="Label store, or a split.parquet written by `train`."),
+    split: str = typer.Option("val", "--split", help="Which split to evaluate when the file has one ('all' for every row)."),
+    out: Path = typer.Option(Path("report"), "--out", help="Folder for metrics.json, per_condition.csv and the plots."),
+    site: str = typer.Option("yellowknife", "--site"),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Accuracy, precision, recall, F1, ROC/PR-AUC, calibration and the per-sky-condition table."""
+    import pandas as pd
+
+    from aurora_sw.index.score import score_frames
+    from aurora_sw.model.checkpoint import load_checkpoint
+    from aurora_sw.model.evaluate import write_report
+    from aurora_sw.sky import sky_conditions
+
+    cat = _catalog(catalog)
+    df = pd.read_parquet(labels)
+    if "split" in df and split != "all":
+        df = df[df["split"] == split]
+    if df.empty:
+        raise AuroraSWError(f"{labels}: no labelled frames in split {split!r}")
+    ckpt = load_checkpoint(model)
+    scores = score_frames(list(df["path"]), ckpt)
+    geo = sky_conditions(pd.DatetimeIndex(pd.to_datetime(df["time_utc"], utc=True)), cat.site(site), cat.sky_conditions)
+    frames = df.reset_index(drop=True).assign(p_aurora=scores["p_aurora"], sun_class=geo["sun_class"].to_numpy(), moon_class=geo["moon_class"].to_numpy())
+    m = write_report(frames, out, ckpt.threshold)
+    typer.echo(f"{m['n']} frames: accuracy {m['accuracy']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}, "
+               f"F1 {m['f1']:.3f}, ROC-AUC {m['roc_auc']:.3f}, ECE {m['ece']:.3f} -> {out}")
+
+
+@app.command()
+def gradcam(
+    frames: list[Path] = typer.Argument(..., help="Frames (JPEG/PNG) or folders of them."),
+    model: Path = typer.Option(..., "--model", help="Checkpoint (best.pt)."),
+    out: Path = typer.Option(Path("gradcam"), "--out", help="Folder for overlays, raw maps (.npy) and cam_stats.csv."),
+    target: str = typer.Option("yes", "--target", help="Class to explain: yes or no."),
+    layer: Optional[str] = typer.Option(None, "--layer", help="Module name (default: the last conv, conv_head)."),
+    size: int = typer.Option(360, "--size", help="Overlay size in pixels."),
+    batch_size: int = typer.Option(16, "--batch-size"),
+) -> None:
+    """Grad-CAM overlays and maps for frames, with per-frame CAM statistics in sky coordinates."""
+    import numpy as np
+    import pandas as pd
+
+    from aurora_sw.ingest.jpeg import IMAGE_SUFFIXES
+    from aurora_sw.model.checkpoint import load_checkpoint
+    from aurora_sw.model.gradcam import cam_statistics, gradcam_maps, save_overlay
+
+    paths = []
+    for f in frames:
+        paths += sorted(str(p) for p in f.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if f.is_dir() else [str(f)]
+    if not paths:
+        raise AuroraSWError("no frames given")
+    ckpt = load_checkpoint(model)
+    maps, probs, imgs = gradcam_maps(ckpt, paths, target, layer, batch_size, size)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for path, cam, p, img in zip(paths, maps, probs, imgs):
+        stem = Path(path).stem
+        save_overlay(img, cam, out / f"{stem}_cam.png")
+        np.save(out / f"{stem}_cam.npy", cam)
+        rows.append({"path": path, "p_aurora": float(p), **cam_statistics(cam)})
+    pd.DataFrame(rows).to_csv(out / "cam_stats.csv", index=False)
+    typer.echo(f"{len(rows)} Grad-CAM maps ({target}) -> {out}")
 
 
 @app.command()

@@ -67,6 +67,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     from aurora_sw.ingest import ingest, read_manifest
     from aurora_sw.labels import LabelStore, sample_for_labelling, split_by_night, split_report
     from aurora_sw.model.evaluate import classification_metrics, per_condition_table
+    from aurora_sw.model.temporal import hmm_smooth
     from aurora_sw.model.train import TrainConfig, train_classifier
     from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
     from aurora_sw.solarwind.variables import load_solar_wind
@@ -120,6 +121,12 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     held = scored[scored["night"].isin(val_nights)]
     y_true = truth.loc[held["path"], "aurora_visible"].to_numpy()
     metrics = classification_metrics(y_true, held["p_aurora"].to_numpy(), ckpt.threshold)
+    held_sorted = held.assign(y=y_true).sort_values("time_utc")
+    smoothed = np.concatenate(
+        [hmm_smooth(g["p_aurora"].to_numpy(), g["time_utc"]) for _, g in held_sorted.groupby("night")]
+    )
+    y_sorted = np.concatenate([g["y"].to_numpy() for _, g in held_sorted.groupby("night")])
+    metrics_smoothed = classification_metrics(y_sorted, smoothed, ckpt.threshold)
     table = per_condition_table(held.assign(label=np.where(y_true, "yes", "no")), ckpt.threshold)
     (out / "model" / "heldout_metrics.json").write_text(json.dumps(metrics, indent=2))
     table.to_csv(out / "model" / "heldout_per_condition.csv")
@@ -144,6 +151,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
         "classifier_accuracy": round(metrics["accuracy"], 4),
         "classifier_heldout_nights": val_nights,
         "classifier_metrics": metrics,
+        "classifier_accuracy_smoothed": round(metrics_smoothed["accuracy"], 4),
         "classifier_weights": "from scratch (offline: no ImageNet weights)",
         "label_counts": {k: int(v) for k, v in split["label"].value_counts().items()},
         "n_frames_scored": int(scores["readable"].sum()),

@@ -123,6 +123,65 @@ def split_report(split: pd.DataFrame) -> pd.DataFrame:
     return counts
 
 
+def _with_times(df: pd.DataFrame, catalog, site_key: str, source: str) -> pd.DataFrame:
+    """Add ``time_utc`` (from the file names) and ``night``; name the files without a time."""
+    from aurora_sw.ingest.jpeg import filename_patterns, time_from_name
+    from aurora_sw.sky import local_night
+
+    patterns = filename_patterns(catalog)
+    times = [time_from_name(Path(p).name, patterns) for p in df["path"]]
+    bad = [p for p, t in zip(df["path"], times) if t is None]
+    if bad:
+        raise AuroraSWError(
+            f"{source}: {len(bad)} labelled files have no UTC time in their name (e.g. {Path(bad[0]).name}); "
+            "night-wise splits need it (see sources.*.filename_patterns in the catalog)"
+        )
+    df = df.copy()
+    df["time_utc"] = pd.DatetimeIndex(times)
+    df["night"] = pd.to_datetime(local_night(pd.DatetimeIndex(df["time_utc"]), catalog.site(site_key))).strftime("%Y-%m-%d")
+    return df
+
+
+def import_folders(root: str | os.PathLike, catalog=None, site_key: str = "yellowknife") -> pd.DataFrame:
+    """Labels from a folder-labelled set: ``ROOT/[train|val|test/]{yes,no,unsure}/*.jpg``.
+
+    Returns rows with ``path``, ``label``, ``time_utc``, ``night`` and ``given_split`` (the
+    folder's split, kept for reference: splits are redone by night, since the seed's within-night
+    split leaks).
+    """
+    from aurora_sw.catalog import load_catalog
+    from aurora_sw.ingest.jpeg import IMAGE_SUFFIXES
+
+    root = Path(root)
+    if not root.is_dir():
+        raise AuroraSWError(f"{root}: not a folder of labelled frames")
+    rows = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.parent.name.lower() in LABELS:
+            split = path.parent.parent.name.lower()
+            rows.append({"path": str(path.resolve()), "label": path.parent.name.lower(), "given_split": split if split in ("train", "val", "test") else ""})
+    if not rows:
+        raise AuroraSWError(f"{root}: no images under yes/, no/ or unsure/ folders")
+    return _with_times(pd.DataFrame(rows), catalog or load_catalog(), site_key, str(root))
+
+
+def import_csv(path: str | os.PathLike, catalog=None, site_key: str = "yellowknife") -> pd.DataFrame:
+    """Labels from a CSV with columns ``path`` and ``label`` (yes/no/unsure); paths relative to the CSV."""
+    from aurora_sw.catalog import load_catalog
+
+    path = Path(path)
+    try:
+        df = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError) as exc:
+        raise AuroraSWError(f"{path}: cannot read ({exc})") from None
+    missing = {"path", "label"} - set(df.columns)
+    if missing:
+        raise AuroraSWError(f"{path}: missing column(s) {sorted(missing)}")
+    df["label"] = df["label"].astype(str).str.strip().str.lower()
+    df["path"] = [str((path.parent / p).resolve()) for p in df["path"]]
+    return _with_times(df, catalog or load_catalog(), site_key, str(path))
+
+
 class LabelStore:
     """Labels kept in one Parquet file; one row per frame path (the latest label wins).
 

@@ -40,3 +40,18 @@ def crop_sky(frame: np.ndarray, epoch: CameraEpoch, out_size: int | None = None)
         crop = cv2.resize(crop, (out_size, out_size), interpolation=cv2.INTER_AREA)
     crop[~circle_mask(crop.shape[0])] = 0
     return crop
+
+
+def pixel_altaz(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Elevation and azimuth (deg) of every pixel of a ``size`` x ``size`` sky-circle crop.
+
+    Equidistant fisheye: zenith at the centre, horizon on the circle; north up, east left (as a
+    camera looking up sees the sky). Azimuth is east of north.
+    """
+    c = (size - 1) / 2.0
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    dx, dy = xx - c, yy - c
+    r = np.hypot(dx, dy) / (size / 2.0)
+    alt = (90.0 * (1.0 - np.clip(r, 0, 1))).astype(np.float32)
+    az = np.mod(np.degrees(np.arctan2(-dx, -dy)), 360.0).astype(np.float32)
+    return alt, az

@@ -99,3 +99,53 @@ def per_condition_table(frames: pd.DataFrame, threshold: float = 0.5) -> pd.Data
             row["false_negative_rate"] = float((~pred & y).sum() / max(y.sum(), 1))
         rows.append(row)
     return pd.DataFrame(rows).set_index(["sun_class", "moon_class"])
+
+
+def write_report(frames: pd.DataFrame, out_dir, threshold: float = 0.5, bins: int = 10) -> dict:
+    """Metrics JSON, per-condition CSV, reliability diagram and softmax histograms per condition.
+
+    ``frames`` has ``p_aurora``, ``label`` (yes/no), ``sun_class`` and ``moon_class``.
+    Writes ``metrics.json``, ``per_condition.csv``, ``reliability.png`` and ``softmax_by_condition.png``
+    into ``out_dir`` and returns the metrics.
+    """
+    import json
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    labelled = frames[frames["label"].isin(["yes", "no"])]
+    y = labelled["label"].to_numpy() == "yes"
+    p = labelled["p_aurora"].to_numpy(float)
+    metrics = classification_metrics(y, p, threshold)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    per_condition_table(frames, threshold).to_csv(out / "per_condition.csv")
+
+    ok = np.isfinite(p)
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip((p[ok] * bins).astype(int), 0, bins - 1)
+    conf = [p[ok][idx == b].mean() if (idx == b).any() else np.nan for b in range(bins)]
+    acc = [y[ok][idx == b].mean() if (idx == b).any() else np.nan for b in range(bins)]
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), constrained_layout=True)
+    ax.plot([0, 1], [0, 1], color="0.6", ls="--", label="perfect calibration")
+    ax.plot(conf, acc, "o-", color="#1b9e77", label=f"model (ECE {metrics['ece']:.3f})")
+    ax.set_xlabel("predicted P(aurora)")
+    ax.set_ylabel("observed aurora fraction")
+    ax.legend(fontsize=8)
+    fig.savefig(out / "reliability.png", dpi=110)
+    plt.close(fig)
+
+    groups = list(frames.groupby(["sun_class", "moon_class"]))
+    fig, axes = plt.subplots(1, max(len(groups), 1), figsize=(3 * max(len(groups), 1), 2.8), sharey=True, constrained_layout=True, squeeze=False)
+    for ax, ((sun, moon), g) in zip(axes[0], groups):
+        ax.hist(g["p_aurora"].dropna(), bins=edges, color="#7570b3")
+        ax.set_title(f"{sun} / {moon}\n{len(g)} frames", fontsize=8)
+        ax.set_xlabel("P(aurora)")
+    axes[0][0].set_ylabel("frames")
+    fig.savefig(out / "softmax_by_condition.png", dpi=110)
+    plt.close(fig)
+    return metrics

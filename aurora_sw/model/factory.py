@@ -8,6 +8,9 @@ from pathlib import Path
 import torch
 
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
+from aurora_sw.network import host_reachable
+
+HF_HUB = "https://huggingface.co"
 
 CLASSES = ("no", "yes")  # index 1 = aurora
 DEFAULT_MODEL = "efficientnet_b1"
@@ -58,6 +61,10 @@ def _create(name: str, pretrained: bool, weights: str | os.PathLike | None, num_
             raise AuroraSWError(f"{path}: weights file not found")
         return timm.create_model(name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay=dict(file=str(path)))
     if pretrained:
+        if os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "True") and not host_reachable(HF_HUB):
+            raise NetworkUnavailableError(
+                f"no network: cannot reach huggingface.co for ImageNet weights of {name}; pass --weights FILE (a local checkpoint) or --from-scratch"
+            )
         try:
             return timm.create_model(name, pretrained=True, num_classes=num_classes)
         except Exception as exc:  # huggingface_hub raises several offline error types

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -141,8 +142,10 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
             n_stage = sum(1 for name, _ in schedule if name == stage)
             scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=n_stage * max(len(train_dl), 1), pct_start=0.15)
             done_in_stage = sum(1 for name, _ in schedule[:epoch] if name == stage)
-            for _ in range(done_in_stage * len(train_dl)):  # a resumed run continues the schedule
-                scheduler.step()
+            with warnings.catch_warnings():  # fast-forwarding a resumed run's schedule before any step
+                warnings.simplefilter("ignore", UserWarning)
+                for _ in range(done_in_stage * len(train_dl)):
+                    scheduler.step()
             if resume and epoch == start_epoch and start_epoch > 0 and last.optimizer_state and schedule[epoch - 1][0] == stage:
                 optimizer.load_state_dict(last.optimizer_state)
             current_stage = stage

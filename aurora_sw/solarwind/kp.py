@@ -17,7 +17,7 @@ import xarray as xr
 
 from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
-from aurora_sw.solarwind.omni import host_reachable
+from aurora_sw.network import host_reachable
 
 GFZ_REMOTE = "https://kp.gfz-potsdam.de/app/files/"
 KP_FILE = "Kp_def{year}.wdc"

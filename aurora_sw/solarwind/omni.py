@@ -12,7 +12,6 @@ Online without a network, the loader says so in one line instead of waiting on t
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,19 +21,9 @@ import xarray as xr
 
 from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
+from aurora_sw.network import host_reachable
 
 OMNI_REMOTE = "https://spdf.gsfc.nasa.gov/pub/data/omni/omni_cdaweb/"
-
-
-def host_reachable(url: str, timeout_s: float = 3.0) -> bool:
-    """True if a TCP connection to the URL's host (port 443/80) opens within ``timeout_s``."""
-    parsed = urlparse(url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parsed.hostname, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
 
 
 def _file_starts(start: pd.Timestamp, end: pd.Timestamp, datatype: str) -> list[pd.Timestamp]:

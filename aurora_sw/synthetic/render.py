@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from aurora_sw.ingest.mask import circle_mask, pixel_altaz
+
 EARTH_RADIUS_KM = 6371.0
 GREEN = np.array([0.28, 1.0, 0.42], dtype=np.float32)  # 557.7 nm in the camera's RGB
 RED = np.array([1.0, 0.12, 0.16], dtype=np.float32)  # 630.0 nm
@@ -81,15 +83,8 @@ class SkyGeometry:
     xyz: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        s = self.size
-        c = (s - 1) / 2.0
-        yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
-        dx, dy = xx - c, yy - c
-        r = np.hypot(dx, dy) / (s / 2.0)
-        self.inside = r <= 1.0
-        self.alt = (90.0 * (1.0 - np.clip(r, 0, 1))).astype(np.float32)
-        # North up, east left.
-        self.az = np.mod(np.degrees(np.arctan2(-dx, -dy)), 360.0).astype(np.float32)
+        self.inside = circle_mask(self.size)
+        self.alt, self.az = pixel_altaz(self.size)  # the camera's projection: north up, east left
         a, z = np.radians(self.alt), np.radians(self.az)
         self.xyz = np.stack([np.cos(a) * np.sin(z), np.cos(a) * np.cos(z), np.sin(a)], -1).astype(np.float32)
 

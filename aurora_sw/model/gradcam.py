@@ -1,0 +1,125 @@
+"""Grad-CAM for the aurora classifier (pytorch-grad-cam), with per-frame statistics in sky coordinates.
+
+The target layer is the network's last convolution (``conv_head`` for EfficientNet at 240 px), as
+in the seed study, unless that map is too coarse to locate anything (fewer than 8 cells across, as
+at small CPU input sizes): then the deepest stage that resolves 8 cells. Any module name can be
+given instead. Maps are returned at the frame size, 0..1.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from aurora_sw.errors import AuroraSWError
+from aurora_sw.ingest.mask import circle_mask, pixel_altaz
+from aurora_sw.model.checkpoint import Checkpoint
+from aurora_sw.model.data import normalize, read_frame
+from aurora_sw.model.factory import CLASSES
+
+
+MIN_CELLS = 8  # a map coarser than this cannot say where in the sky the network looked
+
+
+def target_layer(model: torch.nn.Module, name: str | None = None, input_size: int = 240) -> torch.nn.Module:
+    """The module called ``name``; by default the deepest stage whose map is >= 8 cells across.
+
+    For EfficientNet at the seed's 240 px that is ``conv_head`` (the last convolution, 8x8); at
+    the 64 px of a CPU demo it is an earlier stage, since ``conv_head`` is then 2x2.
+    """
+    if name:
+        try:
+            return model.get_submodule(name)
+        except AttributeError:
+            raise AuroraSWError(f"model has no layer {name!r}") from None
+    candidates = ([model.conv_head] if hasattr(model, "conv_head") else []) + (list(model.blocks)[::-1] if hasattr(model, "blocks") else [])
+    if not candidates:
+        return [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    sizes: dict[int, int] = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out: sizes.__setitem__(id(mod), out.shape[-1])) for m in candidates]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, input_size, input_size))
+    finally:
+        for h in hooks:
+            h.remove()
+    for m in candidates:
+        if sizes.get(id(m), 0) >= MIN_CELLS:
+            return m
+    return candidates[-1]
+
+
+def gradcam_maps(
+    ckpt: Checkpoint,
+    paths: list[str],
+    target: str = "yes",
+    layer: str | None = None,
+    batch_size: int = 16,
+    size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grad-CAM maps of frames for the class ``target``.
+
+    Returns
+    -------
+    maps : numpy.ndarray
+        ``N x size x size`` float32 in 0..1 (``size`` defaults to the model's input size).
+    probs : numpy.ndarray
+        P(aurora) of each frame.
+    frames : numpy.ndarray
+        The frames (``N x size x size x 3`` uint8 RGB) the maps belong to.
+    """
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    if target not in CLASSES:
+        raise AuroraSWError(f"target must be one of {CLASSES}, not {target!r}")
+    model = ckpt.build_model()
+    size = size or ckpt.input_size
+    cam = GradCAM(model=model, target_layers=[target_layer(model, layer, ckpt.input_size)])
+    maps, probs, frames = [], [], []
+    for i in range(0, len(paths), batch_size):
+        imgs = [read_frame(p, ckpt.input_size) for p in paths[i : i + batch_size]]
+        x = torch.stack([normalize(torch.from_numpy(im).permute(2, 0, 1), ckpt.normalization) for im in imgs])
+        with torch.no_grad():
+            probs.append(torch.softmax(model(x), 1)[:, 1].numpy())
+        grey = cam(input_tensor=x, targets=[ClassifierOutputTarget(CLASSES.index(target))] * len(imgs))
+        for im, g in zip(imgs, grey):
+            maps.append(cv2.resize(g.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR))
+            frames.append(im if im.shape[0] == size else cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA))
+    return np.stack(maps), np.concatenate(probs), np.stack(frames)
+
+
+def cam_statistics(cam: np.ndarray) -> dict:
+    """Where the map points in the sky: fraction of the circle above 0.5, centroid elevation/azimuth.
+
+    The centroid is the map-weighted mean direction (unit vectors, so azimuth wraps correctly).
+    """
+    size = cam.shape[0]
+    inside = circle_mask(size)
+    alt, az = pixel_altaz(size)
+    w = np.where(inside, cam, 0.0).astype(float)
+    total = w.sum()
+    if total <= 0:
+        return {"cam_fraction_above_0_5": 0.0, "cam_centroid_elevation": float("nan"), "cam_centroid_azimuth": float("nan")}
+    a, z = np.radians(alt), np.radians(az)
+    v = np.array([(w * np.cos(a) * np.sin(z)).sum(), (w * np.cos(a) * np.cos(z)).sum(), (w * np.sin(a)).sum()]) / total
+    return {
+        "cam_fraction_above_0_5": float((cam[inside] > 0.5).mean()),
+        "cam_centroid_elevation": float(np.degrees(np.arctan2(v[2], np.hypot(v[0], v[1])))),
+        "cam_centroid_azimuth": float(np.mod(np.degrees(np.arctan2(v[0], v[1])), 360.0)),
+    }
+
+
+def save_overlay(frame: np.ndarray, cam: np.ndarray, path: str | os.PathLike, alpha: float = 0.45) -> Path:
+    """Write the frame with the map as a jet-coloured overlay (PNG or JPEG by suffix)."""
+    from pytorch_grad_cam.utils.image import show_cam_on_image
+
+    overlay = show_cam_on_image(frame.astype(np.float32) / 255.0, cam, use_rgb=True, image_weight=1 - alpha)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), overlay[..., ::-1])
+    return path
