@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo demo-quick test clean
+.PHONY: install system demo demo-quick test clean
 
 $(BIN)/aurora-sw: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,7 +16,13 @@ $(BIN)/aurora-sw: pyproject.toml
 	$(BIN)/python -c "import aurora_sw.cli, torch, timm, pyspedas, streamlit"
 	touch $@
 
-install: $(BIN)/aurora-sw
+# tesseract reads the time burned into AuroraMAX movies (Debian package; installed when we are root).
+system:
+	@command -v tesseract >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends tesseract-ocr >/dev/null; \
+	  else echo "note: movie ingest needs tesseract: sudo apt-get install tesseract-ocr (its tests are skipped until then)"; fi; }
+
+install: system $(BIN)/aurora-sw
 
 demo: install
 	$(BIN)/aurora-sw demo --out demo_out

@@ -132,13 +132,19 @@ def synth(
 
 @app.command()
 def ingest(
-    sources: list[Path] = typer.Argument(..., help="Folders of JPEG/PNG frames with the UTC time in the file name."),
-    out: Path = typer.Option(..., "--out", help="Archive folder; its manifest.parquet is created or extended."),
+    sources: list[Path] = typer.Argument(..., help="AuroraMAX movies (MP4), folders of them, or folders of JPEG/PNG frames with the UTC time in the file name."),
+    out: Path = typer.Option(..., "--out", help="Archive folder; its manifest.parquet is created or extended, movie frames go to OUT/frames/."),
     site: str = typer.Option("yellowknife", "--site", help="Site key in the catalog."),
     every: str = typer.Option("60s", "--every", help="Keep one frame per this much sky time (e.g. 60s, 2min)."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
-    """Add frames to an archive's manifest (idempotent; problems listed, never fatal)."""
+    """Add frames to an archive's manifest (idempotent; problems listed, never fatal).
+
+    Movies are sampled at the --every cadence of sky time; the burned-in local time is read by
+    tesseract and fitted (time = t0 + 6 s x frame index) so single misreads are corrected and
+    flagged; each kept frame is cropped to the sky circle (720x720) and written as a JPEG named by
+    its UTC time. Movies already in the manifest are not decoded again.
+    """
     import pandas as pd
 
     from aurora_sw.ingest import ingest as run_ingest
@@ -153,6 +159,23 @@ def ingest(
         typer.echo(f"  problem: {p['path']}: {p['problem']}", err=True)
     if len(s.problems) > 20:
         typer.echo(f"  ... {len(s.problems) - 20} more in {out / 'ingest_problems.csv'}", err=True)
+
+
+@app.command("fetch-movies")
+def fetch_movies(
+    start: str = typer.Option(..., "--start", help="First night (local date), e.g. 2024-02-01."),
+    end: Optional[str] = typer.Option(None, "--end", help="Last night (inclusive; default: --start)."),
+    out: Path = typer.Option(Path("videos"), "--out", help="Folder for the movies."),
+    resolution: str = typer.Option("720p", "--resolution", help="480p, 720p or 1080p."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Download AuroraMAX nightly timelapse movies (URL pattern from the catalog)."""
+    from aurora_sw.ingest.download import download_movies
+
+    files, problems = download_movies(start, end or start, out, _catalog(catalog), resolution)
+    typer.echo(f"{len(files)} movies in {out}")
+    for p in problems:
+        typer.echo(f"  problem: {p['path']}: {p['problem']}", err=True)
 
 
 @solarwind_app.command("fetch")

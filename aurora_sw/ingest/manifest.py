@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.ingest.jpeg import scan_frames
+from aurora_sw.ingest.video import VIDEO_SUFFIXES, find_videos, video_records
 from aurora_sw.sky import local_night, sky_conditions
 
 MANIFEST_COLUMNS = [
@@ -73,17 +74,24 @@ def build_manifest(
     every_s: float = 60.0,
     check_quality: bool = True,
     progress: bool = True,
+    frames_dir: Path | None = None,
+    skip_videos: set[str] | None = None,
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Frame records of ``sources`` sampled at ``every_s`` of sky time, with sky conditions.
 
     Parameters
     ----------
     sources
-        Folders of JPEG/PNG frames with the UTC time in the file name.
+        Folders of JPEG/PNG frames with the UTC time in the file name, AuroraMAX movies, or
+        folders holding movies.
     every_s
         Keep the first frame of each ``every_s``-second bin of UTC time (60 = one a minute).
     check_quality
         Decode each kept frame (at 1/8 size) for the unreadable/dark/overexposed/duplicate flags.
+    frames_dir
+        Where frames extracted from movies are written (720x720 sky crops named by UTC time).
+    skip_videos
+        Movie paths already in the archive; they are not decoded again.
 
     Returns
     -------
@@ -95,16 +103,29 @@ def build_manifest(
     catalog = catalog or load_catalog()
     site = catalog.site(site_key)
     records, problems = [], []
+    videos = []
     for src in sources:
         src = Path(src)
-        if src.is_file():
-            problems.append({"path": str(src), "problem": "single files are not a source yet: give the folder that holds the frames"})
+        if src.is_file() and src.suffix.lower() in VIDEO_SUFFIXES:
+            videos.append(src)
+        elif src.is_dir():
+            videos += find_videos(src)
+            for rec in scan_frames(src, catalog):
+                if rec.get("problem"):
+                    problems.append({"path": rec["path"], "problem": rec["problem"]})
+                else:
+                    records.append(rec)
+        else:
+            problems.append({"path": str(src), "problem": "not a folder of frames nor a movie file"})
+    done = set(skip_videos or ())
+    for video in videos:
+        if str(video.resolve()) in done:
             continue
-        for rec in scan_frames(src, catalog):
-            if rec.get("problem"):
-                problems.append({"path": rec["path"], "problem": rec["problem"]})
-            else:
-                records.append(rec)
+        if frames_dir is None:
+            raise AuroraSWError(f"{video}: ingesting movies needs a folder for the extracted frames")
+        recs, probs = video_records(video, site, frames_dir, every_s, progress=progress)
+        records += recs
+        problems += probs
     if not records:
         return pd.DataFrame(columns=MANIFEST_COLUMNS), problems
 
@@ -117,23 +138,25 @@ def build_manifest(
     for col in ["sun_alt", "sun_az", "moon_alt", "moon_az", "moon_phase", "moon_illum", "sun_class", "moon_class"]:
         df[col] = geo[col].to_numpy()
     df["night"] = pd.to_datetime(local_night(pd.DatetimeIndex(df["time_utc"]), site)).strftime("%Y-%m-%d")
-    df["frame_index"] = df.groupby("night").cumcount()
-    df["ocr_text"] = ""
-    df["time_residual_s"] = 0.0
+    for col, default in (("frame_index", -1), ("ocr_text", ""), ("time_residual_s", np.nan), ("flags", "")):
+        df[col] = df[col].fillna(default) if col in df else default
+    df["frame_index"] = df["frame_index"].astype(int)
+    from_video = df["frame_index"] >= 0
+    df.loc[~from_video, "frame_index"] = df[~from_video].groupby("night").cumcount()
 
     flags = []
     if check_quality:
         prev = None
-        for path in tqdm(df["path"], desc="checking frames", unit="frame", disable=not progress):
+        for path, earlier in tqdm(zip(df["path"], df["flags"]), total=len(df), desc="checking frames", unit="frame", disable=not progress):
             f, prev_new = _quality_flags(path, prev)
-            flags.append(f)
+            flags.append(",".join(x for x in (earlier, f) if x))
             prev = prev_new if prev_new is not None else prev
             if f == "unreadable":
                 problems.append({"path": path, "problem": "unreadable image (corrupt, truncated or not an image)"})
     else:
-        flags = [""] * len(df)
+        flags = list(df["flags"])
     df["flags"] = flags
-    df = df[df["flags"] != "unreadable"].reset_index(drop=True)
+    df = df[~df["flags"].str.contains("unreadable")].reset_index(drop=True)
     return df[MANIFEST_COLUMNS], problems
 
 
@@ -185,13 +208,14 @@ def ingest(
     archive = Path(archive)
     archive.mkdir(parents=True, exist_ok=True)
     path = archive / MANIFEST_NAME
-    new, problems = build_manifest(sources, catalog, site_key, every_s, progress=progress)
     old = read_manifest(path) if path.exists() else pd.DataFrame(columns=MANIFEST_COLUMNS)
+    new, problems = build_manifest(
+        sources, catalog, site_key, every_s, progress=progress, frames_dir=archive / "frames", skip_videos=set(old["source"])
+    )
     known = set(zip(old["path"], pd.to_datetime(old["time_utc"], utc=True)))
     fresh = new[[(p, t) not in known for p, t in zip(new["path"], new["time_utc"])]] if len(new) else new
     merged = pd.concat([old, fresh], ignore_index=True) if len(old) else fresh
     merged = merged.sort_values(["time_utc", "path"]).reset_index(drop=True)
-    merged["frame_index"] = merged.groupby("night").cumcount()
     _write_atomic(merged, path)
     if problems:
         prob = pd.DataFrame(problems)

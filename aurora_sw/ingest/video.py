@@ -10,6 +10,7 @@ records its OCR text, fitted UTC time and residual; frames whose read disagrees 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,6 +72,8 @@ def read_overlay(rgb: np.ndarray, box: tuple[int, int, int, int]) -> str:
     """OCR of the burned-in time: crop, grey, 3x upscale, blur, Otsu, invert, tesseract --psm 7."""
     import pytesseract
 
+    # One OpenMP thread per tesseract call: 2-3x faster for a one-line crop than its default.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     x0, y0, x1, y1 = box
     crop = cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
     crop = cv2.resize(crop, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)

@@ -15,6 +15,7 @@ Layout under ``root``::
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -289,7 +290,9 @@ def generate_archive(
     truths: list[dict] = []
     bar = tqdm(total=len(times), desc="synthetic frames", unit="frame", disable=not progress)
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        # spawn, not fork: forking a process whose libraries already run threads (PyAV, OpenCV,
+        # torch) can deadlock the children.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             for rows in pool.map(_render_chunk, tasks):
                 truths.extend(rows)
                 bar.update(len(rows))
@@ -351,12 +354,16 @@ def write_timelapse(
     size: int = 720,
     minutes: int | None = None,
     start_local: str | None = None,
+    overlay_noise: float = 0.0,
+    seed: int = 0,
 ) -> Path:
     """Write an AuroraMAX-style 1280x720 H.264 timelapse of one night.
 
     One movie frame per 6 s of sky time at 25 fps; the sky circle is centred; the local time
     (MST/MDT, zone from the catalog) is burned in at the bottom right, as on the real movies.
     ``start_local`` (``HH:MM``) starts the movie at that local time instead of at dusk.
+    ``overlay_noise`` is the fraction of frames whose burned-in time gets bright blobs drawn over
+    it (a star or satellite crossing the text): what makes real OCR misread.
 
     Returns the path ``auroramaxHD_YYYYMMDD_720p.mp4``.
     """
@@ -387,6 +394,7 @@ def write_timelapse(
     stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
     stream.options = {"crf": "23", "preset": "veryfast"}
     x0 = (1280 - 720) // 2
+    noise_rng = np.random.default_rng([seed, 17])
     for t, st in zip(tqdm(times, desc=f"timelapse {night:%Y-%m-%d}", unit="frame"), states):
         frame, _ = sky.render(FrameState(**st), frame_seed=int(t.timestamp()))
         if size != 720:
@@ -394,6 +402,10 @@ def write_timelapse(
         canvas = np.zeros((720, 1280, 3), np.uint8)
         canvas[:, x0 : x0 + 720] = frame
         _overlay(canvas, t.tz_convert(site.timezone))
+        if overlay_noise and noise_rng.random() < overlay_noise:
+            for _ in range(int(noise_rng.integers(2, 5))):
+                centre = (int(noise_rng.integers(845, 1160)), int(noise_rng.integers(680, 705)))
+                cv2.circle(canvas, centre, int(noise_rng.integers(4, 9)), (255, 255, 255), -1)
         for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
             container.mux(packet)
     for packet in stream.encode():
