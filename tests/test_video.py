@@ -91,3 +91,30 @@ def test_reingest_adds_nothing_and_does_not_decode_again(movies, tmp_path, catal
     monkeypatch.setattr(manifest_mod, "video_records", lambda *a, **k: pytest.fail("decoded again"))
     again = ingest([dst], tmp_path / "arch", catalog, progress=False)
     assert again.n_added == 0 and again.n_total == 20
+
+
+@needs_tesseract
+def test_a_killed_ingest_rerun_equals_a_clean_run(movies, tmp_path, catalog, monkeypatch):
+    folder, dst, winter = movies
+    import aurora_sw.ingest.manifest as manifest_mod
+
+    real = manifest_mod.video_records
+    calls = []
+
+    def dies_on_the_second(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the run is killed while decoding the second movie
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(manifest_mod, "video_records", dies_on_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([dst, winter], tmp_path / "killed", catalog, progress=False)
+    assert not (tmp_path / "killed" / "manifest.parquet").exists()  # nothing half-written
+    monkeypatch.setattr(manifest_mod, "video_records", real)
+    ingest([dst, winter], tmp_path / "killed", catalog, progress=False)
+    ingest([dst, winter], tmp_path / "clean", catalog, progress=False)
+    cols = ["time_utc", "night", "frame_index", "ocr_text", "time_residual_s", "sun_alt", "flags"]
+    a = read_manifest(tmp_path / "killed")[cols]
+    b = read_manifest(tmp_path / "clean")[cols]
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from aurora_sw import __version__
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.physical import INDEX_ATTRS, INDEX_NAMES
 from aurora_sw.ingest.manifest import FLAG_BITS, flags_to_bits
@@ -30,6 +29,15 @@ GEOMETRY_ATTRS = {
     "moon_phase": ("degree", "Moon phase (Sun-Moon ecliptic longitude difference folded to 0-180; 180 = full)"),
     "moon_illum": ("1", "Moon illuminated fraction"),
 }
+
+
+def _code_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aurora-sw")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _codes(values: pd.Series, classes: tuple[str, ...]) -> np.ndarray:
@@ -103,7 +111,7 @@ def build_index(
         {
             "title": "aurora-sw per-minute aurora index",
             "Conventions": "CF-1.10",
-            "aurora_sw_version": __version__,
+            "aurora_sw_version": _code_version(),
             "time_convention": "UTC; one row per minute, NaN where no frame",
             **(attrs or {}),
         }

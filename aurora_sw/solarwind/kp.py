@@ -18,6 +18,7 @@ import xarray as xr
 from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
 from aurora_sw.network import host_reachable
+from aurora_sw.solarwind.omni import resolve_cache_dir
 
 GFZ_REMOTE = "https://kp.gfz-potsdam.de/app/files/"
 KP_FILE = "Kp_def{year}.wdc"
@@ -25,11 +26,7 @@ KP_FILE = "Kp_def{year}.wdc"
 
 def kp_cache_dir(catalog: Catalog, cache_dir: str | os.PathLike | None = None) -> Path:
     """The Kp cache: ``cache_dir``, else ``$KP_DATA_DIR``, else the catalog's."""
-    if cache_dir is not None:
-        return Path(cache_dir).resolve()
-    if os.environ.get("KP_DATA_DIR"):
-        return Path(os.environ["KP_DATA_DIR"]).resolve()
-    return Path(catalog.solarwind.kp.cache_dir).resolve()
+    return resolve_cache_dir(cache_dir, "KP_DATA_DIR", catalog.solarwind.kp.cache_dir)
 
 
 def load_kp(

@@ -58,13 +58,16 @@ def _complete_in_cache(root: Path, level: str, datatype: str, periods: list[pd.T
     return True
 
 
+def resolve_cache_dir(explicit: str | os.PathLike | None, env_var: str, configured: str) -> Path:
+    """A data cache folder: ``explicit``, else ``$env_var`` (pyspedas' convention), else the catalog's."""
+    if explicit is not None:
+        return Path(explicit).resolve()
+    return Path(os.environ.get(env_var) or configured).resolve()
+
+
 def omni_cache_dir(catalog: Catalog, cache_dir: str | os.PathLike | None = None) -> Path:
     """The local OMNI cache: ``cache_dir``, else ``$OMNI_DATA_DIR``, else the catalog's."""
-    if cache_dir is not None:
-        return Path(cache_dir).resolve()
-    if os.environ.get("OMNI_DATA_DIR"):
-        return Path(os.environ["OMNI_DATA_DIR"]).resolve()
-    return Path(catalog.solarwind.omni.cache_dir).resolve()
+    return resolve_cache_dir(cache_dir, "OMNI_DATA_DIR", catalog.solarwind.omni.cache_dir)
 
 
 def _read_cdf(path: Path, source_vars: dict[str, tuple[str, float | None]]) -> pd.DataFrame:
