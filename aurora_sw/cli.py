@@ -495,6 +495,106 @@ def gradcam(
 
 
 @app.command()
+def score(
+    archive: Path = typer.Option(..., "--archive", help="Archive folder (manifest.parquet)."),
+    model: Path = typer.Option(..., "--model", help="Classifier checkpoint (best.pt)."),
+    out: Path = typer.Option(Path("index.zarr"), "--out", help="The index store (Zarr), one chunk per night."),
+    resume: bool = typer.Option(False, "--resume", help="Keep complete nights in OUT; score only the rest."),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    workers: int = typer.Option(0, "--workers", help="DataLoader processes decoding frames."),
+    dask: bool = typer.Option(False, "--dask", help="Spread nights over a local Dask cluster."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler (e.g. tcp://host:8786)."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Score every minute of every night into the aurora index (resumable; GPU when present).
+
+    Each night is written as one region of the Zarr store and marked complete only at the end, so
+    readers never see half a night and a killed run resumes with --resume.
+    """
+    from aurora_sw.index.pipeline import score_archive
+
+    _quiet_libraries()
+    cat = _catalog(catalog)
+    client = None
+    if scheduler or dask:
+        from dask.distributed import Client, LocalCluster
+
+        client = Client(scheduler) if scheduler else Client(LocalCluster(processes=False, threads_per_worker=1))
+    try:
+        r = score_archive(archive, model, out, resume, batch_size, workers, client, catalog_path=str(cat.path))
+    finally:
+        if client is not None:
+            client.close()
+    typer.echo(f"{len(r['scored'])} nights scored ({r['frames']} frames, {r['unreadable']} unreadable), {len(r['skipped'])} already complete -> {out}")
+
+
+@app.command()
+def indices(
+    frames: list[Path] = typer.Argument(..., help="Frames (JPEG/PNG; raw or already masked square crops)."),
+    csv: bool = typer.Option(False, "--csv", help="CSV on standard output instead of a table."),
+) -> None:
+    """Physical indices of individual frames: sky brightness, green/red excess, aurora area."""
+    import pandas as pd
+
+    from aurora_sw.index.physical import INDEX_NAMES, frame_indices
+    from aurora_sw.index.score import ANALYSIS_SIZE
+    from aurora_sw.model.data import read_frame
+
+    rows = []
+    for f in frames:
+        try:
+            values = frame_indices(read_frame(str(f), ANALYSIS_SIZE))
+        except OSError as exc:
+            raise AuroraSWError(str(exc)) from None
+        rows.append({"path": str(f), **dict(zip(INDEX_NAMES, map(float, values)))})
+    df = pd.DataFrame(rows)
+    typer.echo(df.to_csv(index=False) if csv else df.to_string(index=False, float_format="%.3f"))
+
+
+@app.command()
+def query(
+    index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store."),
+    start: Optional[str] = typer.Option(None, "--start", help="UTC start."),
+    end: Optional[str] = typer.Option(None, "--end", help="UTC end."),
+    variables: str = typer.Option("p_aurora,aurora,green_excess,aurora_area,sun_class,moon_class", "--vars", help="Index variables, comma-separated."),
+    condition: str = typer.Option("", "--condition", help="Sky conditions to keep, e.g. Night,NoMoon."),
+    fmt: str = typer.Option("csv", "--format", help="csv, parquet or netcdf."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default: standard output for csv)."),
+) -> None:
+    """Minutes of the index between two times, filtered by sky condition, as CSV, Parquet or NetCDF."""
+    from aurora_sw.analysis.merge import condition_mask
+    from aurora_sw.index.store import class_names, open_index
+
+    ds = open_index(index).sel(time=slice(start, end)).load()
+    names = [v.strip() for v in variables.split(",") if v.strip()]
+    missing = [n for n in names if n not in ds]
+    if missing:
+        raise AuroraSWError(f"{index}: no variable(s) {missing}; have {', '.join(ds.data_vars)}")
+    keep = condition_mask(ds, [c.strip() for c in condition.split(",") if c.strip()]) & ds["p_aurora"].notnull()
+    sel = ds[names].where(keep, drop=True)
+    if fmt == "netcdf":
+        if out is None:
+            raise AuroraSWError("--format netcdf needs --out FILE")
+        sel.to_netcdf(out)
+    else:
+        df = sel.to_dataframe()
+        for name in ("sun_class", "moon_class"):
+            if name in df:
+                df[name] = class_names(ds[name].where(keep, drop=True))
+        if fmt == "parquet":
+            if out is None:
+                raise AuroraSWError("--format parquet needs --out FILE")
+            df.to_parquet(out)
+        elif fmt == "csv":
+            text = df.to_csv()
+            out.write_text(text) if out else typer.echo(text, nl=False)
+        else:
+            raise AuroraSWError(f"--format {fmt!r}: use csv, parquet or netcdf")
+    if out:
+        typer.echo(f"{int(keep.sum())} minutes -> {out}")
+
+
+@app.command()
 def summary(index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store.")) -> None:
     """Per-night summary of an aurora index: frames, aurora fraction, first/last aurora, dark hours."""
     from aurora_sw.index.store import nightly_summary, open_index

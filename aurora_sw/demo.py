@@ -62,8 +62,8 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     import xarray as xr
 
     from aurora_sw.analysis.lag import lagged_correlation
-    from aurora_sw.index.score import score_frames
-    from aurora_sw.index.store import build_index, write_index
+    from aurora_sw.index.pipeline import score_archive
+    from aurora_sw.index.store import open_index
     from aurora_sw.ingest import ingest, read_manifest
     from aurora_sw.labels import LabelStore, sample_for_labelling, split_by_night, split_report
     from aurora_sw.model.evaluate import classification_metrics, per_condition_table
@@ -107,13 +107,10 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     ckpt = train_classifier(split, train_cfg, out / "model", progress=progress)
     t = _stage(timings, "train", t)
 
-    scores = score_frames(list(manifest["path"]), ckpt, progress=progress)
-    scored = pd.concat([manifest.reset_index(drop=True), scores], axis=1)
-    index = build_index(
-        scored, ckpt.threshold,
-        attrs={"model_sha256": ckpt.sha256, "model_name": ckpt.model_name, "catalog": str(catalog.path), "source": "aurora_sw synthetic sky"},
-    )
-    write_index(index, out / "index.zarr")
+    scoring = score_archive(out / "archive", ckpt, out / "index.zarr", progress=progress, catalog_path=str(catalog.path))
+    index = open_index(out / "index.zarr").load()
+    p_by_minute = pd.Series(index["p_aurora"].values, index=pd.DatetimeIndex(index["time"].values).tz_localize("UTC"))
+    scored = manifest.assign(p_aurora=p_by_minute.reindex(pd.to_datetime(manifest["time_utc"], utc=True).dt.floor("1min")).to_numpy())
     t = _stage(timings, "score", t)
 
     # Held-out nights: every frame of them, not just the labelled sample.
@@ -136,7 +133,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     sw = load_solar_wind(times.min() - pd.Timedelta(hours=6), times.max() + pd.Timedelta(hours=1), ["newell", "bz_gsm", "vsw"],
                          catalog, cache_dir=syn.omni_dir, offline=True)
     sw.to_netcdf(out / "solarwind.nc")
-    lag = lagged_correlation(sw["newell"], index["p_aurora"].load(), lags=range(cfg.lags[0], cfg.lags[1] + 1), n_boot=cfg.n_boot, peak="max", seed=cfg.seed)
+    lag = lagged_correlation(sw["newell"], index["p_aurora"], lags=range(cfg.lags[0], cfg.lags[1] + 1), n_boot=cfg.n_boot, peak="max", seed=cfg.seed)
     lag.to_netcdf(out / "lag_newell_p_aurora.nc")
     truth_sw = xr.open_dataset(syn.root / "truth" / "solarwind.nc")
     t = _stage(timings, "correlate", t)
@@ -154,8 +151,8 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
         "classifier_accuracy_smoothed": round(metrics_smoothed["accuracy"], 4),
         "classifier_weights": "from scratch (offline: no ImageNet weights)",
         "label_counts": {k: int(v) for k, v in split["label"].value_counts().items()},
-        "n_frames_scored": int(scores["readable"].sum()),
-        "n_frames_unreadable": int((~scores["readable"]).sum()),
+        "n_frames_scored": scoring["frames"],
+        "n_frames_unreadable": scoring["unreadable"],
         "ingest_problems": len(summary_ingest.problems),
         "nights": list(syn.nights),
         "solar_wind_gap_fraction": round(float(np.isnan(sw["newell"].values).mean()), 4),

@@ -50,6 +50,7 @@ def build_index(
     threshold: float = 0.5,
     attrs: dict | None = None,
     freq: str = "1min",
+    grid: pd.DatetimeIndex | None = None,
 ) -> xr.Dataset:
     """Assemble the index from scored manifest rows.
 
@@ -62,18 +63,21 @@ def build_index(
         P(aurora) at and above which ``aurora`` is True; stored in the attributes.
     attrs
         Provenance to store (model hash, catalog path, ...).
+    grid
+        The time axis to put the rows on (UTC, naive); default: the frames' own span.
 
     Returns
     -------
     xarray.Dataset
         On a regular ``time`` axis (UTC, ``freq``) spanning the frames; empty minutes are NaN.
     """
-    if frames.empty:
+    if frames.empty and grid is None:
         raise AuroraSWError("no scored frames to build an index from")
     df = frames.copy()
     df["time"] = pd.to_datetime(df["time_utc"], utc=True).dt.tz_localize(None).dt.floor(freq)
     df = df.sort_values("time").drop_duplicates("time", keep="first").set_index("time")
-    grid = pd.date_range(df.index.min(), df.index.max(), freq=freq, name="time")
+    if grid is None:
+        grid = pd.date_range(df.index.min(), df.index.max(), freq=freq, name="time")
     df = df.reindex(grid)
     has = df["p_aurora"].notna().to_numpy()
 
@@ -93,12 +97,12 @@ def build_index(
     data["sun_class"] = (
         "time",
         _codes(df["sun_class"], SUN_CLASSES),
-        {"long_name": "Sun-altitude class", "flag_values": list(range(len(SUN_CLASSES))), "flag_meanings": " ".join(SUN_CLASSES), "missing_value": -1},
+        {"long_name": "Sun-altitude class", "flag_values": list(range(-1, len(SUN_CLASSES))), "flag_meanings": "no_frame " + " ".join(SUN_CLASSES)},
     )
     data["moon_class"] = (
         "time",
         _codes(df["moon_class"], MOON_CLASSES),
-        {"long_name": "Moon class", "flag_values": list(range(len(MOON_CLASSES))), "flag_meanings": " ".join(MOON_CLASSES), "missing_value": -1},
+        {"long_name": "Moon class", "flag_values": list(range(-1, len(MOON_CLASSES))), "flag_meanings": "no_frame " + " ".join(MOON_CLASSES)},
     )
     data["night"] = ("time", pd.to_datetime(df["night"]).to_numpy().astype("datetime64[ns]"), {"long_name": "night (local date at dusk)"})
     data["flags"] = (
@@ -120,27 +124,83 @@ def build_index(
 
 
 def class_names(da: xr.DataArray) -> np.ndarray:
-    """Decode an integer class variable (``sun_class``/``moon_class``) to names ('' if missing)."""
-    meanings = np.array(da.attrs["flag_meanings"].split() + [""])
+    """Decode an integer class variable (``sun_class``/``moon_class``) to names ('' where no frame)."""
+    names = {int(v): m for v, m in zip(da.attrs["flag_values"], da.attrs["flag_meanings"].split())}
+    names[-1] = ""
     codes = np.nan_to_num(np.asarray(da.values, float), nan=-1).astype(int)
-    return meanings[np.where(codes >= 0, codes, len(meanings) - 1)]
+    return np.array([names.get(c, "") for c in codes], dtype=object)
 
 
-def write_index(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write the index to a Zarr store, replacing an existing one only once the new one is complete."""
+NIGHT_START_UTC_HOUR = 18  # 11:00 MST / 12:00 MDT: a local night (dusk to dawn) lies inside one chunk
+MINUTES_PER_NIGHT = 1440
+
+
+def night_grid(first_night: str, last_night: str) -> pd.DatetimeIndex:
+    """The 1-min UTC axis of a store: each night is one 1440-minute chunk from 18:00 UTC of its date."""
+    start = pd.Timestamp(first_night) + pd.Timedelta(hours=NIGHT_START_UTC_HOUR)
+    n = (pd.Timestamp(last_night) - pd.Timestamp(first_night)).days + 1
+    return pd.date_range(start, periods=n * MINUTES_PER_NIGHT, freq="1min", name="time")
+
+
+def init_store(path: str | os.PathLike, first_night: str, last_night: str, threshold: float, attrs: dict) -> Path:
+    """Create an empty index store for the nights ``first_night`` .. ``last_night`` (local dates).
+
+    Every variable is chunked by night; ``night_done`` (one flag a night) marks the nights whose
+    region is complete, and only those are shown by :func:`open_index`.
+    """
     path = Path(path)
+    grid = night_grid(first_night, last_night)
+    empty = pd.DataFrame(columns=["time_utc", "night", "flags", "p_aurora", "sun_class", "moon_class", *INDEX_NAMES, *GEOMETRY_ATTRS])
+    ds = build_index(empty, threshold, attrs, grid=grid)
+    nights = pd.date_range(first_night, last_night, freq="D")
+    ds["night_done"] = ("night_slot", np.zeros(len(nights), np.int8), {"long_name": "night region complete (1) or not (0)"})
+    ds = ds.assign_coords(night_slot=("night_slot", nights.to_numpy(), {"long_name": "night (local date at dusk)"}))
+    ds.attrs.update(first_night=first_night, last_night=last_night)
     tmp = path.with_name(path.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
-    ds.to_zarr(tmp, mode="w", consolidated=False)
+    encoding = {v: {"chunks": (MINUTES_PER_NIGHT,)} for v in ds.data_vars if ds[v].dims == ("time",)}
+    ds.to_zarr(tmp, mode="w", consolidated=False, encoding=encoding)
     if path.exists():
-        old = path.with_name(path.name + ".old")
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, path)
+        shutil.rmtree(path)
+    os.replace(tmp, path)
     return path
+
+
+def write_night(path: str | os.PathLike, night: str, frames: pd.DataFrame) -> None:
+    """Write one night's scored frames into its region, then mark it done.
+
+    Re-writing a night replaces it. The done flag goes last, so a run killed midway leaves the
+    night marked not done, and readers do not see it.
+    """
+    store = xr.open_zarr(path, consolidated=False)
+    first = str(store.attrs["first_night"])
+    slot = (pd.Timestamp(night) - pd.Timestamp(first)).days
+    if not 0 <= slot < store.sizes["night_slot"]:
+        raise AuroraSWError(f"{path}: night {night} is outside the store ({first} .. {store.attrs['last_night']}); score into a new store")
+    region = slice(slot * MINUTES_PER_NIGHT, (slot + 1) * MINUTES_PER_NIGHT)
+    grid = pd.DatetimeIndex(store["time"].values[region])
+    threshold = float(store["aurora"].attrs["threshold"])
+    ds = build_index(frames, threshold, grid=grid)
+    _mark(path, slot, done=False)  # a night being replaced is hidden until complete again
+    ds = ds.drop_vars("time")
+    for name in ds.data_vars:  # the store holds the attributes; a region write carries data only
+        ds[name].attrs = {}
+    ds.attrs = {}
+    ds.to_zarr(path, region={"time": region}, consolidated=False)
+    _mark(path, slot, done=True)
+
+
+def _mark(path: str | os.PathLike, slot: int, done: bool) -> None:
+    flag = xr.Dataset({"night_done": ("night_slot", np.array([int(done)], np.int8))})
+    flag.to_zarr(path, region={"night_slot": slice(slot, slot + 1)}, consolidated=False)
+
+
+def done_nights(path: str | os.PathLike) -> set[str]:
+    """Nights whose region in the store is complete."""
+    store = xr.open_zarr(path, consolidated=False)
+    done = store["night_done"].values.astype(bool)
+    return set(pd.DatetimeIndex(store["night_slot"].values[done]).strftime("%Y-%m-%d"))
 
 
 def open_index(path: str | os.PathLike) -> xr.Dataset:
@@ -155,9 +215,26 @@ def open_index(path: str | os.PathLike) -> xr.Dataset:
     if not path.exists():
         raise AuroraSWError(f"{path}: no index here; run `aurora-sw demo` or `aurora-sw score` first")
     try:
-        return xr.open_zarr(path, consolidated=False)
+        ds = xr.open_zarr(path, consolidated=False)
     except Exception as exc:
         raise AuroraSWError(f"{path}: cannot open as an aurora index ({exc})") from None
+    if "night_done" not in ds:
+        return ds
+    # Only complete nights: a night being written (or left by a killed run) reads as missing.
+    done = np.repeat(ds["night_done"].values.astype(bool), MINUTES_PER_NIGHT)
+    mask = xr.DataArray(done, dims="time", coords={"time": ds["time"]})
+    out = ds.drop_vars(["night_done", "night_slot"])
+    for name in out.data_vars:
+        v = out[name]
+        if np.issubdtype(v.dtype, np.floating):
+            out[name] = v.where(mask)
+        elif np.issubdtype(v.dtype, np.datetime64):
+            out[name] = v.where(mask, np.datetime64("NaT"))
+        else:
+            out[name] = v.where(mask, -1).astype(v.dtype)
+        out[name].attrs = v.attrs
+    out.attrs["nights_complete"] = int(ds["night_done"].sum())
+    return out
 
 
 def nightly_summary(ds: xr.Dataset) -> pd.DataFrame:

@@ -1,0 +1,101 @@
+"""Scoring an archive into the index store: kill and resume, partial nights hidden, bad frames, Dask."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from aurora_sw.index.pipeline import score_archive
+from aurora_sw.index.store import _mark, done_nights, open_index
+from aurora_sw.ingest import ingest
+from aurora_sw.model import Checkpoint, create_model, save_checkpoint
+
+VARS = ["p_aurora", "aurora", "green_excess", "aurora_area", "sun_alt", "sun_class", "flags", "night"]
+
+
+@pytest.fixture(scope="module")
+def setup(small_archive, tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline")
+    ingest([small_archive.frames_dir], root / "arch", progress=False)
+    torch.manual_seed(0)
+    model = create_model("efficientnet_b1")
+    with torch.no_grad():
+        model.get_classifier().weight.normal_(0, 0.05)  # not all 0.5: a real spread of probabilities
+    ckpt = save_checkpoint(Checkpoint("efficientnet_b1", model.state_dict(), 32), root / "model.pt")
+    clean = score_archive(root / "arch", ckpt, root / "clean.zarr", progress=False)
+    return root, ckpt, clean
+
+
+def test_store_is_chunked_by_night_and_complete(setup, small_archive):
+    root, _, clean = setup
+    assert clean["scored"] == list(small_archive.nights) and clean["frames"] == small_archive.n_frames
+    assert xr.open_zarr(root / "clean.zarr", consolidated=False)["p_aurora"].encoding["chunks"] == (1440,)  # one chunk a night
+    ds = open_index(root / "clean.zarr")
+    assert int(ds["p_aurora"].notnull().sum()) == small_archive.n_frames
+    assert ds.attrs["model_sha256"]
+
+
+def test_killed_run_resumed_equals_a_clean_run(setup):
+    root, ckpt, _ = setup
+    store = root / "killed.zarr"
+    cmd = [sys.executable, "-m", "aurora_sw", "score", "--archive", str(root / "arch"), "--model", str(ckpt), "--out", str(store)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if store.exists() and "night_done" in os.listdir(store) and done_nights(store):
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(done_nights(store)) == 1  # killed between nights: one complete, one not
+    res = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr
+    assert "1 already complete" in res.stdout
+    a = open_index(store)[VARS].load()
+    b = open_index(root / "clean.zarr")[VARS].load()
+    xr.testing.assert_equal(a, b)
+
+
+def test_readers_never_see_a_night_that_is_not_done(setup, small_archive):
+    root, _, _ = setup
+    import shutil
+
+    shutil.copytree(root / "clean.zarr", root / "partial.zarr")
+    _mark(root / "partial.zarr", 1, done=False)  # as if the second night were being rewritten
+    ds = open_index(root / "partial.zarr").load()
+    second = ds["night"] == np.datetime64(small_archive.nights[1])
+    assert int(second.sum()) == 0 and int(ds["p_aurora"].notnull().sum()) < small_archive.n_frames
+
+
+def test_a_corrupt_frame_is_flagged_not_fatal(setup, tmp_path):
+    root, ckpt, _ = setup
+    from aurora_sw.ingest import read_manifest
+
+    m = read_manifest(root / "arch")
+    victim = m["path"].iloc[10]
+    backup = open(victim, "rb").read()
+    try:
+        open(victim, "wb").write(backup[:200])  # truncated after ingest
+        r = score_archive(root / "arch", ckpt, tmp_path / "s.zarr", progress=False)
+    finally:
+        open(victim, "wb").write(backup)
+    assert r["unreadable"] == 1 and r["frames"] == len(m) - 1
+    ds = open_index(tmp_path / "s.zarr").load()
+    t = np.datetime64(m["time_utc"].iloc[10].tz_localize(None).floor("1min"))
+    assert np.isnan(float(ds["p_aurora"].sel(time=t))) and int(ds["flags"].sel(time=t)) & 1  # the 'unreadable' bit
+
+
+def test_dask_gives_the_same_index(setup, tmp_path):
+    root, ckpt, _ = setup
+    from dask.distributed import Client, LocalCluster
+
+    with Client(LocalCluster(processes=False, n_workers=2, threads_per_worker=1)) as client:
+        r = score_archive(root / "arch", ckpt, tmp_path / "dask.zarr", client=client, progress=False)
+    assert sorted(r["scored"]) == r["scored"] or len(r["scored"]) == 2
+    xr.testing.assert_allclose(open_index(tmp_path / "dask.zarr")[VARS[:5]].load(), open_index(root / "clean.zarr")[VARS[:5]].load())
