@@ -499,7 +499,7 @@ def score(
     model: Path = typer.Option(..., "--model", help="Classifier checkpoint (best.pt)."),
     out: Path = typer.Option(Path("index.zarr"), "--out", help="The index store (Zarr), one chunk per night."),
     resume: bool = typer.Option(False, "--resume", help="Keep complete nights in OUT; score only the rest."),
-    batch_size: int = typer.Option(64, "--batch-size"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per batch (default: by input size; 16 at 240 px on CPU, 128 on GPU)."),
     workers: int = typer.Option(0, "--workers", help="DataLoader processes decoding frames."),
     dask: bool = typer.Option(False, "--dask", help="Spread nights over a local Dask cluster."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler (e.g. tcp://host:8786)."),
@@ -591,6 +591,26 @@ def query(
             raise AuroraSWError(f"--format {fmt!r}: use csv, parquet or netcdf")
     if out:
         typer.echo(f"{int(keep.sum())} minutes -> {out}")
+
+
+@app.command("keogram")
+def keogram_cmd(
+    archive: Path = typer.Option(..., "--archive", help="Archive folder (manifest.parquet)."),
+    night: str = typer.Option(..., "--night", help="Night (local date at dusk), e.g. 2024-02-05."),
+    out: Path = typer.Option(Path("keogram.png"), "--out", help="PNG (and a .nc beside it)."),
+) -> None:
+    """North-south keogram of one night from the archive's frames."""
+    from aurora_sw.index.keogram import keogram, plot_keogram
+    from aurora_sw.ingest import read_manifest
+
+    m = read_manifest(archive)
+    frames = m[m["night"] == night]
+    if frames.empty:
+        raise AuroraSWError(f"{archive}: no frames for night {night}; nights: {', '.join(sorted(m['night'].unique())[:10])}")
+    keo = keogram(frames, progress=True)
+    plot_keogram(keo, out)
+    keo.to_netcdf(out.with_suffix(".nc"))
+    typer.echo(f"{keo.sizes['time']} frames -> {out}")
 
 
 @app.command()

@@ -99,3 +99,43 @@ def test_dask_gives_the_same_index(setup, tmp_path):
         r = score_archive(root / "arch", ckpt, tmp_path / "dask.zarr", client=client, progress=False)
     assert sorted(r["scored"]) == r["scored"] or len(r["scored"]) == 2
     xr.testing.assert_allclose(open_index(tmp_path / "dask.zarr")[VARS[:5]].load(), open_index(root / "clean.zarr")[VARS[:5]].load())
+
+
+def test_keogram_puts_a_northern_arc_in_the_north(tmp_path):
+    import cv2
+    import pandas as pd
+
+    from aurora_sw.index.keogram import keogram
+
+    rows = []
+    for i in range(5):
+        img = np.full((180, 180, 3), 25, np.uint8)
+        cv2.line(img, (20, 30 + 5 * i), (160, 30 + 5 * i), (30, 160, 40), 5)  # an arc moving south
+        path = tmp_path / f"{i}.jpg"
+        cv2.imwrite(str(path), img[..., ::-1])
+        rows.append({"time_utc": pd.Timestamp("2024-02-06T05:00Z") + pd.Timedelta(minutes=i), "path": str(path)})
+    keo = keogram(pd.DataFrame(rows))
+    green = keo.sel(channel="G")
+    peak = green.idxmax("meridian_angle").values
+    np.testing.assert_allclose(peak, [30, 35, 40, 45, 50], atol=3)  # where the arcs were drawn: north of the zenith
+    assert (np.diff(peak) > 0).all()  # drifting towards the zenith
+
+
+def test_arc_shape_indices():
+    import cv2
+
+    from aurora_sw.index.physical import INDEX_NAMES, frame_indices
+
+    def shape(draw):
+        img = np.full((180, 180, 3), 30, np.uint8)
+        draw(img)
+        v = dict(zip(INDEX_NAMES, frame_indices(img)))
+        return v["arc_orientation"], v["arc_elongation"], v["arc_curvature"]
+
+    o, e, c = shape(lambda im: cv2.line(im, (20, 90), (160, 90), (30, 120, 30), 6))
+    assert o == pytest.approx(90, abs=1) and e > 5 and abs(c) < 0.05  # an east-west arc, straight
+    o, _, _ = shape(lambda im: cv2.line(im, (90, 20), (90, 160), (30, 120, 30), 6))
+    assert min(o, 180 - o) < 1  # north-south
+    _, _, c = shape(lambda im: cv2.ellipse(im, (90, 160), (80, 80), 0, 180, 360, (30, 120, 30), 6))
+    assert abs(c) > 0.5  # bent
+    assert np.isnan(shape(lambda im: None)[0])  # no aurora, no shape

@@ -15,7 +15,7 @@ import numpy as np
 
 from aurora_sw.ingest.mask import circle_mask
 
-INDEX_NAMES = ("sky_r", "sky_g", "sky_b", "green_excess", "red_excess", "aurora_area")
+INDEX_NAMES = ("sky_r", "sky_g", "sky_b", "green_excess", "red_excess", "aurora_area", "arc_orientation", "arc_elongation", "arc_curvature")
 INDEX_ATTRS = {
     "sky_r": ("DN", "mean red brightness in the sky circle"),
     "sky_g": ("DN", "mean green brightness in the sky circle"),
@@ -23,7 +23,11 @@ INDEX_ATTRS = {
     "green_excess": ("DN", "99th-percentile green excess G-(R+B)/2 above the frame median (557.7 nm sensitive)"),
     "red_excess": ("DN", "99th-percentile red excess R-(G+B)/2 above the frame median (630.0 nm sensitive)"),
     "aurora_area": ("1", "fraction of the sky circle with green excess > 6 DN, both above the frame median and absolute"),
+    "arc_orientation": ("degree", "azimuth of the aurora mask's long axis, east of north, 0-180 (image geometry)"),
+    "arc_elongation": ("1", "ratio of the aurora mask's long to short axis (second moments); ~1 blob, >3 arc"),
+    "arc_curvature": ("1", "curvature of a parabola fitted along the mask's long axis, in units of 1/sky radius"),
 }
+MIN_ARC_PIXELS = 30
 AREA_THRESHOLD_DN = 6.0
 _MASKS: dict[int, np.ndarray] = {}
 
@@ -38,14 +42,32 @@ def frame_indices(rgb: np.ndarray) -> np.ndarray:
     ge = g - 0.5 * (r + b)
     re = r - 0.5 * (g + b)
     ge_bg, re_bg = np.median(ge), np.median(re)
+    aurora = (ge - ge_bg > AREA_THRESHOLD_DN) & (ge > AREA_THRESHOLD_DN)
     return np.array(
-        [
-            r.mean(),
-            g.mean(),
-            b.mean(),
-            np.percentile(ge, 99) - ge_bg,
-            np.percentile(re, 99) - re_bg,
-            float(((ge - ge_bg > AREA_THRESHOLD_DN) & (ge > AREA_THRESHOLD_DN)).mean()),
-        ],
+        [r.mean(), g.mean(), b.mean(), np.percentile(ge, 99) - ge_bg, np.percentile(re, 99) - re_bg, float(aurora.mean()), *arc_shape(aurora, size)],
         dtype=np.float32,
     )
+
+
+def arc_shape(aurora: np.ndarray, size: int) -> tuple[float, float, float]:
+    """Orientation (deg east of north), elongation and curvature of the aurora pixels.
+
+    ``aurora`` is the mask over the analysis circle's pixels (in ``_MASKS[size]`` order). Second
+    moments give the long axis; a parabola v = a u^2 + b u + c fitted across it gives the curvature
+    2a, scaled by the sky radius (a straight arc is 0). NaN with fewer than 30 pixels.
+    """
+    if aurora.sum() < MIN_ARC_PIXELS:
+        return float("nan"), float("nan"), float("nan")
+    yy, xx = np.nonzero(_MASKS[size])
+    c = (size - 1) / 2.0
+    east, north = -(xx[aurora] - c), -(yy[aurora] - c)  # north up, east left
+    pts = np.stack([east, north])
+    centred = pts - pts.mean(1, keepdims=True)
+    evals, evecs = np.linalg.eigh(np.cov(centred))
+    long_axis = evecs[:, 1]
+    orientation = float(np.degrees(np.arctan2(long_axis[0], long_axis[1])) % 180.0)
+    elongation = float(np.sqrt(evals[1] / max(evals[0], 1e-9)))
+    u = long_axis @ centred
+    v = np.array([-long_axis[1], long_axis[0]]) @ centred
+    a = np.polyfit(u, v, 2)[0] if np.ptp(u) > 0 else 0.0
+    return orientation, elongation, float(2 * a * size / 2.0)

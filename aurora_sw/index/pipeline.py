@@ -19,7 +19,7 @@ from aurora_sw.ingest import read_manifest
 from aurora_sw.model.checkpoint import Checkpoint, load_checkpoint
 
 
-def score_night(frames: pd.DataFrame, ckpt: Checkpoint, store: str | os.PathLike, night: str, batch_size: int = 64, num_workers: int = 0) -> dict:
+def score_night(frames: pd.DataFrame, ckpt: Checkpoint, store: str | os.PathLike, night: str, batch_size: int | None = None, num_workers: int = 0) -> dict:
     """Score one night's manifest rows and write them into the store; returns counts."""
     scores = score_frames(list(frames["path"]), ckpt, batch_size, num_workers, progress=False)
     scored = pd.concat([frames.reset_index(drop=True), scores], axis=1)
@@ -34,7 +34,7 @@ def score_archive(
     model: str | os.PathLike | Checkpoint,
     out: str | os.PathLike,
     resume: bool = False,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     num_workers: int = 0,
     client=None,
     progress: bool = True,

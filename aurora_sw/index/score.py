@@ -16,6 +16,14 @@ from aurora_sw.model.data import normalize, read_frame
 ANALYSIS_SIZE = 180  # px: physical indices are computed at this size, whatever the model's input
 
 
+def default_batch_size(input_size: int, device: str = "cpu") -> int:
+    """Frames per batch: on CPU ~64 x (128 / size)^2 (16 at 240 px), since large batches of large
+    inputs run out of cache (batch 64 at 240 px was 0.6x a batch of one on 2 cores); 128 on GPU."""
+    if device == "cuda":
+        return 128
+    return int(max(8, min(64, 64 * (128 / input_size) ** 2)))
+
+
 class _ScoreDataset(Dataset):
     def __init__(self, paths: list[str], input_size: int, normalization: str) -> None:
         self.paths = paths
@@ -39,14 +47,14 @@ class _ScoreDataset(Dataset):
 def score_frames(
     paths: list[str],
     ckpt: Checkpoint,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     num_workers: int = 0,
     device: str | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
     """P(aurora) and physical indices for each frame.
 
-    A frame that cannot be read gets NaN values and ``readable=False``; it never stops the run.
+    ``batch_size`` defaults to :func:`default_batch_size`. A frame that cannot be read gets NaN values and ``readable=False``; it never stops the run.
 
     Returns
     -------
@@ -54,17 +62,15 @@ def score_frames(
         One row per path (same order): ``p_aurora`` and :data:`INDEX_NAMES`, ``readable``.
     """
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = ckpt.build_model().to(dev)
-    if dev.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    batch_size = batch_size or default_batch_size(ckpt.input_size, dev.type)
+    # channels_last on CPU too: 1.4x at 240 px here, with identical probabilities.
+    model = ckpt.build_model().to(dev).to(memory_format=torch.channels_last)
     dl = DataLoader(_ScoreDataset(list(paths), ckpt.input_size, ckpt.normalization), batch_size, num_workers=num_workers, pin_memory=dev.type == "cuda")
     probs, phys, ok = [], [], []
     bar = tqdm(total=len(paths), desc="scoring", unit="frame", disable=not progress)
     with torch.inference_mode():
         for x, p, good in dl:
-            x = x.to(dev, non_blocking=True)
-            if dev.type == "cuda":
-                x = x.to(memory_format=torch.channels_last)
+            x = x.to(dev, non_blocking=True).to(memory_format=torch.channels_last)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
                 logits = model(x)
             prob = torch.softmax(logits.float(), 1)[:, 1].cpu().numpy()
