@@ -7,6 +7,7 @@ import xarray as xr
 
 from aurora_sw.analysis.merge import aggregate, condition_mask, merge_index_solarwind
 from aurora_sw.errors import AuroraSWError
+from aurora_sw.index.physical import INDEX_NAMES
 from aurora_sw.index.store import build_index
 
 
@@ -16,7 +17,7 @@ def index():
     frames = pd.DataFrame(
         {
             "time_utc": t, "night": "2024-02-05", "flags": "", "p_aurora": np.linspace(0, 1, 180),
-            "sky_r": 1.0, "sky_g": 1.0, "sky_b": 1.0, "green_excess": 1.0, "red_excess": 0.0, "aurora_area": 0.1,
+            **{name: 1.0 for name in INDEX_NAMES},  # every physical index the scorer writes
             "sun_alt": -30.0, "sun_az": 0.0, "moon_alt": 10.0, "moon_az": 0.0, "moon_phase": 90.0, "moon_illum": 0.5,
             "sun_class": ["Night"] * 120 + ["Astro"] * 60, "moon_class": ["NoMoon"] * 60 + ["Moon_Quarter"] * 120,
         }
