@@ -180,18 +180,3 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
     if best is None:
         raise AuroraSWError(f"{out}: no epoch was trained (already complete? use a new folder or more epochs)")
     return best
-
-
-def predict_proba(
-    model, paths: list[str], input_size: int, normalization: str = "sky_background", batch_size: int = 64, num_workers: int = 0, progress: bool = False
-) -> np.ndarray:
-    """P(aurora) for each frame path (eval mode, no augmentation)."""
-    device = next(model.parameters()).device
-    ds = FrameDataset(paths, None, input_size, normalization=normalization)
-    dl = DataLoader(ds, batch_size, num_workers=num_workers)
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for x, _ in tqdm(dl, desc="scoring", unit="batch", disable=not progress):
-            out.append(torch.softmax(model(x.to(device)).float(), 1)[:, 1].cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0)

@@ -31,7 +31,7 @@ from aurora_sw.catalog import Catalog, Site, load_catalog
 from aurora_sw.sky import local_night, sky_conditions
 from aurora_sw.solarwind.kp import write_kp_wdc
 from aurora_sw.synthetic.render import FrameState, NightSky
-from aurora_sw.synthetic.solarwind import OMNI_FILLS, aurora_activity, synthetic_kp, synthetic_solar_wind
+from aurora_sw.synthetic.solarwind import OMNI_FILLS, _ou, aurora_activity, synthetic_kp, synthetic_solar_wind
 
 FRAME_NAME = "%Y%m%dT%H%M%SZ.jpg"
 OMNI_SOURCE_VARS = {
@@ -98,8 +98,6 @@ def night_times(nights: list[pd.Timestamp], site: Site, cadence_s: float = 60.0)
 def _cloudiness(rng: np.random.Generator, n: int) -> np.ndarray:
     """Cloudiness 0..1 for one night's frames: a regime (clear/partly/mostly/overcast) plus drift."""
     base = rng.choice([0.0, 0.25, 0.5, 0.85], p=[0.4, 0.25, 0.2, 0.15])
-    from aurora_sw.synthetic.solarwind import _ou
-
     return np.clip(base + _ou(rng, n, 90, 0.2), 0.0, 1.0)
 
 
