@@ -501,6 +501,8 @@ def score(
     resume: bool = typer.Option(False, "--resume", help="Keep complete nights in OUT; score only the rest."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per batch (default: by input size; 16 at 240 px on CPU, 128 on GPU)."),
     workers: int = typer.Option(0, "--workers", help="DataLoader processes decoding frames."),
+    backend: str = typer.Option("auto", "--backend", help="Inference runtime: auto (ONNX Runtime on CPU, PyTorch on GPU), torch or onnx."),
+    cam: bool = typer.Option(False, "--cam", help="Also store Grad-CAM statistics (extent, centroid) of the aurora frames."),
     dask: bool = typer.Option(False, "--dask", help="Spread nights over a local Dask cluster."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler (e.g. tcp://host:8786)."),
     catalog: Optional[Path] = CatalogOpt,
@@ -520,7 +522,7 @@ def score(
 
         client = Client(scheduler) if scheduler else Client(LocalCluster(processes=False, threads_per_worker=1))
     try:
-        r = score_archive(archive, model, out, resume, batch_size, workers, client, catalog_path=str(cat.path))
+        r = score_archive(archive, model, out, resume, batch_size, workers, client, catalog_path=str(cat.path), backend=backend, cam=cam)
     finally:
         if client is not None:
             client.close()

@@ -63,3 +63,11 @@ def test_offline_pretrained_says_so(monkeypatch):
 
     with pytest.raises(NetworkUnavailableError, match="--weights FILE"):
         create_model("efficientnet_b1", pretrained=True)
+
+
+def test_sky_background_median_from_histograms_equals_torch_median():
+    torch.manual_seed(1)
+    for shape in [(3, 240, 240), (2, 3, 64, 64), (3, 5, 4)]:
+        img = torch.randint(0, 256, shape, dtype=torch.uint8)
+        expected = 2.0 * (img.float() / 255 - (img.float() / 255).flatten(-2).median(-1).values[..., None, None]) / torch.tensor((0.229, 0.224, 0.225)).view(3, 1, 1)
+        assert torch.allclose(normalize(img, "sky_background"), expected, atol=1e-6), shape

@@ -14,7 +14,7 @@ import xarray as xr
 from aurora_sw.index.pipeline import score_archive
 from aurora_sw.index.store import _mark, done_nights, open_index
 from aurora_sw.ingest import ingest
-from aurora_sw.model import Checkpoint, create_model, save_checkpoint
+from aurora_sw.model import Checkpoint, create_model, load_checkpoint, save_checkpoint
 
 VARS = ["p_aurora", "aurora", "green_excess", "aurora_area", "sun_alt", "sun_class", "flags", "night"]
 
@@ -139,3 +139,24 @@ def test_arc_shape_indices():
     _, _, c = shape(lambda im: cv2.ellipse(im, (90, 160), (80, 80), 0, 180, 360, (30, 120, 30), 6))
     assert abs(c) > 0.5  # bent
     assert np.isnan(shape(lambda im: None)[0])  # no aurora, no shape
+
+
+def test_night_area_and_cam_statistics_are_stored(setup, tmp_path):
+    root, ckpt_path, _ = setup
+    ckpt = load_checkpoint(ckpt_path)
+    probs = open_index(root / "clean.zarr")["p_aurora"].values
+    ckpt.threshold = float(np.nanmedian(probs))  # about half the frames count as aurora
+    score_archive(root / "arch", ckpt, tmp_path / "cam.zarr", progress=False, cam=True)
+    ds = open_index(tmp_path / "cam.zarr")
+    has_frame = ds["aurora"].values >= 0
+    is_aurora = ds["aurora"].values == 1
+    assert 0 < is_aurora.sum() < has_frame.sum()
+    for name in ("cam_fraction_above_0_5", "cam_centroid_elevation"):
+        assert ds[name].attrs["units"] and ds[name].attrs["long_name"]
+        computed = np.isfinite(ds[name].values)
+        assert (computed == is_aurora).all(), name  # computed exactly for the aurora frames
+    elevation = ds["cam_centroid_elevation"].values[is_aurora]
+    assert np.all((elevation >= 0) & (elevation <= 90))
+    area = ds["aurora_area_night"].values[has_frame]  # the per-night background model, every frame
+    assert np.isfinite(area).all() and np.all((area >= 0) & (area <= 1))
+    assert ds.attrs["inference_backend"] == "onnx"

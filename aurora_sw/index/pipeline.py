@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
 from aurora_sw.errors import AuroraSWError
@@ -17,16 +18,43 @@ from aurora_sw.index.score import score_frames
 from aurora_sw.index.store import done_nights, init_store, write_night
 from aurora_sw.ingest import read_manifest
 from aurora_sw.model.checkpoint import Checkpoint, load_checkpoint
+from aurora_sw.model.gradcam import CAM_ATTRS, cam_statistics, gradcam_maps
+from aurora_sw.model.runtime import Backend, resolve_backend
 
 
-def score_night(frames: pd.DataFrame, ckpt: Checkpoint, store: str | os.PathLike, night: str, batch_size: int | None = None, num_workers: int = 0) -> dict:
-    """Score one night's manifest rows and write them into the store; returns counts."""
-    scores = score_frames(list(frames["path"]), ckpt, batch_size, num_workers, progress=False)
+def score_night(
+    frames: pd.DataFrame,
+    ckpt: Checkpoint,
+    store: str | os.PathLike,
+    night: str,
+    batch_size: int | None = None,
+    num_workers: int = 0,
+    backend: Backend = "auto",
+    cam: bool = False,
+) -> dict:
+    """Score one night's manifest rows and write them into the store; returns counts.
+
+    With ``cam``, Grad-CAM statistics (:data:`aurora_sw.model.gradcam.CAM_ATTRS`) are computed
+    for the frames classified as aurora; they are NaN elsewhere.
+    """
+    scores = score_frames(list(frames["path"]), ckpt, batch_size, num_workers, progress=False, backend=backend)
     scored = pd.concat([frames.reset_index(drop=True), scores], axis=1)
+    if cam:
+        scored = scored.join(_cam_statistics(scored, ckpt))
     scored.loc[~scored["readable"], "flags"] = scored.loc[~scored["readable"], "flags"].fillna("") + ",unreadable"
     scored["flags"] = scored["flags"].str.strip(",")
     write_night(store, night, scored)
     return {"night": night, "frames": int(scores["readable"].sum()), "unreadable": int((~scores["readable"]).sum())}
+
+
+def _cam_statistics(scored: pd.DataFrame, ckpt: Checkpoint) -> pd.DataFrame:
+    """Grad-CAM statistics of the frames at or above the threshold, indexed like ``scored``."""
+    aurora = scored.index[scored["p_aurora"].to_numpy() >= ckpt.threshold]
+    stats = pd.DataFrame(index=scored.index, columns=list(CAM_ATTRS), dtype=float)
+    if len(aurora):
+        maps, _, _ = gradcam_maps(ckpt, list(scored.loc[aurora, "path"]))
+        stats.loc[aurora] = pd.DataFrame([cam_statistics(m) for m in maps], index=aurora)[list(CAM_ATTRS)]
+    return stats
 
 
 def score_archive(
@@ -39,6 +67,8 @@ def score_archive(
     client=None,
     progress: bool = True,
     catalog_path: str | None = None,
+    backend: Backend = "auto",
+    cam: bool = False,
 ) -> dict:
     """Score every night of an archive into the index store ``out``.
 
@@ -50,6 +80,11 @@ def score_archive(
     client
         A ``dask.distributed.Client``: nights are mapped to its workers (each writes its own
         region); ``None`` scores them here, one after another.
+    backend
+        Inference runtime (:func:`aurora_sw.model.runtime.resolve_backend`); recorded in the
+        store's attrs as ``inference_backend``.
+    cam
+        Also write Grad-CAM statistics of the aurora frames (slower: a backward pass each).
 
     Returns
     -------
@@ -68,6 +103,7 @@ def score_archive(
         "model_input_size": ckpt.input_size,
         "archive": str(Path(archive).resolve()),
         "catalog": catalog_path or "",
+        "inference_backend": resolve_backend(backend, torch.device("cuda" if torch.cuda.is_available() else "cpu")),
     }
     if resume and out.exists():
         done = done_nights(out)
@@ -81,14 +117,14 @@ def score_archive(
         shared = client.scatter(ckpt, broadcast=True)  # the weights travel once, not once a night
         futures = client.map(
             score_night, [groups[n] for n in todo], [shared] * len(todo), [str(out)] * len(todo), todo,
-            batch_size=batch_size, num_workers=num_workers, pure=False,
+            batch_size=batch_size, num_workers=num_workers, backend=backend, cam=cam, pure=False,
         )
         for fut in tqdm(futures, desc="nights", unit="night", disable=not progress):
             results.append(fut.result())
     else:
         bar = tqdm(total=int(manifest["night"].isin(todo).sum()), desc="scoring", unit="frame", disable=not progress)
         for n in todo:
-            results.append(score_night(groups[n], ckpt, out, n, batch_size, num_workers))
+            results.append(score_night(groups[n], ckpt, out, n, batch_size, num_workers, backend, cam))
             bar.update(len(groups[n]))
         bar.close()
     return {

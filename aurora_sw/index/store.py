@@ -17,7 +17,9 @@ import pandas as pd
 import xarray as xr
 
 from aurora_sw.errors import AuroraSWError
+from aurora_sw.index.background import NIGHT_AREA_ATTRS
 from aurora_sw.index.physical import INDEX_ATTRS, INDEX_NAMES
+from aurora_sw.model.gradcam import CAM_ATTRS
 from aurora_sw.ingest.manifest import FLAG_BITS, flags_to_bits
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 
@@ -94,6 +96,9 @@ def build_index(
         data[name] = ("time", df[name].to_numpy(float), {"units": units, "long_name": long_name})
     for name, (units, long_name) in GEOMETRY_ATTRS.items():
         data[name] = ("time", df[name].to_numpy(float), {"units": units, "long_name": long_name})
+    for name, (units, long_name) in {**NIGHT_AREA_ATTRS, **CAM_ATTRS}.items():  # NaN where not computed
+        values = df[name].to_numpy(float) if name in df else np.full(len(df), np.nan)
+        data[name] = ("time", values, {"units": units, "long_name": long_name})
     data["sun_class"] = (
         "time",
         _codes(df["sun_class"], SUN_CLASSES),
@@ -150,7 +155,7 @@ def init_store(path: str | os.PathLike, first_night: str, last_night: str, thres
     """
     path = Path(path)
     grid = night_grid(first_night, last_night)
-    empty = pd.DataFrame(columns=["time_utc", "night", "flags", "p_aurora", "sun_class", "moon_class", *INDEX_NAMES, *GEOMETRY_ATTRS])
+    empty = pd.DataFrame(columns=["time_utc", "night", "flags", "p_aurora", "sun_class", "moon_class", *INDEX_NAMES, *NIGHT_AREA_ATTRS, *GEOMETRY_ATTRS])
     ds = build_index(empty, threshold, attrs, grid=grid)
     nights = pd.date_range(first_night, last_night, freq="D")
     ds["night_done"] = ("night_slot", np.zeros(len(nights), np.int8), {"long_name": "night region complete (1) or not (0)"})

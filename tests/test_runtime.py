@@ -1,0 +1,53 @@
+"""Inference runtimes: ONNX Runtime on the CPU gives PyTorch's probabilities."""
+
+import numpy as np
+import pytest
+import torch
+
+from aurora_sw.errors import AuroraSWError
+from aurora_sw.model import Checkpoint, create_model
+from aurora_sw.model.runtime import make_runner, resolve_backend
+
+pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+
+
+X = torch.randn(12, 3, 64, 64) * torch.linspace(0.2, 3, 12).view(-1, 1, 1, 1) + torch.linspace(-2, 2, 12).view(-1, 1, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def confident_ckpt():
+    """A small model whose head is aimed along the spread of X's features, so that the
+    probabilities on X spread over (0, 1) as a trained classifier's do."""
+    torch.manual_seed(0)
+    model = create_model("efficientnet_b0").eval()
+    with torch.no_grad():
+        feats = model.forward_head(model.forward_features(X), pre_logits=True)
+        direction = feats[-1] - feats[0]
+        head = model.get_classifier()
+        head.weight[1] = 8 * direction / direction.norm() ** 2
+        head.bias[1] = -(head.weight[1] * feats.mean(0)).sum()
+    return Checkpoint("efficientnet_b0", model.state_dict(), 64)
+
+
+def test_onnx_probabilities_match_torch(confident_ckpt):
+    x = X
+    p_torch = make_runner(confident_ckpt, "torch", "cpu")[0](x)
+    p_onnx = make_runner(confident_ckpt, "onnx", "cpu")[0](x)
+    assert p_torch.std() > 0.1, "the test needs probabilities spread over (0, 1)"
+    assert np.abs(p_onnx - p_torch).max() < 1e-4
+    # a batch of a different size runs on the same session (dynamic batch axis)
+    assert np.allclose(make_runner(confident_ckpt, "onnx", "cpu")[0](x[:5]), p_onnx[:5], atol=1e-6)
+
+
+def test_auto_picks_onnx_on_cpu_and_runners_are_reused(confident_ckpt):
+    assert resolve_backend("auto", torch.device("cpu")) == "onnx"
+    assert resolve_backend("auto", torch.device("cuda")) == "torch"
+    first, name = make_runner(confident_ckpt, "auto", "cpu")
+    assert name == "onnx" and make_runner(confident_ckpt, "auto", "cpu")[0] is first
+
+
+def test_bad_backend_is_named():
+    with pytest.raises(AuroraSWError, match="unknown inference backend 'tensorrt'"):
+        resolve_backend("tensorrt", torch.device("cpu"))
+    with pytest.raises(AuroraSWError, match="runs on the CPU"):
+        resolve_backend("onnx", torch.device("cuda"))
