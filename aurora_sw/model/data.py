@@ -62,3 +62,54 @@ def _channel_median(img: torch.Tensor) -> torch.Tensor:
     k = (planes.shape[1] * planes.shape[2] - 1) // 2  # torch.median's element, 0-based in sorted order
     med = [np.searchsorted(np.cumsum(cv2.calcHist([p], [0], None, [256], [0, 256]).ravel()), k, side="right") for p in planes]
     return torch.tensor(med, dtype=torch.float32).view(*img.shape[:-2], 1, 1)
+
+
+def train_transform(size: int, jitter: float = 0.3):
+    """The seed's augmentation (RandomResizedCrop 0.8-1, flip, ColorJitter(0.3)) plus zenith rotation.
+
+    ``ColorJitter(0.3)`` is brightness only, as in the seed: saturation/contrast jitter would wash
+    out the faint green arcs that decide the label.
+    """
+    from torchvision.transforms import v2
+
+    return v2.Compose(
+        [
+            v2.RandomRotation(180),  # the sky has no preferred "up" for the classifier
+            v2.RandomResizedCrop(size, scale=(0.8, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.ColorJitter(brightness=jitter),
+        ]
+    )
+
+
+class FrameDataset(Dataset):
+    """Frames (paths) and optional integer labels; decoded frames are cached in memory if asked."""
+
+    def __init__(
+        self, paths: Sequence[str], labels: Sequence[int] | None, size: int, augment=None, cache: bool = False, normalization: str = "sky_background"
+    ) -> None:
+        self.paths = list(paths)
+        self.normalization = normalization
+        self.labels = None if labels is None else list(labels)
+        self.size = size
+        self.augment = augment
+        self._cache: dict[int, np.ndarray] | None = {} if cache else None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _image(self, i: int) -> np.ndarray:
+        if self._cache is not None and i in self._cache:
+            return self._cache[i]
+        img = read_frame(self.paths[i], self.size)
+        if self._cache is not None:
+            self._cache[i] = img
+        return img
+
+    def __getitem__(self, i: int):
+        img = torch.from_numpy(self._image(i)).permute(2, 0, 1)
+        if self.augment is not None:
+            img = self.augment(img)
+        x = normalize(img, self.normalization)
+        y = -1 if self.labels is None else self.labels[i]
+        return x, y
