@@ -21,6 +21,9 @@ system:
 	@command -v tesseract >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends tesseract-ocr >/dev/null; \
 	  else echo "note: movie ingest needs tesseract: sudo apt-get install tesseract-ocr (its tests are skipped until then)"; fi; }
+	@command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	  else echo "note: the Explorer's browser test needs Chromium: sudo apt-get install chromium chromium-driver (skipped until then)"; fi; }
 
 install: system $(BIN)/aurora-sw
 

@@ -618,7 +618,7 @@ def keogram_cmd(
 @app.command()
 def summary(index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store.")) -> None:
     """Per-night summary of an aurora index: frames, aurora fraction, first/last aurora, dark hours."""
-    from aurora_sw.index.store import nightly_summary, open_index
+    from aurora_sw.index import nightly_summary, open_index
 
     typer.echo(nightly_summary(open_index(index).load()).to_string())
 

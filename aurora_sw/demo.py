@@ -55,7 +55,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     """Run the chain into ``out`` and return (and write ``out/summary.json``) its summary.
 
     Layout of ``out``: ``synthetic/`` (frames, OMNI CDFs, truth), ``archive/`` (manifest,
-    labels), ``model/`` (checkpoints), ``index.zarr``, ``lag_newell_p_aurora.nc``,
+    labels), ``model/`` (checkpoints; ``model/heldout/`` the held-out report and predictions), ``index.zarr``, ``lag_newell_p_aurora.nc``,
     ``summary.json``.
     """
     import torch
@@ -66,7 +66,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     from aurora_sw.index.store import open_index
     from aurora_sw.ingest import ingest, read_manifest
     from aurora_sw.labels import LabelStore, sample_for_labelling, split_by_night, split_report
-    from aurora_sw.model.evaluate import classification_metrics, per_condition_table
+    from aurora_sw.model.evaluate import classification_metrics, write_report
     from aurora_sw.model.temporal import hmm_smooth
     from aurora_sw.model.train import TrainConfig, train_classifier
     from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
@@ -117,25 +117,25 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     val_nights = sorted(split.loc[split["split"] == "val", "night"].unique())
     held = scored[scored["night"].isin(val_nights)]
     y_true = truth.loc[held["path"], "aurora_visible"].to_numpy()
-    metrics = classification_metrics(y_true, held["p_aurora"].to_numpy(), ckpt.threshold)
+    metrics = write_report(held.assign(label=np.where(y_true, "yes", "no")), out / "model" / "heldout", ckpt.threshold)
     held_sorted = held.assign(y=y_true).sort_values("time_utc")
     smoothed = np.concatenate(
         [hmm_smooth(g["p_aurora"].to_numpy(), g["time_utc"]) for _, g in held_sorted.groupby("night")]
     )
     y_sorted = np.concatenate([g["y"].to_numpy() for _, g in held_sorted.groupby("night")])
     metrics_smoothed = classification_metrics(y_sorted, smoothed, ckpt.threshold)
-    table = per_condition_table(held.assign(label=np.where(y_true, "yes", "no")), ckpt.threshold)
-    (out / "model" / "heldout_metrics.json").write_text(json.dumps(metrics, indent=2))
-    table.to_csv(out / "model" / "heldout_per_condition.csv")
     t = _stage(timings, "evaluate", t)
 
-    times = pd.DatetimeIndex(index["time"].values)
-    sw = load_solar_wind(times.min() - pd.Timedelta(hours=6), times.max() + pd.Timedelta(hours=1), ["newell", "bz_gsm", "vsw"],
-                         catalog, cache_dir=syn.omni_dir, offline=True)
+    # The whole synthetic span (several solar rotations: the recurrence chart needs them), then
+    # the lag analysis on the imaged nights.
+    truth_sw = xr.open_dataset(syn.root / "truth" / "solarwind.nc")
+    span = pd.DatetimeIndex(truth_sw["time"].values)
+    sw = load_solar_wind(span.min(), span.max(), ["newell", "bz_gsm", "vsw", "kp"], catalog, cache_dir=syn.omni_dir, offline=True, kp_cache_dir=syn.kp_dir)
     sw.to_netcdf(out / "solarwind.nc")
+    times = pd.DatetimeIndex(index["time"].values)
+    sw = sw.sel(time=slice(times.min() - pd.Timedelta(hours=6), times.max() + pd.Timedelta(hours=1)))
     lag = lagged_correlation(sw["newell"], index["p_aurora"], lags=range(cfg.lags[0], cfg.lags[1] + 1), n_boot=cfg.n_boot, peak="max", seed=cfg.seed)
     lag.to_netcdf(out / "lag_newell_p_aurora.nc")
-    truth_sw = xr.open_dataset(syn.root / "truth" / "solarwind.nc")
     t = _stage(timings, "correlate", t)
 
     summary = {

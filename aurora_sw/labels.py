@@ -217,6 +217,16 @@ class LabelStore:
         self.df = pd.concat([keep, new], ignore_index=True) if len(keep) else new
         self.save()
 
+    def remove(self, paths: list[str]) -> None:
+        """Forget the labels of ``paths`` (e.g. to undo a label in the Explorer)."""
+        self.df = self.df[~self.df["path"].isin([str(p) for p in paths])].reset_index(drop=True)
+        self.save()
+
+    def label_of(self, path: str) -> str | None:
+        """The current label of ``path``, or ``None``."""
+        hit = self.df.loc[self.df["path"] == str(path), "label"]
+        return None if hit.empty else str(hit.iloc[-1])
+
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")

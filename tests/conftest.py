@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -26,8 +27,19 @@ def small_archive(tmp_path_factory, catalog):
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory, catalog):
-    """The quick demo, run once: (output folder, summary dict)."""
+    """The quick demo, run once: (output folder, summary dict).
+
+    ``AURORA_SW_TEST_DEMO=DIR`` reuses a quick demo already made in DIR (for iterating on the
+    Explorer's tests; CI always makes a fresh one).
+    """
+    import json
+    import os
+
     from aurora_sw.demo import DemoConfig, run_demo
+
+    if os.environ.get("AURORA_SW_TEST_DEMO"):
+        reuse = Path(os.environ["AURORA_SW_TEST_DEMO"])
+        return reuse, json.loads((reuse / "summary.json").read_text())
 
     out = tmp_path_factory.mktemp("demo")
     summary = run_demo(out, DemoConfig.quick(), catalog, progress=False)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aurora_sw import open_index
-from aurora_sw.index.store import nightly_summary
+from aurora_sw.index.summary import nightly_summary
 
 pytestmark = pytest.mark.slow
 

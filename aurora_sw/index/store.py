@@ -147,6 +147,12 @@ def night_grid(first_night: str, last_night: str) -> pd.DatetimeIndex:
     return pd.date_range(start, periods=n * MINUTES_PER_NIGHT, freq="1min", name="time")
 
 
+def night_window(night: str) -> slice:
+    """The store's time slice of one night (its 1440-minute chunk), for ``ds.sel(time=...)``."""
+    start = pd.Timestamp(night) + pd.Timedelta(hours=NIGHT_START_UTC_HOUR)
+    return slice(start, start + pd.Timedelta(minutes=MINUTES_PER_NIGHT - 1))
+
+
 def init_store(path: str | os.PathLike, first_night: str, last_night: str, threshold: float, attrs: dict) -> Path:
     """Create an empty index store for the nights ``first_night`` .. ``last_night`` (local dates).
 
@@ -241,35 +247,3 @@ def open_index(path: str | os.PathLike) -> xr.Dataset:
     out.attrs["nights_complete"] = int(ds["night_done"].sum())
     return out
 
-
-def nightly_summary(ds: xr.Dataset) -> pd.DataFrame:
-    """Per night: frames, aurora fraction, first/last aurora minute (UTC), hours of dark sky.
-
-    Dark sky: Sun altitude <= -12 deg (astronomical twilight or darker) with a frame.
-    """
-    df = pd.DataFrame(
-        {
-            "night": ds["night"].values,
-            "p": ds["p_aurora"].values,
-            "aurora": ds["aurora"].values,
-            "sun_alt": ds["sun_alt"].values,
-        },
-        index=pd.DatetimeIndex(ds["time"].values, name="time_utc"),
-    )
-    df = df[df["night"].notna()]
-    rows = []
-    for night, g in df.groupby(df["night"].dt.strftime("%Y-%m-%d")):
-        scored = g[g["p"].notna()]
-        yes = scored[scored["aurora"] == 1]
-        rows.append(
-            {
-                "night": night,
-                "frames": len(scored),
-                "aurora_fraction": float((scored["aurora"] == 1).mean()) if len(scored) else np.nan,
-                "mean_p_aurora": float(scored["p"].mean()) if len(scored) else np.nan,
-                "first_aurora_utc": yes.index.min() if len(yes) else pd.NaT,
-                "last_aurora_utc": yes.index.max() if len(yes) else pd.NaT,
-                "dark_hours": float((scored["sun_alt"] <= -12).sum() / 60.0),
-            }
-        )
-    return pd.DataFrame(rows).set_index("night")

@@ -105,8 +105,9 @@ def write_report(frames: pd.DataFrame, out_dir, threshold: float = 0.5, bins: in
     """Metrics JSON, per-condition CSV, reliability diagram and softmax histograms per condition.
 
     ``frames`` has ``p_aurora``, ``label`` (yes/no), ``sun_class`` and ``moon_class``.
-    Writes ``metrics.json``, ``per_condition.csv``, ``reliability.png`` and ``softmax_by_condition.png``
-    into ``out_dir`` and returns the metrics.
+    Writes ``metrics.json``, ``per_condition.csv``, ``predictions.csv`` (one row per frame, with
+    ``predicted``), ``reliability.png`` and ``softmax_by_condition.png`` into ``out_dir`` and
+    returns the metrics.
     """
     import json
     from pathlib import Path
@@ -124,6 +125,8 @@ def write_report(frames: pd.DataFrame, out_dir, threshold: float = 0.5, bins: in
     metrics = classification_metrics(y, p, threshold)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     per_condition_table(frames, threshold).to_csv(out / "per_condition.csv")
+    keep = [c for c in ("time_utc", "night", "path", "label", "p_aurora", "sun_class", "moon_class") if c in frames]
+    frames[keep].assign(predicted=np.where(frames["p_aurora"] >= threshold, "yes", "no")).to_csv(out / "predictions.csv", index=False)
 
     ok = np.isfinite(p)
     edges = np.linspace(0, 1, bins + 1)

@@ -122,11 +122,16 @@ def cam_statistics(cam: np.ndarray) -> dict:
     }
 
 
-def save_overlay(frame: np.ndarray, cam: np.ndarray, path: str | os.PathLike, alpha: float = 0.45) -> Path:
-    """Write the frame with the map as a jet-coloured overlay (PNG or JPEG by suffix)."""
+def overlay_image(frame: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """The frame (RGB uint8) with the map (0..1, same size) as a jet-coloured overlay, RGB uint8."""
     from pytorch_grad_cam.utils.image import show_cam_on_image
 
-    overlay = show_cam_on_image(frame.astype(np.float32) / 255.0, cam, use_rgb=True, image_weight=1 - alpha)
+    return show_cam_on_image(frame.astype(np.float32) / 255.0, cam, use_rgb=True, image_weight=1 - alpha)
+
+
+def save_overlay(frame: np.ndarray, cam: np.ndarray, path: str | os.PathLike, alpha: float = 0.45) -> Path:
+    """Write the frame with the map as a jet-coloured overlay (PNG or JPEG by suffix)."""
+    overlay = overlay_image(frame, cam, alpha)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), overlay[..., ::-1])

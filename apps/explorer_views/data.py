@@ -1,0 +1,111 @@
+"""The data root and cached loading: every page reads through here.
+
+Everything lives under one data root (``--data``, default ``demo_out``). A path typed by the user
+or stored in a file is resolved and refused if it leaves the root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import xarray as xr
+
+from aurora_sw.errors import AuroraSWError
+from aurora_sw.index import nightly_summary, open_index
+from aurora_sw.index.store import class_names, night_window
+from aurora_sw.ingest import read_manifest
+
+NIGHT_VARS = ("p_aurora", "aurora", "green_excess", "aurora_area", "aurora_area_night", "sun_alt", "moon_alt")
+
+
+class DataRoot:
+    """The folder the Explorer reads (an ``aurora-sw demo`` output or a project folder)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+
+    def inside(self, path: str | Path) -> Path:
+        """``path`` (relative to the root, or absolute) resolved; refused outside the root."""
+        p = (self.root / path).resolve()
+        if p != self.root and self.root not in p.parents:
+            raise AuroraSWError(f"{path}: outside the data root {self.root}")
+        return p
+
+    @property
+    def has_index(self) -> bool:
+        return (self.root / "index.zarr").exists()
+
+    def index(self) -> xr.Dataset:
+        return _index(str(self.root))
+
+    def nightly(self) -> pd.DataFrame:
+        return _nightly(str(self.root))
+
+    def night(self, night: str) -> pd.DataFrame:
+        return _night(str(self.root), night)
+
+    def solarwind(self) -> xr.Dataset | None:
+        return _solarwind(str(self.root))
+
+    def manifest(self) -> pd.DataFrame | None:
+        return _manifest(str(self.root))
+
+    def checkpoint_path(self) -> Path | None:
+        p = self.root / "model" / "best.pt"
+        return p if p.exists() else None
+
+
+@st.cache_resource(show_spinner=False)
+def _index(root: str) -> xr.Dataset:
+    return open_index(Path(root) / "index.zarr")  # lazy: pages load only what they show
+
+
+@st.cache_data(show_spinner=False)
+def _nightly(root: str) -> pd.DataFrame:
+    return nightly_summary(_index(root)[["night", "p_aurora", "aurora", "sun_alt"]].load())
+
+
+@st.cache_data(show_spinner=False)
+def _night(root: str, night: str) -> pd.DataFrame:
+    """One night's minutes (one Zarr chunk), with sky classes decoded."""
+    ds = _index(root).sel(time=night_window(night))
+    ds = ds[[v for v in (*NIGHT_VARS, "sun_class", "moon_class") if v in ds]].load()
+    df = ds[[v for v in NIGHT_VARS if v in ds]].to_dataframe()
+    df["sun_class"] = class_names(ds["sun_class"])
+    df["moon_class"] = class_names(ds["moon_class"])
+    return df[df["p_aurora"].notna()]
+
+
+@st.cache_data(show_spinner=False)
+def _solarwind(root: str) -> xr.Dataset | None:
+    path = Path(root) / "solarwind.nc"
+    if not path.exists():
+        return None
+    with xr.open_dataset(path) as ds:
+        return ds.load()
+
+
+@st.cache_data(show_spinner=False)
+def _manifest(root: str) -> pd.DataFrame | None:
+    if not (Path(root) / "archive" / "manifest.parquet").exists():
+        return None
+    m = read_manifest(Path(root) / "archive")
+    m["minute"] = pd.to_datetime(m["time_utc"], utc=True).dt.tz_localize(None).dt.floor("1min")
+    return m
+
+
+def night_frames(data: DataRoot, night: str) -> pd.DataFrame:
+    """Manifest rows of one night, one per minute, sorted by time."""
+    m = data.manifest()
+    if m is None:
+        return pd.DataFrame(columns=["minute", "path", "time_utc"])
+    rows = m[m["night"].astype(str) == night].sort_values("time_utc")
+    return rows.drop_duplicates("minute").reset_index(drop=True)
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """Clip to displayable uint8."""
+    return np.clip(np.nan_to_num(image), 0, 255).astype(np.uint8)

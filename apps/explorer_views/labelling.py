@@ -1,0 +1,67 @@
+"""Labelling: yes / no / unsure over a date-aware sample, saved to the label store at every key
+press, with progress and undo. Keys: Y yes, N no, U unsure, Z undo (R and C are Streamlit's)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from aurora_sw.errors import AuroraSWError
+from aurora_sw.labels import LabelStore, sample_for_labelling
+from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
+from explorer_views.data import DataRoot
+
+KEYS = {"yes": "Y", "no": "N", "unsure": "U"}
+
+
+@st.cache_data(show_spinner=False)
+def _sample(root: str, per_night: int, suns: tuple[str, ...], moons: tuple[str, ...], seed: int) -> pd.DataFrame:
+    return sample_for_labelling(DataRoot(root).manifest(), per_night=per_night, sun_classes=suns, moon_classes=moons, seed=seed)
+
+
+def render(data: DataRoot) -> None:
+    st.header("Labelling")
+    if data.manifest() is None:
+        st.info("No archive/manifest.parquet under the data root: run `aurora-sw ingest ... --out DATA/archive` first.")
+        return
+    c1, c2, c3, c4 = st.columns([2, 1, 2, 2])
+    store_name = c1.text_input("label store (under the data root)", "labels.parquet", key="store")
+    per_night = c2.number_input("frames per night", 1, 200, 20, key="per_night")
+    suns = c3.multiselect("Sun classes", list(SUN_CLASSES), default=["Night"], key="label_suns")
+    moons = c4.multiselect("Moon classes", list(MOON_CLASSES), default=list(MOON_CLASSES), key="label_moons")
+    try:
+        store_path = data.inside(store_name)
+    except AuroraSWError as exc:
+        st.error(str(exc))
+        return
+    if store_path.suffix != ".parquet":
+        st.error(f"{store_name}: the label store is a .parquet file")
+        return
+    store = LabelStore(store_path)
+    sample = _sample(str(data.root), int(per_night), tuple(suns), tuple(moons), 0)
+    if sample.empty:
+        st.info("No frames under these sky conditions.")
+        return
+    done = sample["path"].astype(str).isin(set(store.df["path"].astype(str)))
+    st.progress(float(done.mean()), text=f"{int(done.sum())} of {len(sample)} sampled frames labelled ({len(store)} in {store_name})")
+    undo: list[tuple[str, str | None]] = st.session_state.setdefault("undo", [])
+
+    b = st.columns(4)
+    if b[3].button("undo (Z)", shortcut="Z", disabled=not undo, key="undo_button"):
+        path, previous = undo.pop()
+        if previous is None:
+            store.remove([path])
+        else:
+            store.add(sample[sample["path"].astype(str) == path].assign(label=previous))
+        st.rerun()
+    todo = sample[~done]
+    if todo.empty:
+        st.success(f"Every sampled frame is labelled. Train with: aurora-sw train --labels {store_path}")
+        return
+    row = todo.iloc[0]
+    for col, (label, key) in zip(b, KEYS.items()):
+        if col.button(f"{label} ({key})", shortcut=key, key=f"label_{label}", type="primary" if label == "yes" else "secondary"):
+            undo.append((str(row["path"]), store.label_of(str(row["path"]))))
+            store.add(todo.iloc[[0]].assign(label=label), labeller="explorer")
+            st.rerun()
+    st.image(str(data.inside(row["path"])), caption=f"{pd.Timestamp(row['time_utc']):%Y-%m-%d %H:%M} UTC, night {row['night']}, {row['sun_class']} / {row['moon_class']}", width=520)

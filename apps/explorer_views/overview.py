@@ -1,0 +1,83 @@
+"""Overview: archive coverage as a calendar heat map, totals by sky condition, filters."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from aurora_sw.index import condition_table
+from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
+from explorer_views.data import DataRoot
+
+SEASONS = {"all year": tuple(range(1, 13)), "winter (DJF)": (12, 1, 2), "spring (MAM)": (3, 4, 5), "summer (JJA)": (6, 7, 8), "autumn (SON)": (9, 10, 11)}
+
+
+def calendar_figure(nightly: pd.DataFrame) -> go.Figure:
+    """Nightly aurora fraction as a calendar: one column per week, one row per weekday."""
+    nights = pd.to_datetime(nightly.index)
+    days = pd.date_range(nights.min() - pd.Timedelta(days=int(nights.min().weekday())), nights.max(), freq="D")
+    frac = pd.Series(nightly["aurora_fraction"].to_numpy(float), index=nights).reindex(days)
+    week = (days - days[0]).days // 7
+    grid = np.full((7, int(week.max()) + 1), np.nan)
+    text = np.full(grid.shape, "", dtype=object)
+    for d, w, v in zip(days, week, frac.to_numpy()):
+        grid[d.weekday(), w] = v
+        text[d.weekday(), w] = f"{d:%Y-%m-%d}: " + ("not imaged" if np.isnan(v) else f"{v:.0%} aurora")
+    mondays = [days[0] + pd.Timedelta(weeks=int(w)) for w in range(grid.shape[1])]
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid, x=[f"{m:%Y-%m-%d}" for m in mondays], y=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            text=text, hoverinfo="text", colorscale="Greens", zmin=0, zmax=1, xgap=2, ygap=2,
+            colorbar=dict(title="aurora<br>fraction"),
+        )
+    )
+    fig.update_layout(title="Nightly aurora fraction (night = local date at dusk; blank = not imaged)", height=300, yaxis_autorange="reversed", xaxis_title="week of", xaxis_type="category")
+    return fig
+
+
+def render(data: DataRoot) -> None:
+    st.header("Overview")
+    summary_path = data.root / "summary.json"
+    if summary_path.exists():
+        s = json.loads(summary_path.read_text())
+        c = st.columns(4)
+        c[0].metric("frames scored", f"{s['n_frames_scored']:,}")
+        c[1].metric("classifier accuracy (held-out nights)", f"{s['classifier_accuracy']:.3f}")
+        c[2].metric("recovered lag", f"{s['recovered_lag_min']:.0f} min", help=f"95% CI {s['lag_ci_min']}")
+        c[3].metric("planted lag", f"{s['planted_lag_min']:.0f} min")
+
+    f1, f2, f3 = st.columns([1, 2, 2])
+    season = f1.selectbox("season", list(SEASONS), key="season")
+    suns = f2.multiselect("Sun classes", list(SUN_CLASSES), default=list(SUN_CLASSES), key="sun_filter")
+    moons = f3.multiselect("Moon classes", list(MOON_CLASSES), default=list(MOON_CLASSES), key="moon_filter")
+
+    nightly = data.nightly()
+    months = SEASONS[season]
+    shown = nightly[pd.to_datetime(nightly.index).month.isin(months)]
+    if shown.empty:
+        st.info(f"No imaged nights in {season}.")
+    else:
+        st.plotly_chart(calendar_figure(shown), width="stretch")
+
+    table = condition_table(data.index()[["p_aurora", "aurora", "sun_class", "moon_class"]].load(), months)
+    table = table[table.index.get_level_values("sun_class").isin(suns) & table.index.get_level_values("moon_class").isin(moons)]
+    st.subheader("Totals by sky condition")
+    st.caption("Scored minutes and aurora minutes for each Sun class x Moon class (the thesis' sun x moon tables).")
+    if table.empty:
+        st.info("No scored minutes under these filters.")
+    else:
+        c1, c2 = st.columns(2)
+        c1.dataframe(table.style.format({"aurora_fraction": "{:.1%}"}), width="stretch")
+        pivot = table["aurora_fraction"].unstack("moon_class")
+        c2.plotly_chart(
+            go.Figure(go.Heatmap(z=pivot.to_numpy(), x=list(pivot.columns), y=list(pivot.index), colorscale="Greens", zmin=0, zmax=1,
+                                 text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.0%}")(pivot.to_numpy()), texttemplate="%{text}"))
+            .update_layout(title="aurora fraction by sky condition", height=300),
+            width="stretch",
+        )
+    st.subheader("Nights")
+    st.dataframe(shown, width="stretch")

@@ -1,0 +1,72 @@
+"""Summaries of the index: per night, and per sky condition (the thesis' sun x moon tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from aurora_sw.index.store import class_names
+
+
+def nightly_summary(ds: xr.Dataset) -> pd.DataFrame:
+    """Per night: frames, aurora fraction, first/last aurora minute (UTC), hours of dark sky.
+
+    Dark sky: Sun altitude <= -12 deg (astronomical twilight or darker) with a frame.
+    """
+    df = pd.DataFrame(
+        {
+            "night": ds["night"].values,
+            "p": ds["p_aurora"].values,
+            "aurora": ds["aurora"].values,
+            "sun_alt": ds["sun_alt"].values,
+        },
+        index=pd.DatetimeIndex(ds["time"].values, name="time_utc"),
+    )
+    df = df[df["night"].notna()]
+    rows = []
+    for night, g in df.groupby(df["night"].dt.strftime("%Y-%m-%d")):
+        scored = g[g["p"].notna()]
+        yes = scored[scored["aurora"] == 1]
+        rows.append(
+            {
+                "night": night,
+                "frames": len(scored),
+                "aurora_fraction": float((scored["aurora"] == 1).mean()) if len(scored) else np.nan,
+                "mean_p_aurora": float(scored["p"].mean()) if len(scored) else np.nan,
+                "first_aurora_utc": yes.index.min() if len(yes) else pd.NaT,
+                "last_aurora_utc": yes.index.max() if len(yes) else pd.NaT,
+                "dark_hours": float((scored["sun_alt"] <= -12).sum() / 60.0),
+            }
+        )
+    return pd.DataFrame(rows).set_index("night")
+
+
+def condition_table(ds: xr.Dataset, months: Sequence[int] | None = None) -> pd.DataFrame:
+    """Scored minutes and aurora minutes for every Sun class x Moon class.
+
+    Parameters
+    ----------
+    ds
+        The index (needs ``p_aurora``, ``aurora``, ``sun_class``, ``moon_class``).
+    months
+        Keep only minutes of these calendar months (UTC), e.g. ``(12, 1, 2)`` for winter.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (sun_class, moon_class) present: ``minutes`` scored, ``aurora_minutes`` and
+        ``aurora_fraction``.
+    """
+    df = pd.DataFrame(
+        {"sun_class": class_names(ds["sun_class"]), "moon_class": class_names(ds["moon_class"]), "p": ds["p_aurora"].values, "aurora": ds["aurora"].values},
+        index=pd.DatetimeIndex(ds["time"].values),
+    )
+    df = df[df["p"].notna()]
+    if months is not None:
+        df = df[df.index.month.isin(list(months))]
+    table = df.groupby(["sun_class", "moon_class"]).agg(minutes=("p", "size"), aurora_minutes=("aurora", lambda a: int((a == 1).sum())))
+    table["aurora_fraction"] = table["aurora_minutes"] / table["minutes"]
+    return table
