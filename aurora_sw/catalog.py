@@ -9,6 +9,7 @@ locations live in one YAML file. Loading it validates every key; a problem raise
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -161,6 +162,26 @@ class SolarWindConfig(_Strict):
         return self
 
 
+class EventList(_Strict):
+    """A list of solar events: GOES flares from the HEK through sunpy (``hek_flares``, cached by
+    month under ``cache_dir``), or a CSV the user downloaded (``csv``: ``path``, ``time_column``)."""
+
+    source: Literal["hek_flares", "csv"]
+    long_name: str = ""
+    min_class: str = "M1.0"
+    cache_dir: str = "event_data"
+    path: str | None = None
+    time_column: str = "time"
+
+    @model_validator(mode="after")
+    def _csv_has_path(self) -> "EventList":
+        if self.source == "csv" and not self.path:
+            raise ValueError("source csv needs a path")
+        if self.source == "hek_flares" and not re.fullmatch(r"[ABCMX]\d+(\.\d+)?", self.min_class):
+            raise ValueError(f"min_class {self.min_class!r} is not a GOES class such as M1.0")
+        return self
+
+
 class Outputs(_Strict):
     root: str = "aurora_sw_data"
     manifest: str = "manifest.parquet"
@@ -174,6 +195,7 @@ class Catalog(_Strict):
     sky_conditions: SkyConditionThresholds = SkyConditionThresholds()
     sources: dict[str, Source] = {}
     solarwind: SolarWindConfig
+    events: dict[str, EventList] = {}
     outputs: Outputs = Outputs()
     path: Path | None = Field(default=None, exclude=True)
 
@@ -195,6 +217,13 @@ class Catalog(_Strict):
             raise CatalogError(
                 f"{self.path or 'catalog'}: solarwind.variables.{key}: unknown variable; known: {known}"
             ) from None
+
+    def event_list(self, key: str) -> EventList:
+        """The event list called ``key``; unknown keys raise :class:`CatalogError`."""
+        try:
+            return self.events[key]
+        except KeyError:
+            raise CatalogError(f"{self.path or 'catalog'}: events.{key}: unknown event list; known: {', '.join(sorted(self.events)) or 'none'}") from None
 
 
 def default_catalog_path() -> Path:

@@ -204,6 +204,27 @@ def solarwind_fetch(
         typer.echo(f"saved {out}")
 
 
+@solarwind_app.command("events")
+def solarwind_events(
+    name: str = typer.Argument("flares", help="An event list of the catalog (events: ...), e.g. flares."),
+    start: str = typer.Option(..., "--start", help="UTC start, e.g. 2024-02-01."),
+    end: str = typer.Option(..., "--end", help="UTC end (exclusive)."),
+    offline: bool = OfflineOpt,
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Event cache folder (default $AURORA_SW_EVENT_DIR, else the catalog's)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also save the list as CSV."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Fetch (sunpy/HEK, cached by month) or read an event list and print it."""
+    from aurora_sw.solarwind.events import load_events
+
+    ev = load_events(name, start, end, _catalog(catalog), cache, offline)
+    typer.echo(ev.to_string(index=False, max_rows=40) if len(ev) else "no events")
+    typer.echo(f"{len(ev)} events in {name} from {start} to {end}")
+    if out:
+        ev.to_csv(out, index=False)
+        typer.echo(f"saved {out}")
+
+
 def _index_and_solar_wind(index: Path, names: list[str], pad_min: int, catalog, cache, kp_cache, offline):
     import pandas as pd
 
@@ -278,7 +299,7 @@ def correlate(
 @app.command()
 def epochs(
     index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store."),
-    events: str = typer.Option("southward", "--events", help="'southward' (Bz turnings), 'onsets' (aurora onsets in the index) or a CSV of UTC times (column 'time')."),
+    events: str = typer.Option("southward", "--events", help="'southward' (Bz turnings), 'onsets' (aurora onsets in the index), an event list of the catalog (e.g. 'flares': GOES >= M1 via sunpy/HEK) or a CSV of UTC times (column 'time')."),
     variable: str = typer.Option("p_aurora", "--var", help="Index or solar-wind catalog variable to average."),
     window: str = typer.Option("-120:240", "--window", help="Epoch window START:STOP in minutes."),
     bin_min: int = typer.Option(5, "--bin", help="Bin width in minutes (60 for days-long windows)."),
@@ -305,6 +326,11 @@ def epochs(
         times = threshold_crossings(sw["bz_gsm"], -3.0, below=True, quiet_min=60)
     elif events == "onsets":
         times = threshold_crossings(ds["p_aurora"], 0.5, quiet_min=60)
+    elif events in cat.events:
+        from aurora_sw.solarwind.events import load_events
+
+        t = pd.DatetimeIndex(ds["time"].values)  # events whose window reaches the index
+        times = pd.DatetimeIndex(load_events(events, t.min() - pd.Timedelta(minutes=win.stop), t.max() - pd.Timedelta(minutes=win.start), cat, offline=offline)["time"])
     else:
         path = Path(events)
         try:
@@ -314,13 +340,66 @@ def epochs(
     series = ds[variable] if variable in ds else sw[variable]
     res = superposed_epoch(series, times, (win.start, win.stop - 1), bin_min)
     out = out or Path(index).resolve().parent / "analyses"
-    stem = f"epochs_{events if events in ('southward', 'onsets') else Path(events).stem}_{variable}"
+    stem = f"epochs_{events if events in ('southward', 'onsets', *cat.events) else Path(events).stem}_{variable}"
     out.mkdir(parents=True, exist_ok=True)
     res.to_netcdf(out / f"{stem}.nc")
     plot_superposed_epoch(res, out / f"{stem}.png")
     above = res["epoch"].where((res["median"] > res["random_high"]) & (res["epoch"] >= 0), drop=True)
     when = f"rises above the random-epoch band at {float(above[0]):+.0f} min" if above.size else "stays within the random-epoch band"
     typer.echo(f"{res.attrs['n_events']} events; the median {variable} {when}; results in {out / stem}.nc/.png")
+
+
+@app.command()
+def recurrence(
+    index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store: its nightly aurora fraction is one panel."),
+    rotation: str = typer.Option("bartels", "--rotation", help="bartels (27-day rows) or carrington (sunpy)."),
+    variable: str = typer.Option("newell", "--var", help="Solar-wind catalog variable for the second panel (daily mean), e.g. newell, kp, vsw; '' for none."),
+    solarwind: Optional[Path] = typer.Option(None, "--solarwind", help="NetCDF with the variable (default: solarwind.nc beside the index, else the OMNI/Kp caches)."),
+    rotations: int = typer.Option(3, "--pad-rotations", help="With the caches: rotations of solar wind before and after the index."),
+    offline: bool = OfflineOpt,
+    cache: Optional[Path] = CacheOpt,
+    kp_cache: Optional[Path] = KpCacheOpt,
+    out: Optional[Path] = typer.Option(None, "--out", help="PNG or SVG (default: analyses/recurrence_ROTATION.png beside the index); a CSV of each panel goes beside it."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """27-day recurrence chart: one solar rotation per row, one day per column, coloured by the daily
+    aurora fraction and a solar-wind variable, plus the 27-day autocorrelation and its significance."""
+    import pandas as pd
+    import xarray as xr
+
+    from aurora_sw.analysis.plots import plot_recurrence
+    from aurora_sw.analysis.recurrence import align_rotations, daily, recurrence_autocorrelation, recurrence_table
+    from aurora_sw.index import open_index
+    from aurora_sw.solarwind.variables import load_solar_wind
+
+    _quiet_libraries()
+    ds = open_index(index)
+    aurora = ds["p_aurora"].load()
+    panels = {"aurora fraction (nightly)": recurrence_table(daily(aurora, "fraction"), rotation)}
+    series = None
+    if variable:
+        sw_path = solarwind or (Path(index).resolve().parent / "solarwind.nc")
+        if sw_path.exists():
+            with xr.open_dataset(sw_path) as sw_file:
+                if variable not in sw_file:
+                    raise AuroraSWError(f"{sw_path}: no variable {variable!r} (has {', '.join(sw_file.data_vars)})")
+                sw = sw_file[[variable]].load()
+        else:
+            t = pd.DatetimeIndex(aurora["time"].values)
+            pad = pd.Timedelta(days=27 * rotations)
+            sw = load_solar_wind(t.min() - pad, t.max() + pad, [variable], _catalog(catalog), cache, offline, kp_cache)
+        series = daily(sw[variable], "mean")
+        panels[f"{variable} (daily mean)"] = recurrence_table(series, rotation)
+    panels = align_rotations(panels)
+    acf = recurrence_autocorrelation(series) if series is not None and series.notna().sum() > 2 * 27 else None
+    out = out or Path(index).resolve().parent / "analyses" / f"recurrence_{rotation}.png"
+    plot_recurrence(panels, acf, out)
+    for title, table in panels.items():
+        table.to_csv(out.with_name(f"{out.stem}_{title.split(' ')[0].lower()}.csv"))
+    msg = f"{len(next(iter(panels.values())))} {rotation} rotations -> {out}"
+    if acf is not None:
+        msg += f"; {variable} 27-day autocorrelation r = {acf.attrs['r_27d']:.2f} (p = {acf.attrs['p_value_27d']:.2g}, 95 % band {acf.attrs['r_crit_27d']:.2f})"
+    typer.echo(msg)
 
 
 @label_app.command("sample")

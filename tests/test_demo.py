@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aurora_sw import open_index
@@ -62,3 +63,20 @@ def test_correlate_and_epochs_commands_on_the_demo(demo_run, tmp_path):
     assert res.returncode == 0, res.stderr
     assert "rises above the random-epoch band" in res.stdout
     assert (tmp_path / "epochs_southward_p_aurora.nc").exists()
+
+
+def test_recurrence_command_on_the_demo(demo_run, tmp_path):
+    import subprocess
+    import sys
+
+    out, _ = demo_run
+    png = tmp_path / "recurrence.png"
+    res = subprocess.run([sys.executable, "-m", "aurora_sw", "recurrence", "--index", str(out / "index.zarr"), "--var", "newell", "--out", str(png)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert png.stat().st_size > 20_000
+    rows = int(res.stdout.split(" bartels rotations")[0].split()[-1])
+    assert rows >= 3  # the synthetic solar wind spans several rotations, not just the imaged nights
+    aurora = pd.read_csv(tmp_path / "recurrence_aurora.csv", index_col=0)
+    assert aurora.notna().sum().sum() >= 3  # the imaged nights are filled in
+    assert "27-day autocorrelation r =" in res.stdout

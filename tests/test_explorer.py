@@ -26,7 +26,7 @@ def test_without_data_it_explains_how_to_make_some(tmp_path, monkeypatch):
 
 
 KEY_WIDGETS = {
-    "Overview": [("selectbox", "season"), ("multiselect", "sun_filter"), ("multiselect", "moon_filter")],
+    "Overview": [("selectbox", "season"), ("multiselect", "sun_filter"), ("multiselect", "moon_filter"), ("selectbox", "rotation"), ("selectbox", "recurrence_var")],
     "Night": [("selectbox", "night"), ("slider", "frame"), ("toggle", "cam"), ("toggle", "play"), ("toggle", "show_keogram")],
     "Classifier": [("selectbox", "report"), ("selectbox", "hist_condition")],
     "Correlations": [("selectbox", "driver"), ("selectbox", "response"), ("slider", "lags"), ("selectbox", "smooth"), ("multiselect", "conditions")],
@@ -53,6 +53,17 @@ def test_overview_filters_change_the_condition_table(demo_run, monkeypatch):
     assert not at.exception
     assert set(after.index.get_level_values("sun_class")) == {"Night"}
     assert len(after) < len(before)
+
+
+def test_overview_shows_the_recurrence_chart(demo_run, monkeypatch):
+    out, _ = demo_run
+    at = app_for(out, monkeypatch, "Overview")
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("aurora fraction" in s and "bartels rotation" in s for s in specs)
+    assert any("r(27 d)" in s for s in specs)  # the 27-day autocorrelation of the solar wind
+    at.selectbox(key="rotation").set_value("carrington").run()
+    assert not at.exception
+    assert any("carrington rotation" in c.proto.spec for c in at.get("plotly_chart"))
 
 
 def test_changing_the_night_changes_what_is_shown(demo_run, monkeypatch):

@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from aurora_sw.analysis.recurrence import align_rotations, daily, recurrence_autocorrelation, recurrence_table
 from aurora_sw.index import condition_table
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 from explorer_views.data import DataRoot
@@ -81,3 +82,43 @@ def render(data: DataRoot) -> None:
         )
     st.subheader("Nights")
     st.dataframe(shown, width="stretch")
+    _recurrence(data)
+
+
+@st.cache_data(show_spinner="recurrence chart…", max_entries=8)
+def _recurrence_tables(root: str, rotation: str, variable: str):
+    data = DataRoot(root)
+    tables = {"aurora fraction": recurrence_table(daily(data.index()["p_aurora"].load(), "fraction"), rotation)}
+    acf = None
+    sw = data.solarwind()
+    if sw is not None and variable in sw:
+        series = daily(sw[variable])
+        tables[f"{variable} (daily mean)"] = recurrence_table(series, rotation)
+        acf = recurrence_autocorrelation(series) if series.notna().sum() > 54 else None
+    return align_rotations(tables), acf
+
+
+def _recurrence(data: DataRoot) -> None:
+    st.subheader("Solar-rotation recurrence")
+    st.caption("One solar rotation per row, one day per column: streams from coronal holes come back every ~27 days as vertical stripes. Blank: no data.")
+    sw = data.solarwind()
+    c1, c2 = st.columns([1, 1])
+    rotation = c1.selectbox("rotation", ["bartels", "carrington"], key="rotation")
+    choices = [v for v in ("newell", "kp", "vsw", "bz_gsm") if sw is not None and v in sw]
+    variable = c2.selectbox("solar-wind variable", choices or ["(none)"], key="recurrence_var")
+    tables, acf = _recurrence_tables(str(data.root), rotation, variable)
+    cols = st.columns(len(tables) + (acf is not None))
+    scales = ["Viridis", "Magma"]
+    for k, (col, (title, table)) in enumerate(zip(cols, tables.items())):
+        fig = go.Figure(go.Heatmap(z=table.to_numpy(float), x=list(table.columns), y=[str(r) for r in table.index], colorscale=scales[k % 2],
+                                   hovertemplate="rotation %{y}, day %{x}: %{z:.2f}<extra></extra>"))
+        fig.update_layout(title=title, xaxis_title=f"day of the {rotation} rotation", yaxis_title=f"{rotation} rotation", yaxis_autorange="reversed", yaxis_type="category", height=340)
+        col.plotly_chart(fig, width="stretch")
+    if acf is not None:
+        d = acf["lag_days"].values
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=d, y=acf["r"], name="r", line=dict(color="#2ecc71")))
+        fig.add_trace(go.Scatter(x=d, y=acf["r_crit"], name="95% band", line=dict(color="#999", dash="dash")))
+        fig.add_vline(x=27, line_dash="dot", line_color="#e67e22")
+        fig.update_layout(title=f"{variable}: r(27 d) = {acf.attrs['r_27d']:.2f}, p = {acf.attrs['p_value_27d']:.1g}", xaxis_title="lag (days)", height=340)
+        cols[-1].plotly_chart(fig, width="stretch")

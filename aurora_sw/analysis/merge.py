@@ -7,8 +7,11 @@ import pandas as pd
 import xarray as xr
 
 from aurora_sw.errors import AuroraSWError
+from aurora_sw.index.background import NIGHT_AREA_ATTRS
+from aurora_sw.index.physical import INDEX_NAMES
 from aurora_sw.index.store import class_names
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
+from aurora_sw.solarwind.rotation import with_rotations
 
 
 def condition_mask(index: xr.Dataset, conditions: list[str] | tuple[str, ...] | None) -> xr.DataArray:
@@ -35,6 +38,7 @@ def merge_index_solarwind(
     solarwind: xr.Dataset,
     conditions: list[str] | None = None,
     running_mean_min: int | None = None,
+    rotations: bool = True,
 ) -> xr.Dataset:
     """Index and solar wind on the index's 1-min UTC grid.
 
@@ -52,7 +56,9 @@ def merge_index_solarwind(
     -------
     xarray.Dataset
         Index variables plus the solar-wind variables, each with its attributes; the running
-        mean is recorded in each solar-wind variable's ``cell_methods``.
+        mean is recorded in each solar-wind variable's ``cell_methods``. With ``rotations``, also
+        the Carrington and Bartels rotation columns of
+        :func:`aurora_sw.solarwind.rotation.with_rotations`.
     """
     sw = solarwind
     if running_mean_min:
@@ -61,14 +67,14 @@ def merge_index_solarwind(
             sw[name].attrs["cell_methods"] = f"time: mean (centred running, {running_mean_min} min)"
     keep = condition_mask(index, conditions)
     out = index.copy()
-    for name in ("p_aurora", "green_excess", "red_excess", "aurora_area"):
+    for name in ("p_aurora", *INDEX_NAMES, *NIGHT_AREA_ATTRS):
         if name in out:
             out[name] = out[name].where(keep)
     sw_on = sw.reindex(time=index["time"], method="nearest", tolerance=pd.Timedelta(seconds=30))
     for name in sw.data_vars:
         out[name] = sw_on[name]
     out.attrs["sky_conditions"] = ",".join(conditions or []) or "all"
-    return out
+    return with_rotations(out) if rotations else out
 
 
 def aggregate(merged: xr.Dataset, period: str = "1h") -> xr.Dataset:

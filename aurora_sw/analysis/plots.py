@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 
@@ -84,4 +85,41 @@ def plot_superposed_epoch(ds: xr.Dataset, path: str | os.PathLike | None = None)
     twin.plot(t, ds["n"], color="0.5", lw=0.8, ls=":")
     twin.set_ylabel("events per bin", color="0.5")
     ax.legend(loc="upper left", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_recurrence(tables: dict[str, pd.DataFrame], autocorrelation: xr.Dataset | None = None, path: str | os.PathLike | None = None):
+    """Recurrence charts side by side (one row per solar rotation, one column per day), and the
+    daily autocorrelation with its significance band when given.
+
+    ``tables`` maps a panel title (e.g. ``"aurora fraction"``, ``"Kp (daily mean)"``) to a
+    :func:`aurora_sw.analysis.recurrence.recurrence_table`; grey cells are days without data.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(tables) + (autocorrelation is not None)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.6), constrained_layout=True, squeeze=False)
+    cmaps = ["viridis", "magma", "cividis", "plasma"]
+    for k, (ax, (title, table)) in enumerate(zip(axes[0], tables.items())):
+        img = ax.imshow(np.ma.masked_invalid(table.to_numpy(float)), aspect="auto", cmap=cmaps[k % len(cmaps)], interpolation="nearest",
+                        extent=(0.5, table.shape[1] + 0.5, table.index[-1] + 0.5, table.index[0] - 0.5))
+        ax.set_facecolor("0.9")  # grey: no data that day
+        ax.set_xlabel(f"day of the {table.attrs.get('rotation', '')} rotation")
+        ax.set_ylabel(table.index.name.replace("_", " "))
+        ax.set_title(title)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        fig.colorbar(img, ax=ax, shrink=0.8)
+    if autocorrelation is not None:
+        ax = axes[0][-1]
+        d = autocorrelation["lag_days"]
+        ax.fill_between(d, -autocorrelation["r_crit"], autocorrelation["r_crit"], color="0.85", label="95 % band (effective N)")
+        ax.plot(d, autocorrelation["r"], color="#1b9e77", lw=1.6, label="r")
+        ax.axvline(27, color="#d95f02", lw=1, ls="--", label="27 days")
+        a = autocorrelation.attrs
+        ax.set_title(f"daily autocorrelation: r(27 d) = {a['r_27d']:.2f}, p = {a['p_value_27d']:.1g}", fontsize=10)
+        ax.set_xlabel("lag (days)")
+        ax.legend(fontsize=8)
     return _save(fig, path)
