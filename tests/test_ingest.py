@@ -1,4 +1,5 @@
 import shutil
+from pathlib import Path
 
 import pandas as pd
 
@@ -44,3 +45,15 @@ def test_one_frame_per_minute_from_denser_frames(tmp_path, small_archive, catalo
     m = read_manifest(tmp_path / "arch")
     assert len(m) == 3 and s.n_added == 3
     assert m["flags"].iloc[1:].str.contains("duplicate").all()  # identical images flagged
+
+
+def test_a_moved_project_keeps_its_frames(small_archive, tmp_path, catalog):
+    project = tmp_path / "project"
+    shutil.copytree(small_archive.frames_dir, project / "frames")
+    ingest([project / "frames"], project / "archive", catalog, progress=False)
+    stored = pd.read_parquet(project / "archive" / "manifest.parquet")["path"]
+    assert not any(Path(p).is_absolute() for p in stored)  # relative to the manifest's folder
+    shutil.move(project, tmp_path / "moved")
+    m = read_manifest(tmp_path / "moved" / "archive")
+    assert all(Path(p).is_absolute() and Path(p).exists() for p in m["path"])
+    assert all(str(tmp_path / "moved") in p for p in m["path"])

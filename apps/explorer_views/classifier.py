@@ -76,7 +76,13 @@ def render(data: DataRoot) -> None:
     if wrong.empty:
         st.success("No misclassified frames in this report.")
         return
-    wrong = wrong.assign(confidence=(wrong["p_aurora"] - 0.5).abs()).sort_values("confidence", ascending=False).head(GALLERY)
+    wrong = wrong.assign(confidence=(wrong["p_aurora"] - 0.5).abs()).sort_values("confidence", ascending=False)
+    reachable = [data.contains(p) for p in wrong["path"]]
+    if not all(reachable):
+        st.warning(f"{len(reachable) - sum(reachable)} frames of this report are not under the data root (moved or elsewhere); they are not shown.")
+    wrong = wrong[reachable].head(GALLERY)
+    if wrong.empty:
+        return
     paths = [str(data.inside(p)) for p in wrong["path"]]
     ckpt = data.checkpoint_path()
     with_cam = ckpt is not None and st.toggle("with Grad-CAM", value=True, key="gallery_cam")

@@ -34,6 +34,13 @@ class DataRoot:
             raise AuroraSWError(f"{path}: outside the data root {self.root}")
         return p
 
+    def contains(self, path: str | Path) -> bool:
+        """Whether ``path`` resolves under the root and exists."""
+        try:
+            return self.inside(path).exists()
+        except AuroraSWError:
+            return False
+
     @property
     def has_index(self) -> bool:
         return (self.root / "index.zarr").exists()

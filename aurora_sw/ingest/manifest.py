@@ -169,7 +169,8 @@ def flags_to_bits(flags: pd.Series) -> np.ndarray:
 
 
 def read_manifest(archive: str | os.PathLike) -> pd.DataFrame:
-    """Read ``ARCHIVE/manifest.parquet`` (or a manifest file given directly)."""
+    """Read ``ARCHIVE/manifest.parquet`` (or a manifest file given directly); frame paths come
+    back absolute (they are stored relative to the manifest's folder)."""
     path = Path(archive)
     if path.is_dir():
         path = path / MANIFEST_NAME
@@ -182,10 +183,16 @@ def read_manifest(archive: str | os.PathLike) -> pd.DataFrame:
     missing = set(MANIFEST_COLUMNS) - set(df.columns)
     if missing:
         raise AuroraSWError(f"{path}: not an aurora-sw manifest (missing columns {sorted(missing)})")
+    base = os.path.abspath(path.parent)
+    df["path"] = [p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p)) for p in df["path"].astype(str)]
     return df
 
 
 def _write_atomic(df: pd.DataFrame, path: Path) -> None:
+    """Write the manifest with frame paths relative to its folder, so an archive (or a project
+    folder holding it and its frames) can be moved; :func:`read_manifest` makes them absolute."""
+    base = os.path.abspath(path.parent)
+    df = df.assign(path=[os.path.relpath(os.path.abspath(p), base) for p in df["path"].astype(str)])
     tmp = path.with_name(path.name + ".tmp")
     df.to_parquet(tmp, index=False)
     os.replace(tmp, path)
