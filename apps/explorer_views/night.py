@@ -3,6 +3,8 @@ with a Grad-CAM toggle and play, and the night's data as CSV."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -18,6 +20,7 @@ from explorer_views.data import DataRoot, as_rgb, night_frames
 SKY_COLOURS = {"Night": "rgba(20,20,60,0.00)", "Astro": "rgba(70,90,160,0.12)", "Nautical": "rgba(90,130,200,0.20)", "Civil": "rgba(150,180,230,0.28)", "Day": "rgba(240,220,150,0.35)"}
 SOLAR_WIND_PANELS = (("bz_gsm", "Bz GSM (nT)", "#4a90e2"), ("vsw", "V (km/s)", "#9b59b6"), ("kp", "Kp", "#e74c3c"), ("newell", "Newell coupling", "#f5a623"))
 FRAME_SIZE = 360
+PLAY_INTERVAL_S = 0.4  # seconds a frame while playing
 
 
 @st.cache_data(show_spinner="keogram…", max_entries=8)
@@ -112,7 +115,5 @@ def _frame_viewer(data: DataRoot, df: pd.DataFrame, frames: pd.DataFrame) -> Non
             right.metric("aurora area (night model)", f"{v['aurora_area_night']:.1%}")
         right.write(f"sky: {v['sun_class']} / {v['moon_class']}")
     if playing:
-        import time
-
-        time.sleep(0.4)
+        time.sleep(PLAY_INTERVAL_S)
         st.rerun(scope="fragment")

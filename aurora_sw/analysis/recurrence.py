@@ -49,15 +49,13 @@ def recurrence_table(series: pd.Series, rotation: str = "bartels") -> pd.DataFra
     coords = rotation_coordinates(days + pd.Timedelta(hours=12))  # the middle of each UTC day
     if rotation == "bartels":
         rows, cols = coords["bartels_rotation"].to_numpy(), coords["bartels_day"].to_numpy()
-        columns = range(1, BARTELS_DAYS + 1)
-    else:
+    else:  # 27 phase bins of the Carrington rotation
         cr = coords["carrington_rotation"].to_numpy()
         rows, cols = np.floor(cr).astype(int), (np.mod(cr, 1.0) * BARTELS_DAYS).astype(int) + 1
-        columns = range(1, BARTELS_DAYS + 1)
     table = pd.DataFrame({"rotation": rows, "day": cols, "value": values.to_numpy()}).pivot_table(
         index="rotation", columns="day", values="value", aggfunc="mean", dropna=False
     )
-    table = table.reindex(index=range(int(rows.min()), int(rows.max()) + 1), columns=list(columns))
+    table = table.reindex(index=range(int(rows.min()), int(rows.max()) + 1), columns=range(1, BARTELS_DAYS + 1))
     table.index.name = f"{rotation}_rotation"
     table.attrs.update(rotation=rotation, period_days=BARTELS_DAYS if rotation == "bartels" else CARRINGTON_DAYS)
     return table
