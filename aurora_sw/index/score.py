@@ -95,7 +95,7 @@ def score_frames(
     if maps:
         all_maps = np.concatenate(maps)
         groups = pd.Series(np.asarray(nights) if nights is not None else np.zeros(len(paths)))
-        for _, idx in groups.groupby(groups).indices.items():
+        for idx in groups.groupby(groups).indices.values():
             out.loc[idx, "aurora_area_night"] = area_above_night_background(all_maps[idx])
     out["readable"] = np.concatenate(ok) if ok else []
     out.attrs["backend"] = backend_used
