@@ -14,7 +14,7 @@ import streamlit as st
 import xarray as xr
 
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.index import nightly_summary, open_index
+from aurora_sw.index import condition_table, nightly_summary, open_index
 from aurora_sw.index.store import class_names, night_window
 from aurora_sw.ingest import read_manifest
 
@@ -51,6 +51,9 @@ class DataRoot:
     def nightly(self) -> pd.DataFrame:
         return _nightly(str(self.root))
 
+    def condition_table(self, months: tuple[int, ...]) -> pd.DataFrame:
+        return _condition_table(str(self.root), months)
+
     def night(self, night: str) -> pd.DataFrame:
         return _night(str(self.root), night)
 
@@ -73,6 +76,11 @@ def _index(root: str) -> xr.Dataset:
 @st.cache_data(show_spinner=False)
 def _nightly(root: str) -> pd.DataFrame:
     return nightly_summary(_index(root)[["night", "p_aurora", "aurora", "sun_alt"]].load())
+
+
+@st.cache_data(show_spinner=False)
+def _condition_table(root: str, months: tuple[int, ...]) -> pd.DataFrame:
+    return condition_table(_index(root)[["p_aurora", "aurora", "sun_class", "moon_class"]].load(), months)
 
 
 @st.cache_data(show_spinner=False)

@@ -10,7 +10,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aurora_sw.analysis.recurrence import align_rotations, daily, recurrence_autocorrelation, recurrence_table
-from aurora_sw.index import condition_table
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 from explorer_views.data import DataRoot
 
@@ -64,7 +63,7 @@ def render(data: DataRoot) -> None:
     else:
         st.plotly_chart(calendar_figure(shown), width="stretch")
 
-    table = condition_table(data.index()[["p_aurora", "aurora", "sun_class", "moon_class"]].load(), months)
+    table = data.condition_table(months)
     table = table[table.index.get_level_values("sun_class").isin(suns) & table.index.get_level_values("moon_class").isin(moons)]
     st.subheader("Totals by sky condition")
     st.caption("Scored minutes and aurora minutes for each Sun class x Moon class (the thesis' sun x moon tables).")

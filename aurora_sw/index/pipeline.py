@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from aurora_sw.errors import AuroraSWError
@@ -19,7 +18,7 @@ from aurora_sw.index.store import done_nights, init_store, write_night
 from aurora_sw.ingest import read_manifest
 from aurora_sw.model.checkpoint import Checkpoint, load_checkpoint
 from aurora_sw.model.gradcam import CAM_ATTRS, cam_statistics, gradcam_maps
-from aurora_sw.model.runtime import Backend, resolve_backend
+from aurora_sw.model.runtime import Backend, default_device, resolve_backend
 
 
 def score_night(
@@ -103,7 +102,7 @@ def score_archive(
         "model_input_size": ckpt.input_size,
         "archive": str(Path(archive).resolve()),
         "catalog": catalog_path or "",
-        "inference_backend": resolve_backend(backend, torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+        "inference_backend": resolve_backend(backend, default_device()),
     }
     if resume and out.exists():
         done = done_nights(out)

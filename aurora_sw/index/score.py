@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import cv2
 import numpy as np
 import pandas as pd
@@ -15,7 +13,7 @@ from aurora_sw.index.background import MAP_SIZE, area_above_night_background, gr
 from aurora_sw.index.physical import INDEX_NAMES, frame_indices
 from aurora_sw.model.checkpoint import Checkpoint
 from aurora_sw.model.data import normalize, read_frame
-from aurora_sw.model.runtime import Backend, make_runner
+from aurora_sw.model.runtime import Backend, default_device, make_runner
 
 ANALYSIS_SIZE = 180  # px: physical indices are computed at this size, whatever the model's input
 
@@ -58,14 +56,14 @@ def score_frames(
     device: str | None = None,
     progress: bool = True,
     backend: Backend = "auto",
-    nights: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """P(aurora) and physical indices for each frame.
 
     ``batch_size`` defaults to :func:`default_batch_size`. ``backend`` picks the inference runtime
     (:func:`aurora_sw.model.runtime.resolve_backend`: ONNX Runtime on the CPU, PyTorch on CUDA).
-    ``nights`` (one label per path) groups the frames for the per-night background model of
-    ``aurora_area_night`` (:mod:`aurora_sw.index.background`); ``None`` means one night.
+    ``aurora_area_night`` fits the per-night background model (:mod:`aurora_sw.index.background`)
+    to all of ``paths``, so they should be one night (:func:`~aurora_sw.index.pipeline.score_night`
+    passes one night at a time).
     A frame that cannot be read gets NaN values and ``readable=False``; it never stops the run.
 
     Returns
@@ -74,7 +72,7 @@ def score_frames(
         One row per path (same order): ``p_aurora``, :data:`INDEX_NAMES`, ``aurora_area_night``, ``readable``;
         ``attrs["backend"]`` names the runtime used.
     """
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = default_device(device)
     batch_size = batch_size or default_batch_size(ckpt.input_size, dev.type)
     run, backend_used = make_runner(ckpt, backend, dev)
     dl = DataLoader(_ScoreDataset(list(paths), ckpt.input_size, ckpt.normalization), batch_size, num_workers=num_workers, pin_memory=dev.type == "cuda")
@@ -91,12 +89,7 @@ def score_frames(
     bar.close()
     out = pd.DataFrame(np.concatenate(phys) if phys else np.zeros((0, len(INDEX_NAMES))), columns=list(INDEX_NAMES))
     out.insert(0, "p_aurora", np.concatenate(probs) if probs else [])
-    out["aurora_area_night"] = np.float32(np.nan)
-    if maps:
-        all_maps = np.concatenate(maps)
-        groups = pd.Series(np.asarray(nights) if nights is not None else np.zeros(len(paths)))
-        for idx in groups.groupby(groups).indices.values():
-            out.loc[idx, "aurora_area_night"] = area_above_night_background(all_maps[idx])
+    out["aurora_area_night"] = area_above_night_background(np.concatenate(maps)) if maps else []
     out["readable"] = np.concatenate(ok) if ok else []
     out.attrs["backend"] = backend_used
     return out

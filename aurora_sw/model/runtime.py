@@ -25,6 +25,11 @@ BACKENDS: tuple[str, ...] = ("auto", "torch", "onnx")
 Runner = Callable[[torch.Tensor], np.ndarray]
 
 
+def default_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when present, else the CPU."""
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
 def resolve_backend(backend: Backend, device: torch.device) -> str:
     """``auto``: PyTorch on CUDA; ONNX Runtime on the CPU when it is installed, else PyTorch."""
     if backend not in BACKENDS:
@@ -90,7 +95,7 @@ def make_runner(ckpt: Checkpoint, backend: Backend = "auto", device: str | torch
     The last two runners are kept, keyed by the weights' hash, so scoring night after night
     builds (and, for ONNX, exports) the model once.
     """
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = default_device(device)
     name = resolve_backend(backend, dev)
     key = (ckpt.sha256, name, str(dev))
     if key not in _RUNNERS:

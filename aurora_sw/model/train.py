@@ -22,6 +22,7 @@ from aurora_sw.errors import AuroraSWError
 from aurora_sw.model.checkpoint import Checkpoint, label_set_hash, load_checkpoint, save_checkpoint
 from aurora_sw.model.data import FrameDataset, train_transform
 from aurora_sw.model.factory import CLASSES, DEFAULT_MODEL, create_model
+from aurora_sw.model.runtime import default_device
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,6 @@ class TrainConfig:
     pretrained: bool = False
     weights: str | None = None
     max_train_seconds: float | None = None  # stop after this wall time (demo budget), then keep the best
-
-
-def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _head_params(model) -> list[str]:
@@ -97,7 +94,7 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    device = _device()
+    device = default_device()
     train_df, val_df = split[split["split"] == "train"], split[split["split"] == "val"]
     if train_df.empty or val_df.empty:
         raise AuroraSWError("training needs both a 'train' and a 'val' split with labelled frames")
