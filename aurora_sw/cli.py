@@ -368,15 +368,14 @@ def recurrence(
     import xarray as xr
 
     from aurora_sw.analysis.plots import plot_recurrence
-    from aurora_sw.analysis.recurrence import align_rotations, daily, recurrence_autocorrelation, recurrence_table
+    from aurora_sw.analysis.recurrence import recurrence_panels
     from aurora_sw.index import open_index
     from aurora_sw.solarwind.variables import load_solar_wind
 
     _quiet_libraries()
     ds = open_index(index)
     aurora = ds["p_aurora"].load()
-    panels = {"aurora fraction (nightly)": recurrence_table(daily(aurora, "fraction"), rotation)}
-    series = None
+    driver = None
     if variable:
         sw_path = solarwind or (Path(index).resolve().parent / "solarwind.nc")
         if sw_path.exists():
@@ -388,10 +387,8 @@ def recurrence(
             t = pd.DatetimeIndex(aurora["time"].values)
             pad = pd.Timedelta(days=27 * rotations)
             sw = load_solar_wind(t.min() - pad, t.max() + pad, [variable], _catalog(catalog), cache, offline, kp_cache)
-        series = daily(sw[variable], "mean")
-        panels[f"{variable} (daily mean)"] = recurrence_table(series, rotation)
-    panels = align_rotations(panels)
-    acf = recurrence_autocorrelation(series) if series is not None and series.notna().sum() > 2 * 27 else None
+        driver = sw[variable]
+    panels, acf = recurrence_panels(aurora, driver, rotation)
     out = out or Path(index).resolve().parent / "analyses" / f"recurrence_{rotation}.png"
     plot_recurrence(panels, acf, out)
     for title, table in panels.items():

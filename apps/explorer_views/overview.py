@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from aurora_sw.analysis.recurrence import align_rotations, daily, recurrence_autocorrelation, recurrence_table
+from aurora_sw.analysis.recurrence import recurrence_panels
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 from explorer_views.data import DataRoot
 
@@ -87,14 +87,8 @@ def render(data: DataRoot) -> None:
 @st.cache_data(show_spinner="recurrence chart…", max_entries=8)
 def _recurrence_tables(root: str, rotation: str, variable: str):
     data = DataRoot(root)
-    tables = {"aurora fraction": recurrence_table(daily(data.index()["p_aurora"].load(), "fraction"), rotation)}
-    acf = None
     sw = data.solarwind()
-    if sw is not None and variable in sw:
-        series = daily(sw[variable])
-        tables[f"{variable} (daily mean)"] = recurrence_table(series, rotation)
-        acf = recurrence_autocorrelation(series) if series.notna().sum() > 54 else None
-    return align_rotations(tables), acf
+    return recurrence_panels(data.index()["p_aurora"].load(), sw[variable] if sw is not None and variable in sw else None, rotation)
 
 
 def _recurrence(data: DataRoot) -> None:

@@ -88,3 +88,22 @@ def recurrence_autocorrelation(series: pd.Series, max_lag_days: int = 40, n_boot
     at27 = res.sel(lag=27 * 1440)
     res.attrs.update(r_27d=float(at27["r"]), p_value_27d=float(at27["p_value"]), r_crit_27d=float(at27["r_crit"]))
     return res
+
+
+AURORA_PANEL = "aurora fraction (nightly)"
+
+
+def recurrence_panels(
+    aurora: xr.DataArray, driver: xr.DataArray | None = None, rotation: str = "bartels"
+) -> tuple[dict[str, pd.DataFrame], xr.Dataset | None]:
+    """The recurrence chart's panels: the daily aurora fraction of ``aurora`` (``p_aurora``) and,
+    when given, the daily mean of ``driver`` (a solar-wind variable), on common rows; plus the
+    driver's 27-day autocorrelation when it spans at least two rotations (else ``None``)."""
+    tables = {AURORA_PANEL: recurrence_table(daily(aurora, "fraction"), rotation)}
+    acf = None
+    if driver is not None:
+        series = daily(driver, "mean")
+        tables[f"{driver.name} (daily mean)"] = recurrence_table(series, rotation)
+        if series.notna().sum() > 2 * BARTELS_DAYS:
+            acf = recurrence_autocorrelation(series)
+    return align_rotations(tables), acf
