@@ -20,4 +20,11 @@ def open_index(path):  # noqa: ANN001, ANN201 - thin re-export, documented at th
     return _open(path)
 
 
-__all__ = ["AuroraSWError", "CatalogError", "NetworkUnavailableError", "__version__", "open_index"]
+def open_keogram(path, night):  # noqa: ANN001, ANN201 - thin re-export, documented at the target
+    """A night's keogram stored with an index; see :func:`aurora_sw.index.store.open_keogram`."""
+    from aurora_sw.index.store import open_keogram as _open
+
+    return _open(path, night)
+
+
+__all__ = ["AuroraSWError", "CatalogError", "NetworkUnavailableError", "__version__", "open_index", "open_keogram"]

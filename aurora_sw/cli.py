@@ -472,6 +472,7 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.pt."),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(0, "--workers", help="DataLoader worker processes."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Wall-time budget: stop after the epoch that passes it (best.pt is kept)."),
 ) -> None:
     """Two-stage fine-tuning of the aurora classifier on night-wise, class-balanced splits.
 
@@ -493,7 +494,7 @@ def train(
     cfg = TrainConfig(
         model_name=model_name, input_size=input_size, epochs_head=epochs_head, epochs_full=epochs_full, lr_head=lr_head, lr_full=lr_full,
         batch_size=batch_size, seed=seed, num_workers=workers, pretrained=pretrained, weights=str(weights) if weights else None,
-        normalization=normalization,
+        normalization=normalization, max_train_seconds=max_seconds,
     )
     best = train_classifier(split, cfg, out, resume=resume)
     h = best.metrics["history"][-1]
@@ -673,22 +674,32 @@ def query(
 
 @app.command("keogram")
 def keogram_cmd(
-    archive: Path = typer.Option(..., "--archive", help="Archive folder (manifest.parquet)."),
     night: str = typer.Option(..., "--night", help="Night (local date at dusk), e.g. 2024-02-05."),
+    archive: Optional[Path] = typer.Option(None, "--archive", help="Archive folder (manifest.parquet): decode the night's frames."),
+    index: Optional[Path] = typer.Option(None, "--index", help="Index store: read the keogram stored by `score` (no decoding, 2 deg rows)."),
+    size: int = typer.Option(180, "--size", help="With --archive: pixels from the northern to the southern horizon."),
     out: Path = typer.Option(Path("keogram.png"), "--out", help="PNG (and a .nc beside it)."),
 ) -> None:
-    """North-south keogram of one night from the archive's frames."""
+    """North-south keogram of one night, from the archive's frames or from the index store."""
     from aurora_sw.index.keogram import keogram, plot_keogram
+    from aurora_sw.index.store import open_keogram
     from aurora_sw.ingest import read_manifest
 
-    m = read_manifest(archive)
-    frames = m[m["night"] == night]
-    if frames.empty:
-        raise AuroraSWError(f"{archive}: no frames for night {night}; nights: {', '.join(sorted(m['night'].unique())[:10])}")
-    keo = keogram(frames, progress=True)
+    if (archive is None) == (index is None):
+        raise AuroraSWError("keogram: give exactly one of --archive (decode frames) or --index (stored keogram)")
+    if index is not None:
+        keo = open_keogram(index, night)
+        if keo is None:
+            raise AuroraSWError(f"{index}: this store has no keogram (scored before keograms were stored); use --archive")
+    else:
+        m = read_manifest(archive)
+        frames = m[m["night"] == night]
+        if frames.empty:
+            raise AuroraSWError(f"{archive}: no frames for night {night}; nights: {', '.join(sorted(m['night'].unique())[:10])}")
+        keo = keogram(frames, size=size, progress=True)
     plot_keogram(keo, out)
     keo.to_netcdf(out.with_suffix(".nc"))
-    typer.echo(f"{keo.sizes['time']} frames -> {out}")
+    typer.echo(f"{int(keo.notnull().any(['meridian_angle', 'channel']).sum())} frames -> {out}")
 
 
 @app.command()

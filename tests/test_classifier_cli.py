@@ -67,6 +67,8 @@ def test_train_resume_evaluate_gradcam(labelled, tmp_path):
     invoke(common + ["--epochs-full", 2, "--resume"])
     last = torch_load(tmp_path / "model" / "last.pt")
     assert last["epoch"] == 2 and len(last["metrics"]["history"]) == 2  # the resumed run continued, not restarted
+    invoke(common + ["--epochs-full", 5, "--resume", "--max-seconds", 1e-6])  # a budget already spent: one more epoch, then stop
+    assert torch_load(tmp_path / "model" / "last.pt")["epoch"] == 3
 
     out = invoke(["evaluate", "--model", tmp_path / "model" / "best.pt", "--labels", tmp_path / "model" / "split.parquet", "--out", tmp_path / "report"])
     assert "accuracy" in out

@@ -80,3 +80,24 @@ def test_recurrence_command_on_the_demo(demo_run, tmp_path):
     aurora = pd.read_csv(tmp_path / "recurrence_aurora.csv", index_col=0)
     assert aurora.notna().sum().sum() >= 3  # the imaged nights are filled in
     assert "27-day autocorrelation r =" in res.stdout
+
+
+def test_keogram_command_reads_the_stored_keogram(demo_run, tmp_path):
+    import subprocess
+    import sys
+
+    from aurora_sw import open_keogram
+
+    out, s = demo_run
+    night = s["nights"][0]
+    png = tmp_path / "keo.png"
+    res = subprocess.run([sys.executable, "-m", "aurora_sw", "keogram", "--index", str(out / "index.zarr"), "--night", night, "--out", str(png)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert png.stat().st_size > 10_000 and png.with_suffix(".nc").exists()
+    keo = open_keogram(out / "index.zarr", night)
+    ds = open_index(out / "index.zarr").sel(time=keo["time"]).load()
+    dark = (ds["sun_alt"] < -18).values & keo.notnull().all(["meridian_angle", "channel"]).values
+    zenith_green = (keo.sel(channel="G") - keo.sel(channel=["R", "B"]).mean("channel")).sel(meridian_angle=slice(30, 150)).mean("meridian_angle")
+    # The stored meridian sees the aurora the classifier sees: greener on the dark minutes called aurora.
+    assert zenith_green.values[dark & (ds["p_aurora"] > 0.5).values].mean() > zenith_green.values[dark & (ds["p_aurora"] < 0.5).values].mean() + 1.0

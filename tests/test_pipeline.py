@@ -160,3 +160,32 @@ def test_night_area_and_cam_statistics_are_stored(setup, tmp_path):
     area = ds["aurora_area_night"].values[has_frame]  # the per-night background model, every frame
     assert np.isfinite(area).all() and np.all((area >= 0) & (area <= 1))
     assert ds.attrs["inference_backend"] == "onnx"
+
+
+def test_stored_keogram_matches_the_frames_and_hides_unfinished_nights(setup, small_archive, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from aurora_sw.errors import AuroraSWError
+    from aurora_sw.index.keogram import KEOGRAM_ROWS, keogram
+    from aurora_sw.index.store import open_keogram
+    from aurora_sw.ingest import read_manifest
+
+    root, _, _ = setup
+    night = small_archive.nights[0]
+    frames = read_manifest(root / "arch").query("night == @night")
+    stored = open_keogram(root / "clean.zarr", night)
+    assert stored.sizes["meridian_angle"] == KEOGRAM_ROWS
+    assert int(stored.notnull().all(["meridian_angle", "channel"]).sum()) == len(frames)  # a row per frame, NaN between
+    direct = keogram(frames, size=KEOGRAM_ROWS)  # decoded again from the JPEGs
+    minutes = pd.DatetimeIndex(direct["time"].values).floor("1min")
+    same = stored.sel(time=minutes).values
+    assert np.abs(same - direct.values).mean() < 3.0  # DN
+    assert np.corrcoef(same[..., 1].ravel(), direct.values[..., 1].ravel())[0, 1] > 0.95
+
+    copy = tmp_path / "copy.zarr"
+    shutil.copytree(root / "clean.zarr", copy)
+    _mark(copy, 0, done=False)  # a night being rewritten: its keogram is hidden with it
+    with pytest.raises(AuroraSWError, match="no scored frames"):
+        open_keogram(copy, night)

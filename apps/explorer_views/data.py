@@ -15,7 +15,8 @@ import xarray as xr
 
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index import condition_table, nightly_summary, open_index
-from aurora_sw.index.store import class_names, night_window
+from aurora_sw.index.keogram import KEOGRAM_ROWS, keogram
+from aurora_sw.index.store import class_names, night_window, open_keogram
 from aurora_sw.ingest import read_manifest
 
 NIGHT_VARS = ("p_aurora", "aurora", "green_excess", "aurora_area", "aurora_area_night", "sun_alt", "moon_alt")
@@ -57,6 +58,10 @@ class DataRoot:
     def night(self, night: str) -> pd.DataFrame:
         return _night(str(self.root), night)
 
+    def keogram(self, night: str) -> tuple[np.ndarray, np.ndarray]:
+        """(times, image meridian x time x RGB) of one night."""
+        return _keogram(str(self.root), night)
+
     def solarwind(self) -> xr.Dataset | None:
         return _solarwind(str(self.root))
 
@@ -66,6 +71,16 @@ class DataRoot:
     def checkpoint_path(self) -> Path | None:
         p = self.root / "model" / "best.pt"
         return p if p.exists() else None
+
+
+@st.cache_data(show_spinner="keogram…", max_entries=8)
+def _keogram(root: str, night: str) -> tuple[np.ndarray, np.ndarray]:
+    """The keogram stored with the index (no frame decoded); from the frames for older stores."""
+    data = DataRoot(root)
+    keo = open_keogram(data.root / "index.zarr", night) if data.has_index else None
+    if keo is None:
+        keo = keogram(night_frames(data, night), size=KEOGRAM_ROWS)
+    return keo["time"].values, keo.transpose("meridian_angle", "time", "channel").values
 
 
 @st.cache_resource(show_spinner=False)

@@ -11,7 +11,6 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from aurora_sw.index.keogram import keogram
 from aurora_sw.model.checkpoint import load_checkpoint
 from aurora_sw.model.data import read_frame
 from aurora_sw.model.gradcam import gradcam_maps, overlay_image
@@ -21,13 +20,6 @@ SKY_COLOURS = {"Night": "rgba(20,20,60,0.00)", "Astro": "rgba(70,90,160,0.12)", 
 SOLAR_WIND_PANELS = (("bz_gsm", "Bz GSM (nT)", "#4a90e2"), ("vsw", "V (km/s)", "#9b59b6"), ("kp", "Kp", "#e74c3c"), ("newell", "Newell coupling", "#f5a623"))
 FRAME_SIZE = 360
 PLAY_INTERVAL_S = 0.4  # seconds a frame while playing
-
-
-@st.cache_data(show_spinner="keogram…", max_entries=8)
-def _keogram(root: str, night: str) -> tuple[np.ndarray, np.ndarray]:
-    frames = night_frames(DataRoot(root), night)
-    keo = keogram(frames, size=120)
-    return keo["time"].values, keo.transpose("meridian_angle", "time", "channel").values
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -78,7 +70,7 @@ def render(data: DataRoot) -> None:
         st.info("No frames for this night in archive/manifest.parquet.")
         return
     if st.toggle("keogram", value=True, key="show_keogram"):
-        times, img = _keogram(str(data.root), night)
+        times, img = data.keogram(night)
         fig = go.Figure(go.Image(z=as_rgb(img), x0=0, dx=1))
         ticks = np.linspace(0, len(times) - 1, 7).astype(int)
         fig.update_xaxes(tickvals=ticks, ticktext=[f"{pd.Timestamp(times[i]):%H:%M}" for i in ticks], title="UTC")

@@ -1,10 +1,17 @@
-"""Keograms: the north-south meridian of every frame of a night, stacked in time (as asilib does)."""
+"""Keograms: the north-south meridian of every frame of a night, stacked in time (as asilib does).
+
+Two sources: :func:`keogram` decodes a night's frames (any resolution);
+:func:`aurora_sw.index.store.open_keogram` reads the quick-look keogram (:data:`KEOGRAM_ROWS` rows)
+that scoring stores with the index from the frames it decodes anyway, so an app can draw a night
+without decoding a frame.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -12,6 +19,40 @@ from tqdm.auto import tqdm
 
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.model.data import read_frame
+
+
+KEOGRAM_ROWS = 90  # rows of the keogram stored with the index: 2 degrees of meridian angle each
+KEOGRAM_GROUP = "keogram"  # the Zarr group of the index store that holds it
+ANGLE_ATTRS = {"units": "degree", "long_name": "meridian angle: 0 north horizon, 90 zenith, 180 south horizon"}
+
+
+def meridian_strip(img: np.ndarray, rows: int, width: int = 3) -> np.ndarray:
+    """The north-south meridian of a square frame (north up), as ``rows`` x 3 float32 (DN).
+
+    The central ``width`` columns are averaged, then resampled (area average) to ``rows`` pixels
+    from the northern horizon (row 0) to the southern horizon.
+    """
+    c0 = img.shape[1] // 2 - width // 2
+    strip = img[:, c0 : c0 + width].astype(np.float32).mean(1)
+    if strip.shape[0] != rows:
+        strip = cv2.resize(strip[:, None, :], (1, rows), interpolation=cv2.INTER_AREA)[:, 0, :]
+    return strip
+
+
+def meridian_angles(rows: int) -> np.ndarray:
+    """Pixel-centre meridian angles (degree) of a ``rows``-pixel strip."""
+    return (np.arange(rows) + 0.5) / rows * 180.0
+
+
+def keogram_array(rows: np.ndarray, times: np.ndarray) -> xr.DataArray:
+    """Label ``rows`` (time x meridian pixel x RGB, DN) as a keogram DataArray."""
+    return xr.DataArray(
+        rows,
+        dims=("time", "meridian_angle", "channel"),
+        coords={"time": ("time", times, {"long_name": "time (UTC)"}), "meridian_angle": ("meridian_angle", meridian_angles(rows.shape[1]), ANGLE_ATTRS), "channel": ["R", "G", "B"]},
+        name="keogram",
+        attrs={"units": "DN", "long_name": "north-south keogram"},
+    )
 
 
 def keogram(frames: pd.DataFrame, size: int = 180, width: int = 3, progress: bool = False) -> xr.DataArray:
@@ -29,22 +70,14 @@ def keogram(frames: pd.DataFrame, size: int = 180, width: int = 3, progress: boo
     if frames.empty:
         raise AuroraSWError("keogram: no frames")
     frames = frames.sort_values("time_utc")
-    c0 = size // 2 - width // 2
     rows = np.full((len(frames), size, 3), np.nan, np.float32)
     for i, path in enumerate(tqdm(frames["path"], desc="keogram", unit="frame", disable=not progress)):
         try:
-            rows[i] = read_frame(path, size)[:, c0 : c0 + width].mean(1)
+            rows[i] = meridian_strip(read_frame(path, size), size, width)
         except OSError:
             continue
-    angle = (np.arange(size) + 0.5) / size * 180.0
     times = pd.DatetimeIndex(pd.to_datetime(frames["time_utc"], utc=True)).tz_localize(None)
-    return xr.DataArray(
-        rows,
-        dims=("time", "meridian_angle", "channel"),
-        coords={"time": times.to_numpy(), "meridian_angle": ("meridian_angle", angle, {"units": "degree", "long_name": "0 north horizon, 90 zenith, 180 south horizon"}), "channel": ["R", "G", "B"]},
-        name="keogram",
-        attrs={"units": "DN", "long_name": "north-south keogram"},
-    )
+    return keogram_array(rows, times.to_numpy())
 
 
 def plot_keogram(keo: xr.DataArray, path: str | os.PathLike | None = None):

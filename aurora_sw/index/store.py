@@ -18,6 +18,7 @@ import xarray as xr
 
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.background import NIGHT_AREA_ATTRS
+from aurora_sw.index.keogram import ANGLE_ATTRS, KEOGRAM_GROUP, KEOGRAM_ROWS, keogram_array, meridian_angles
 from aurora_sw.index.physical import INDEX_ATTRS, INDEX_NAMES
 from aurora_sw.model.gradcam import CAM_ATTRS
 from aurora_sw.ingest.manifest import FLAG_BITS, flags_to_bits
@@ -45,6 +46,13 @@ def _code_version() -> str:
 def _codes(values: pd.Series, classes: tuple[str, ...]) -> np.ndarray:
     lookup = {c: i for i, c in enumerate(classes)}
     return np.array([lookup.get(v, -1) for v in values], dtype=np.int8)
+
+
+def _by_minute(frames: pd.DataFrame, freq: str = "1min") -> pd.DataFrame:
+    """Frames indexed by their UTC minute (naive), the first frame of a minute kept."""
+    df = frames.copy()
+    df["time"] = pd.to_datetime(df["time_utc"], utc=True).dt.tz_localize(None).dt.floor(freq)
+    return df.sort_values("time").drop_duplicates("time", keep="first").set_index("time")
 
 
 def build_index(
@@ -75,9 +83,7 @@ def build_index(
     """
     if frames.empty and grid is None:
         raise AuroraSWError("no scored frames to build an index from")
-    df = frames.copy()
-    df["time"] = pd.to_datetime(df["time_utc"], utc=True).dt.tz_localize(None).dt.floor(freq)
-    df = df.sort_values("time").drop_duplicates("time", keep="first").set_index("time")
+    df = _by_minute(frames, freq)
     if grid is None:
         grid = pd.date_range(df.index.min(), df.index.max(), freq=freq, name="time")
     df = df.reindex(grid)
@@ -172,10 +178,42 @@ def init_store(path: str | os.PathLike, first_night: str, last_night: str, thres
         shutil.rmtree(tmp)
     encoding = {v: {"chunks": (MINUTES_PER_NIGHT,)} for v in ds.data_vars if ds[v].dims == ("time",)}
     ds.to_zarr(tmp, mode="w", consolidated=False, encoding=encoding)
+    _init_keogram(tmp, grid)
     if path.exists():
         shutil.rmtree(path)
     os.replace(tmp, path)
     return path
+
+
+def _init_keogram(path: Path, grid: pd.DatetimeIndex) -> None:
+    """The store's keogram group: uint8 (time, meridian_angle, channel), one chunk a night,
+    metadata only (unwritten nights read as 0 and are masked by :func:`open_keogram`)."""
+    import dask.array as da
+
+    shape = (len(grid), KEOGRAM_ROWS, 3)
+    keo = xr.Dataset(
+        {"keogram": (("time", "meridian_angle", "channel"), da.zeros(shape, np.uint8, chunks=(MINUTES_PER_NIGHT, KEOGRAM_ROWS, 3)),
+                     {"units": "DN", "long_name": "north-south keogram (meridian of each frame, north at angle 0)"})},
+        coords={"time": ("time", grid.to_numpy(), {"long_name": "time (UTC)"}),
+                "meridian_angle": ("meridian_angle", meridian_angles(KEOGRAM_ROWS), ANGLE_ATTRS)},  # channels R, G, B (labelled on reading)
+    )
+    keo.to_zarr(path, group=KEOGRAM_GROUP, mode="w", compute=False, consolidated=False)
+
+
+def _write_keogram(path: str | os.PathLike, region: slice, grid: pd.DatetimeIndex, frames: pd.DataFrame) -> None:
+    """Write the frames' meridian strips (column ``meridian``) into the keogram group's region."""
+    try:
+        xr.open_zarr(path, group=KEOGRAM_GROUP, consolidated=False)
+    except (FileNotFoundError, KeyError, OSError):
+        return  # a store made before keograms were stored: the index is still complete without one
+    rows = np.zeros((len(grid), KEOGRAM_ROWS, 3), np.uint8)
+    if "meridian" in frames and len(frames):
+        df = _by_minute(frames)
+        pos = grid.get_indexer(df.index)
+        keep = pos >= 0
+        rows[pos[keep]] = np.stack(df["meridian"].to_numpy()[keep])
+    xr.Dataset({"keogram": (("time", "meridian_angle", "channel"), rows)}).to_zarr(
+        path, group=KEOGRAM_GROUP, region={"time": region, "meridian_angle": slice(None), "channel": slice(None)}, consolidated=False)
 
 
 def write_night(path: str | os.PathLike, night: str, frames: pd.DataFrame) -> None:
@@ -199,6 +237,7 @@ def write_night(path: str | os.PathLike, night: str, frames: pd.DataFrame) -> No
         ds[name].attrs = {}
     ds.attrs = {}
     ds.to_zarr(path, region={"time": region}, consolidated=False)
+    _write_keogram(path, region, grid, frames)
     _mark(path, slot, done=True)
 
 
@@ -247,3 +286,24 @@ def open_index(path: str | os.PathLike) -> xr.Dataset:
     out.attrs["nights_complete"] = int(ds["night_done"].sum())
     return out
 
+
+def open_keogram(index_path: str | os.PathLike, night: str) -> xr.DataArray | None:
+    """The keogram stored with an index (by ``aurora-sw score``) for one night, or ``None`` when
+    the store has none (made before keograms were stored).
+
+    Minutes without a readable frame, and nights not completely written, are NaN; the time axis
+    runs from the night's first to its last frame (UTC, 1 min).
+    """
+    try:
+        stored = xr.open_zarr(index_path, group=KEOGRAM_GROUP, consolidated=False)["keogram"]
+    except (FileNotFoundError, KeyError, OSError):
+        return None
+    window = night_window(night)
+    has_frame = open_index(index_path)["p_aurora"].sel(time=window).notnull().values
+    if not has_frame.any():
+        raise AuroraSWError(f"{index_path}: night {night} has no scored frames")
+    first, last = np.flatnonzero(has_frame)[[0, -1]]
+    rows = stored.sel(time=window).isel(time=slice(first, last + 1)).values.astype(np.float32)
+    rows[~has_frame[first : last + 1]] = np.nan
+    times = stored["time"].sel(time=window).values[first : last + 1]
+    return keogram_array(rows, times)
