@@ -12,7 +12,7 @@ import torch
 import xarray as xr
 
 from aurora_sw.index.pipeline import score_archive
-from aurora_sw.index.store import _mark, done_nights, open_index
+from aurora_sw.index.store import _mark, done_nights, open_index, write_night
 from aurora_sw.ingest import ingest
 from aurora_sw.model import Checkpoint, create_model, load_checkpoint, save_checkpoint
 
@@ -189,3 +189,12 @@ def test_stored_keogram_matches_the_frames_and_hides_unfinished_nights(setup, sm
     _mark(copy, 0, done=False)  # a night being rewritten: its keogram is hidden with it
     with pytest.raises(AuroraSWError, match="no scored frames"):
         open_keogram(copy, night)
+
+    old = tmp_path / "old.zarr"  # a store scored before keograms were stored
+    shutil.copytree(root / "clean.zarr", old)
+    shutil.rmtree(old / "keogram")
+    assert open_keogram(old, night) is None
+    from aurora_sw.index.physical import INDEX_NAMES
+
+    write_night(old, night, frames.assign(p_aurora=0.5, **dict.fromkeys(INDEX_NAMES, 0.0)))  # re-writing a night of it still works
+    assert night in done_nights(old) and open_keogram(old, night) is None

@@ -3,7 +3,8 @@
 Variables: ``p_aurora``, ``aurora`` (p >= stored threshold), physical indices, Sun/Moon geometry,
 sky-condition classes (integer codes with CF ``flag_values``/``flag_meanings``), ``night`` and
 quality ``flags``. Minutes without a frame are NaN (never dropped), so the time axis is regular.
-Provenance (model hash, code version, catalog) lives in the attributes.
+Provenance (model hash, code version, catalog) lives in the attributes. Beside it, the group
+``keogram`` holds each scored frame's north-south meridian (:func:`open_keogram`).
 """
 
 from __future__ import annotations
