@@ -201,11 +201,17 @@ def _init_keogram(path: Path, grid: pd.DatetimeIndex) -> None:
     keo.to_zarr(path, group=KEOGRAM_GROUP, mode="w", compute=False, consolidated=False)
 
 
+def _keogram_group(path: str | os.PathLike) -> xr.Dataset | None:
+    """The store's keogram group (lazy), or ``None`` for a store made before keograms were stored."""
+    try:
+        return xr.open_zarr(path, group=KEOGRAM_GROUP, consolidated=False)
+    except (FileNotFoundError, KeyError, OSError):
+        return None
+
+
 def _write_keogram(path: str | os.PathLike, region: slice, grid: pd.DatetimeIndex, frames: pd.DataFrame) -> None:
     """Write the frames' meridian strips (column ``meridian``) into the keogram group's region."""
-    try:
-        xr.open_zarr(path, group=KEOGRAM_GROUP, consolidated=False)
-    except (FileNotFoundError, KeyError, OSError):
+    if _keogram_group(path) is None:
         return  # a store made before keograms were stored: the index is still complete without one
     rows = np.zeros((len(grid), KEOGRAM_ROWS, 3), np.uint8)
     if "meridian" in frames and len(frames):
@@ -295,10 +301,10 @@ def open_keogram(index_path: str | os.PathLike, night: str) -> xr.DataArray | No
     Minutes without a readable frame, and nights not completely written, are NaN; the time axis
     runs from the night's first to its last frame (UTC, 1 min).
     """
-    try:
-        stored = xr.open_zarr(index_path, group=KEOGRAM_GROUP, consolidated=False)["keogram"]
-    except (FileNotFoundError, KeyError, OSError):
+    group = _keogram_group(index_path)
+    if group is None:
         return None
+    stored = group["keogram"]
     window = night_window(night)
     has_frame = open_index(index_path)["p_aurora"].sel(time=window).notnull().values
     if not has_frame.any():
