@@ -71,7 +71,7 @@ def writer_lock(target: str | os.PathLike, *, timeout_s: float = 60.0, advice: s
     ...     df = pd.read_parquet(archive / "manifest.parquet")  # read, merge and replace here
     """
     if not 0 <= timeout_s <= 1e6:  # NaN and inf too
-        raise AuroraSWError(f"lock timeout {timeout_s} s: must be 0 (do not wait) up to 1e6 seconds")
+        raise AuroraSWError(f"lock timeout (--lock-timeout) {timeout_s:g} s: give 0 (do not wait) up to 1e6 seconds")
     lock_file, holder_file = lock_paths(target)
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(lock_file)

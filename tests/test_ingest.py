@@ -6,7 +6,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from aurora_sw.errors import AuroraSWError
 from aurora_sw.ingest import ingest, read_manifest
 from aurora_sw.ingest.manifest import MANIFEST_COLUMNS
 
@@ -187,3 +189,11 @@ def test_an_ingest_that_cannot_wait_stops_in_one_line_and_changes_nothing(small_
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("aurora-sw: error: ") and f"pid {os.getpid()}" in lines[0]
     assert (tmp_path / "arch" / "manifest.parquet").read_bytes() == before
+
+
+def test_a_bad_lock_timeout_is_refused_before_anything_is_written(small_archive, tmp_path, catalog):
+    copy_frames(small_archive, tmp_path / "a", n=3)
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(AuroraSWError, match="--lock-timeout"):
+            ingest([tmp_path / "a"], tmp_path / "arch", catalog, progress=False, lock_timeout_s=bad)
+    assert not (tmp_path / "arch").exists()

@@ -324,8 +324,8 @@ def ingest(
         nor lose each other's rows.
     """
     archive = Path(archive)
-    archive.mkdir(parents=True, exist_ok=True)
     path = archive / MANIFEST_NAME
+    # The lock (which makes the archive folder) comes first: a refused run leaves nothing behind.
     with writer_lock(path, timeout_s=lock_timeout_s, advice="let it finish and run again, or wait longer with --lock-timeout SECONDS"):
         old = read_manifest(path) if path.exists() else pd.DataFrame(columns=MANIFEST_COLUMNS)
         new, problems = build_manifest(
