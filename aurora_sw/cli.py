@@ -135,9 +135,14 @@ def ingest(
     out: Path = typer.Option(..., "--out", help="Archive folder; its manifest.parquet is created or extended, movie frames go to OUT/frames/."),
     site: str = typer.Option("yellowknife", "--site", help="Site key in the catalog."),
     every: str = typer.Option("60s", "--every", help="Keep one frame per this much sky time (e.g. 60s, 2min)."),
+    lock_timeout: float = typer.Option(60.0, "--lock-timeout", help="Seconds to wait while another ingest writes the same archive (0: stop at once)."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Add frames to an archive's manifest (idempotent; problems listed, never fatal).
+
+    Frames are read strictly: truncated, too small and greyscale frames are kept flagged and never
+    scored; unreadable files and second copies of a minute are left out. All are listed, by reason,
+    in OUT/ingest_problems.csv.
 
     Movies are sampled at the --every cadence of sky time; the burned-in local time is read by
     tesseract and fitted (time = t0 + 6 s x frame index) so single misreads are corrected and
@@ -152,8 +157,11 @@ def ingest(
         every_s = pd.Timedelta(every).total_seconds()
     except ValueError:
         raise AuroraSWError(f"--every {every!r}: not a duration (e.g. 60s, 2min)") from None
-    s = run_ingest(sources, out, _catalog(catalog), site, every_s)
+    s = run_ingest(sources, out, _catalog(catalog), site, every_s, lock_timeout_s=lock_timeout)
     typer.echo(f"{s.n_added} frames added, {s.n_total} in {s.manifest_path}")
+    if s.problems:
+        counts = ", ".join(f"{reason} {n}" for reason, n in s.problem_counts.items())
+        typer.echo(f"{len(s.problems)} problems ({counts}), listed in {out / 'ingest_problems.csv'}")
     for p in s.problems[:20]:
         typer.echo(f"  problem: {p['path']}: {p['problem']}", err=True)
     if len(s.problems) > 20:

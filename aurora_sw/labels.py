@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from aurora_sw.errors import AuroraSWError
+from aurora_sw.locking import writer_lock
 
 LABELS = ("yes", "no", "unsure")
 LABEL_COLUMNS = ["path", "time_utc", "night", "label", "labeller", "labelled_at"]
@@ -51,7 +52,9 @@ def sample_for_labelling(
     rng = np.random.default_rng(seed)
     ok = manifest["sun_class"].isin(sun_classes) & manifest["moon_class"].isin(moon_classes)
     if "flags" in manifest:
-        ok &= ~manifest["flags"].fillna("").str.contains("unreadable|dark|overexposed|duplicate")
+        from aurora_sw.camera import FRAME_PROBLEMS  # the flags of frames that must not be used
+
+        ok &= ~manifest["flags"].fillna("").str.contains("|".join((*FRAME_PROBLEMS, "dark", "overexposed", "duplicate")))
     chosen = []
     for _, night in manifest[ok].groupby("night", sort=True):
         k = min(per_night, int(len(night) * max_fraction))
@@ -186,14 +189,15 @@ class LabelStore:
     """Labels kept in one Parquet file; one row per frame path (the latest label wins).
 
     Saves atomically after each change, so a labelling session can be killed at any moment.
+    Each change re-reads the file and writes it back under the store's writer lock
+    (:func:`aurora_sw.locking.writer_lock`, waiting up to ``lock_timeout_s``), so two sessions
+    (two Explorer tabs, an import during labelling) never drop each other's labels.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, *, lock_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
-        if self.path.exists():
-            self.df = pd.read_parquet(self.path)
-        else:
-            self.df = pd.DataFrame(columns=LABEL_COLUMNS)
+        self.lock_timeout_s = lock_timeout_s
+        self.df = self._read_current()
 
     def __len__(self) -> int:
         return len(self.df)
@@ -213,14 +217,18 @@ class LabelStore:
                 "labelled_at": datetime.now(timezone.utc),
             }
         )
-        keep = self.df[~self.df["path"].isin(new["path"])]
-        self.df = pd.concat([keep, new], ignore_index=True) if len(keep) else new
-        self.save()
+        with writer_lock(self.path, timeout_s=self.lock_timeout_s):
+            current = self._read_current()
+            keep = current[~current["path"].isin(new["path"])]
+            self.df = pd.concat([keep, new], ignore_index=True) if len(keep) else new
+            self._write()
 
     def remove(self, paths: list[str]) -> None:
         """Forget the labels of ``paths`` (e.g. to undo a label in the Explorer)."""
-        self.df = self.df[~self.df["path"].isin([str(p) for p in paths])].reset_index(drop=True)
-        self.save()
+        with writer_lock(self.path, timeout_s=self.lock_timeout_s):
+            current = self._read_current()
+            self.df = current[~current["path"].isin([str(p) for p in paths])].reset_index(drop=True)
+            self._write()
 
     def label_of(self, path: str) -> str | None:
         """The current label of ``path``, or ``None``."""
@@ -228,6 +236,15 @@ class LabelStore:
         return None if hit.empty else str(hit.iloc[-1])
 
     def save(self) -> None:
+        """Write this store's labels as they are here, replacing the file (under the lock)."""
+        with writer_lock(self.path, timeout_s=self.lock_timeout_s):
+            self._write()
+
+    def _read_current(self) -> pd.DataFrame:
+        """The labels on disk now (another process may have added some since we read them)."""
+        return pd.read_parquet(self.path) if self.path.exists() else pd.DataFrame(columns=LABEL_COLUMNS)
+
+    def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         self.df.to_parquet(tmp, index=False)

@@ -64,3 +64,46 @@ def test_label_store_latest_label_wins_and_persists(tmp_path):
     assert again.df.set_index("path").loc[m.path.iloc[0], "label"] == "unsure"
     with pytest.raises(AuroraSWError, match="labels must be one of"):
         store.add(m.assign(label="maybe"))
+
+
+ADD_ONE_BY_ONE = """
+import pathlib, sys, time
+import pandas as pd
+from aurora_sw.labels import LabelStore
+store_path, who, go = sys.argv[1:4]
+store = LabelStore(store_path)  # read before the other process writes: a stale copy
+while not pathlib.Path(go).exists():
+    time.sleep(0.01)
+for i in range(40):
+    t = pd.Timestamp("2024-02-06T05:00Z") + pd.Timedelta(minutes=i)
+    row = pd.DataFrame({"path": [f"/f/{who}/{i}.jpg"], "time_utc": [t], "night": ["2024-02-05"], "label": ["yes"]})
+    store.add(row, labeller=who)
+"""
+
+
+def test_two_labelling_processes_keep_every_label(tmp_path):
+    """Two real processes (an Explorer tab and an import) adding labels at once: none lost."""
+    import subprocess
+    import sys
+
+    store = tmp_path / "labels.parquet"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", ADD_ONE_BY_ONE, str(store), who, str(tmp_path / "go")], stderr=subprocess.PIPE, text=True)
+        for who in ("ana", "ben")
+    ]
+    (tmp_path / "go").touch()
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+    df = LabelStore(store).df
+    assert len(df) == 80 and df.groupby("labeller").size().to_dict() == {"ana": 40, "ben": 40}
+
+
+def test_a_label_store_held_by_another_writer_is_refused_in_one_line(tmp_path):
+    from aurora_sw.locking import LockedError, writer_lock
+
+    store = LabelStore(tmp_path / "labels.parquet", lock_timeout_s=0)
+    store.add(fake_manifest(nights=1, per_night=2), labeller="ana")
+    with writer_lock(tmp_path / "labels.parquet"):
+        with pytest.raises(LockedError, match=r"labels.parquet: being written by pid \d+ on .* since "):
+            store.add(fake_manifest(nights=1, per_night=3), labeller="ben")
+    assert len(LabelStore(tmp_path / "labels.parquet")) == 2

@@ -16,6 +16,7 @@ from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.score import score_frames
 from aurora_sw.index.store import done_nights, init_store, write_night
 from aurora_sw.ingest import read_manifest
+from aurora_sw.ingest.manifest import add_flag
 from aurora_sw.model.checkpoint import Checkpoint, load_checkpoint
 from aurora_sw.model.gradcam import CAM_ATTRS, cam_statistics, gradcam_maps
 from aurora_sw.model.runtime import Backend, default_device, resolve_backend
@@ -40,8 +41,7 @@ def score_night(
     scored = pd.concat([frames.reset_index(drop=True), scores], axis=1)
     if cam:
         scored = scored.join(_cam_statistics(scored, ckpt))
-    scored.loc[~scored["readable"], "flags"] = scored.loc[~scored["readable"], "flags"].fillna("") + ",unreadable"
-    scored["flags"] = scored["flags"].str.strip(",")
+    scored["flags"] = [add_flag(f, reason) for f, reason in zip(scored["flags"], scored["frame_problem"])]
     write_night(store, night, scored)
     return {"night": night, "frames": int(scores["readable"].sum()), "unreadable": int((~scores["readable"]).sum())}
 
@@ -88,7 +88,9 @@ def score_archive(
     Returns
     -------
     dict
-        ``scored``, ``skipped`` (night lists), ``frames``, ``unreadable``, ``store``.
+        ``scored``, ``skipped`` (night lists), ``frames`` (scored), ``unreadable`` (frames not
+        scored: unreadable, truncated, too small or greyscale; the store's flags say which),
+        ``store``.
     """
     ckpt = model if isinstance(model, Checkpoint) else load_checkpoint(model)
     manifest = read_manifest(archive)

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from aurora_sw.camera import FrameError
 from aurora_sw.index.background import MAP_SIZE, area_above_night_background, green_excess_map
 from aurora_sw.index.keogram import KEOGRAM_ROWS, meridian_strip
 from aurora_sw.index.physical import INDEX_NAMES, frame_indices
@@ -39,16 +40,16 @@ class _ScoreDataset(Dataset):
     def __getitem__(self, i: int):
         try:
             img = read_frame(self.paths[i], max(ANALYSIS_SIZE, self.input_size))
-        except OSError:
+        except FrameError as exc:
             nan = float("nan")
             return (torch.zeros(3, self.input_size, self.input_size), torch.full((len(INDEX_NAMES),), nan),
-                    torch.full((MAP_SIZE, MAP_SIZE), nan, dtype=torch.float16), torch.zeros(KEOGRAM_ROWS, 3, dtype=torch.uint8), False)
+                    torch.full((MAP_SIZE, MAP_SIZE), nan, dtype=torch.float16), torch.zeros(KEOGRAM_ROWS, 3, dtype=torch.uint8), exc.reason)
         small = img if img.shape[0] == ANALYSIS_SIZE else cv2.resize(img, (ANALYSIS_SIZE, ANALYSIS_SIZE), interpolation=cv2.INTER_AREA)
         phys = torch.from_numpy(frame_indices(small))
         model_in = img if img.shape[0] == self.input_size else cv2.resize(img, (self.input_size, self.input_size), interpolation=cv2.INTER_AREA)
         x = normalize(torch.from_numpy(model_in).permute(2, 0, 1), self.normalization)
         strip = torch.from_numpy(meridian_strip(small, KEOGRAM_ROWS).round().astype(np.uint8))
-        return x, phys, torch.from_numpy(green_excess_map(small)), strip, True
+        return x, phys, torch.from_numpy(green_excess_map(small)), strip, ""
 
 
 def score_frames(
@@ -67,36 +68,40 @@ def score_frames(
     ``aurora_area_night`` fits the per-night background model (:mod:`aurora_sw.index.background`)
     to all of ``paths``, so they should be one night (:func:`~aurora_sw.index.pipeline.score_night`
     passes one night at a time).
-    A frame that cannot be read gets NaN values and ``readable=False``; it never stops the run.
+    A frame that must not be scored (:func:`aurora_sw.camera.read_frame`: unreadable, truncated,
+    too small, greyscale) gets NaN values, ``readable=False`` and its reason in ``frame_problem``;
+    it never stops the run.
 
     Returns
     -------
     pandas.DataFrame
         One row per path (same order): ``p_aurora``, :data:`INDEX_NAMES`, ``aurora_area_night``,
         ``meridian`` (the frame's north-south strip for the keogram, uint8 ``KEOGRAM_ROWS x 3``,
-        :func:`~aurora_sw.index.keogram.meridian_strip`), ``readable``; ``attrs["backend"]`` names
+        :func:`~aurora_sw.index.keogram.meridian_strip`), ``readable``, ``frame_problem`` (a
+        :data:`~aurora_sw.camera.FRAME_PROBLEMS` key, "" for a good frame); ``attrs["backend"]`` names
         the runtime used.
     """
     dev = default_device(device)
     batch_size = batch_size or default_batch_size(ckpt.input_size, dev.type)
     run, backend_used = make_runner(ckpt, backend, dev)
     dl = DataLoader(_ScoreDataset(list(paths), ckpt.input_size, ckpt.normalization), batch_size, num_workers=num_workers, pin_memory=dev.type == "cuda")
-    probs, phys, maps, strips, ok = [], [], [], [], []
+    probs, phys, maps, strips, problems = [], [], [], [], []
     bar = tqdm(total=len(paths), desc="scoring", unit="frame", disable=not progress)
-    for x, p, ge_map, strip, good in dl:
+    for x, p, ge_map, strip, problem in dl:
         prob = run(x)
-        prob[~good.numpy()] = np.nan
+        prob[np.array([bool(r) for r in problem])] = np.nan
         probs.append(prob)
         phys.append(p.numpy())
         maps.append(ge_map.numpy())
         strips.append(strip.numpy())
-        ok.append(good.numpy())
+        problems += problem
         bar.update(len(x))
     bar.close()
     out = pd.DataFrame(np.concatenate(phys) if phys else np.zeros((0, len(INDEX_NAMES))), columns=list(INDEX_NAMES))
     out.insert(0, "p_aurora", np.concatenate(probs) if probs else [])
     out["aurora_area_night"] = area_above_night_background(np.concatenate(maps)) if maps else []
     out["meridian"] = list(np.concatenate(strips)) if strips else []
-    out["readable"] = np.concatenate(ok) if ok else []
+    out["frame_problem"] = problems
+    out["readable"] = out["frame_problem"] == ""
     out.attrs["backend"] = backend_used
     return out

@@ -1,14 +1,22 @@
 """The archive manifest: one row per kept frame, with UTC time, night, sky conditions and flags.
 
 Written as ``ARCHIVE/manifest.parquet``. Re-ingesting the same sources adds nothing twice (rows
-are keyed by frame path and time); writes go to a temporary file renamed into place, so a killed
-run never leaves a half-written manifest. Files that could not be used are listed, each with its
-reason, in ``ARCHIVE/ingest_problems.csv`` and in the returned summary.
+are keyed by frame path and time), and a minute the manifest already has is not added again from
+another file (the first frame of a minute stays; the other is listed as ``duplicate_minute``).
+One ingest at a time writes an archive (:func:`aurora_sw.locking.writer_lock`); writes go to a
+temporary file renamed into place, so a killed run never leaves a half-written manifest.
+
+Every frame is read strictly (:func:`aurora_sw.camera.read_frame`): an unreadable file is left
+out; a truncated, too small or greyscale frame keeps its row, flagged with that reason, and is
+never scored. Files that could not be used are listed, each with its reason, in the returned
+summary and in ``ARCHIVE/ingest_problems.csv`` (one row per file and reason, however often the
+archive is re-ingested).
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,10 +24,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from aurora_sw.camera import FrameError, read_frame
 from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.ingest.jpeg import scan_frames
 from aurora_sw.ingest.video import VIDEO_SUFFIXES, find_videos, video_records
+from aurora_sw.locking import writer_lock
 from aurora_sw.sky import local_night, sky_conditions
 
 MANIFEST_COLUMNS = [
@@ -27,32 +37,59 @@ MANIFEST_COLUMNS = [
     "sun_alt", "sun_az", "moon_alt", "moon_az", "moon_phase", "moon_illum",
     "sun_class", "moon_class", "flags", "path",
 ]
-# Quality flags: comma-separated names in the manifest, a CF bitmask in the index.
-FLAG_BITS = {"unreadable": 1, "dark": 2, "overexposed": 4, "duplicate": 8, "ocr_mismatch": 16}
+# Quality flags: comma-separated names in the manifest, a CF bitmask in the index. A frame flagged
+# with a reason of aurora_sw.camera.FRAME_PROBLEMS keeps its minute but is never scored or labelled.
+FLAG_BITS = {
+    "unreadable": 1, "dark": 2, "overexposed": 4, "duplicate": 8, "ocr_mismatch": 16,
+    "truncated": 32, "too_small": 64, "greyscale": 128,
+}
 MANIFEST_NAME = "manifest.parquet"
 PROBLEMS_NAME = "ingest_problems.csv"
+PROBLEM_COLUMNS = ["path", "reason", "problem"]
 
 
 @dataclass
 class IngestSummary:
-    """What an ingest did: rows added and kept, and every file that could not be used."""
+    """What an ingest did: rows added and kept, and every file that could not be used.
+
+    ``problems`` are dicts with ``path``, ``reason`` (a short key: ``truncated``, ``no_time``,
+    ``duplicate_minute``, ...) and ``problem`` (the explanation).
+    """
 
     manifest_path: Path
     n_added: int
     n_total: int
     problems: list[dict] = field(default_factory=list)
 
+    @property
+    def problem_counts(self) -> dict[str, int]:
+        """Number of problems of each reason, most frequent first."""
+        return dict(Counter(p["reason"] for p in self.problems).most_common())
 
-def _quality_flags(path: str, previous: np.ndarray | None) -> tuple[str, np.ndarray | None]:
-    """Flags for one frame: unreadable, dark, overexposed, duplicate (of the previous frame).
 
-    Decodes at 1/8 size (JPEG DCT scaling), which is all these checks need.
+def add_flag(flags: str | None, flag: str) -> str:
+    """Comma-separated ``flags`` with ``flag`` added once (an empty ``flag`` adds nothing)."""
+    names = [f for f in flags.split(",") if f] if isinstance(flags, str) else []
+    if flag and flag not in names:
+        names.append(flag)
+    return ",".join(names)
+
+
+def _problem(path: str | os.PathLike, reason: str, problem: str) -> dict:
+    return {"path": str(path), "reason": reason, "problem": problem}
+
+
+def _quality_flags(path: str, previous: np.ndarray | None) -> tuple[str, np.ndarray | None, str]:
+    """Flags for one frame and what is wrong with it ("" if nothing).
+
+    A frame :func:`~aurora_sw.camera.read_frame` refuses gets its reason as the flag (and is not
+    looked at further); otherwise dark, overexposed, duplicate (of the previous frame). Decodes at
+    1/8 size (JPEG DCT scaling), which is all these checks need.
     """
-    import cv2
-
-    img = cv2.imread(path, cv2.IMREAD_REDUCED_COLOR_8)
-    if img is None or img.size == 0:
-        return "unreadable", None
+    try:
+        img = read_frame(path, reduce=8)
+    except FrameError as exc:
+        return exc.reason, None, exc.problem
     h, w = img.shape[:2]
     yy, xx = np.ogrid[:h, :w]
     inside = (yy - (h - 1) / 2) ** 2 + (xx - (w - 1) / 2) ** 2 <= (0.9 * min(h, w) / 2) ** 2
@@ -64,7 +101,7 @@ def _quality_flags(path: str, previous: np.ndarray | None) -> tuple[str, np.ndar
         flags.append("overexposed")
     if previous is not None and previous.shape == sky.shape and np.abs(previous - sky).mean() < 0.05:
         flags.append("duplicate")
-    return ",".join(flags), sky
+    return ",".join(flags), sky, ""
 
 
 def build_manifest(
@@ -87,7 +124,8 @@ def build_manifest(
     every_s
         Keep the first frame of each ``every_s``-second bin of UTC time (60 = one a minute).
     check_quality
-        Decode each kept frame (at 1/8 size) for the unreadable/dark/overexposed/duplicate flags.
+        Read each kept frame strictly (at 1/8 size) for the flags: a
+        :data:`~aurora_sw.camera.FRAME_PROBLEMS` reason, or dark/overexposed/duplicate.
     frames_dir
         Where frames extracted from movies are written (720x720 sky crops named by UTC time).
     skip_videos
@@ -96,9 +134,12 @@ def build_manifest(
     Returns
     -------
     manifest : pandas.DataFrame
-        Columns :data:`MANIFEST_COLUMNS`, sorted by time.
+        Columns :data:`MANIFEST_COLUMNS`, sorted by time; one frame per ``every_s`` bin (the
+        first by time, then path). Frames :func:`~aurora_sw.camera.read_frame` refuses are
+        flagged with the reason (:data:`~aurora_sw.camera.FRAME_PROBLEMS`).
     problems : list of dict
-        ``{"path": ..., "problem": ...}`` for every file that was skipped.
+        ``{"path", "reason", "problem"}`` for every file that is not usable, and for every frame
+        with the same UTC time as a kept one (``duplicate_minute``).
     """
     catalog = catalog or load_catalog()
     site = catalog.site(site_key)
@@ -112,11 +153,11 @@ def build_manifest(
             videos += find_videos(src)
             for rec in scan_frames(src, catalog):
                 if rec.get("problem"):
-                    problems.append({"path": rec["path"], "problem": rec["problem"]})
+                    problems.append(_problem(rec["path"], "no_time", rec["problem"]))
                 else:
                     records.append(rec)
         else:
-            problems.append({"path": str(src), "problem": "not a folder of frames nor a movie file"})
+            problems.append(_problem(src, "not_a_source", "not a folder of frames nor a movie file"))
     done = set(skip_videos or ())
     for video in videos:
         if str(video.resolve()) in done:
@@ -132,7 +173,13 @@ def build_manifest(
     df = pd.DataFrame(records).sort_values(["time_utc", "path"]).reset_index(drop=True)
     df["time_utc"] = pd.to_datetime(df["time_utc"], utc=True)
     bins = df["time_utc"].dt.floor(pd.Timedelta(seconds=every_s)).to_numpy()
-    df = df[np.r_[True, bins[1:] != bins[:-1]]].reset_index(drop=True)
+    first = np.r_[True, bins[1:] != bins[:-1]]
+    keeper = np.maximum.accumulate(np.where(first, np.arange(len(df)), 0))  # the kept row of each row's bin
+    times, paths = df["time_utc"].to_numpy(), df["path"].to_numpy()
+    # Later frames of a bin are the sampling; one at the very time of the kept frame is a copy.
+    for i in np.flatnonzero(~first & (times == times[keeper])):
+        problems.append(_problem(paths[i], "duplicate_minute", f"the same UTC time as {paths[keeper[i]]}, which is kept"))
+    df = df[first].reset_index(drop=True)
 
     geo = sky_conditions(pd.DatetimeIndex(df["time_utc"]), site, catalog.sky_conditions)
     for col in ["sun_alt", "sun_az", "moon_alt", "moon_az", "moon_phase", "moon_illum", "sun_class", "moon_class"]:
@@ -148,15 +195,14 @@ def build_manifest(
     if check_quality:
         prev = None
         for path, earlier in tqdm(zip(df["path"], df["flags"]), total=len(df), desc="checking frames", unit="frame", disable=not progress):
-            f, prev_new = _quality_flags(path, prev)
+            f, prev_new, problem = _quality_flags(path, prev)
             flags.append(",".join(x for x in (earlier, f) if x))
             prev = prev_new if prev_new is not None else prev
-            if f == "unreadable":
-                problems.append({"path": path, "problem": "unreadable image (corrupt, truncated or not an image)"})
+            if problem:
+                problems.append(_problem(path, f, problem))
     else:
         flags = list(df["flags"])
     df["flags"] = flags
-    df = df[~df["flags"].str.contains("unreadable")].reset_index(drop=True)
     return df[MANIFEST_COLUMNS], problems
 
 
@@ -198,6 +244,61 @@ def _write_atomic(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _merge(old: pd.DataFrame, new: pd.DataFrame, every_s: float) -> tuple[pd.DataFrame, int, list[dict]]:
+    """The manifest ``old`` with the rows of ``new`` added: (merged, rows added, problems).
+
+    A row already there (same path and time) keeps its place and takes the flags just found, so
+    a bad frame replaced in place loses its flag on the next ingest. A new unreadable frame is
+    not added (there is no image to keep); truncated, too small and greyscale ones are, flagged.
+    A new row in a time bin the manifest already holds (a copy of the same frames in another
+    folder) is not added: the first frame of a minute stays and the newcomer is a
+    ``duplicate_minute`` problem.
+    """
+    if new.empty:
+        return old, 0, []
+    step = pd.Timedelta(seconds=every_s)
+    old_times = pd.to_datetime(old["time_utc"], utc=True)
+    row_of = {(p, t): i for i, p, t in zip(old.index, old["path"], old_times)}
+    at = [row_of.get((p, t)) for p, t in zip(new["path"], new["time_utc"])]
+    known = np.array([i is not None for i in at])
+    old = old.copy()
+    old.loc[[i for i in at if i is not None], "flags"] = new.loc[known, "flags"].to_numpy()
+    holder = dict(zip(old_times.dt.floor(step), old["path"]))
+    fresh = new[~known & ~new["flags"].str.contains("unreadable", regex=False).to_numpy()]
+    taken = [holder.get(b) for b in fresh["time_utc"].dt.floor(step)]
+    problems = [
+        _problem(p, "duplicate_minute", f"the manifest already has {other} for {t:%Y-%m-%d %H:%M:%S} UTC; the first frame stays")
+        for p, t, other in zip(fresh["path"], fresh["time_utc"], taken) if other is not None
+    ]
+    fresh = fresh[[other is None for other in taken]]
+    merged = pd.concat([old, fresh], ignore_index=True) if len(old) else fresh
+    return merged.sort_values(["time_utc", "path"]).reset_index(drop=True), len(fresh), problems
+
+
+def _write_problems(path: Path, problems: list[dict], examined: set[str]) -> None:
+    """Update ``ingest_problems.csv``: one row per file and reason.
+
+    Rows of files examined in this run are replaced by what this run found (a file repaired
+    since drops out); rows of other files stay. Replaced atomically, like the manifest.
+    """
+    rows = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+    if path.exists():
+        try:
+            old = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+            old = pd.DataFrame(columns=PROBLEM_COLUMNS)  # our own report, damaged: this run rewrites it
+        if "reason" not in old:  # written before problems had a reason
+            old["reason"] = old.get("problem", "")
+        old = old.reindex(columns=PROBLEM_COLUMNS, fill_value="")
+        rows = pd.concat([old[~old["path"].isin(examined)], rows], ignore_index=True)
+    elif rows.empty:
+        return
+    rows = rows.drop_duplicates(["path", "reason"], keep="last").sort_values(["path", "reason"])
+    tmp = path.with_name(path.name + ".tmp")
+    rows.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
 def ingest(
     sources: list[str | os.PathLike],
     archive: str | os.PathLike,
@@ -205,27 +306,33 @@ def ingest(
     site_key: str = "yellowknife",
     every_s: float = 60.0,
     progress: bool = True,
+    *,
+    lock_timeout_s: float = 60.0,
 ) -> IngestSummary:
     """Add the frames of ``sources`` to the archive's manifest (idempotent).
 
-    Rows already in the manifest (same path and time) are kept as they are; new rows are
-    appended; the manifest is replaced atomically. Problems are appended to
-    ``ingest_problems.csv``.
+    Rows already in the manifest (same path and time) stay, with their flags brought up to
+    date; new rows are added unless their minute is already there (``duplicate_minute``); the
+    manifest is replaced atomically. ``ingest_problems.csv`` gets one row per file and reason.
+
+    Parameters
+    ----------
+    lock_timeout_s
+        Seconds to wait while another process writes this archive; after that the run stops
+        with :class:`aurora_sw.locking.LockedError` naming the holder, having changed nothing.
+        The lock is held for the whole run, so two ingests never decode the same movies twice
+        nor lose each other's rows.
     """
     archive = Path(archive)
-    archive.mkdir(parents=True, exist_ok=True)
     path = archive / MANIFEST_NAME
-    old = read_manifest(path) if path.exists() else pd.DataFrame(columns=MANIFEST_COLUMNS)
-    new, problems = build_manifest(
-        sources, catalog, site_key, every_s, progress=progress, frames_dir=archive / "frames", skip_videos=set(old["source"])
-    )
-    known = set(zip(old["path"], pd.to_datetime(old["time_utc"], utc=True)))
-    fresh = new[[(p, t) not in known for p, t in zip(new["path"], new["time_utc"])]] if len(new) else new
-    merged = pd.concat([old, fresh], ignore_index=True) if len(old) else fresh
-    merged = merged.sort_values(["time_utc", "path"]).reset_index(drop=True)
-    _write_atomic(merged, path)
-    if problems:
-        prob = pd.DataFrame(problems)
-        prob_path = archive / PROBLEMS_NAME
-        prob.to_csv(prob_path, mode="a", header=not prob_path.exists(), index=False)
-    return IngestSummary(manifest_path=path, n_added=len(fresh), n_total=len(merged), problems=problems)
+    # The lock (which makes the archive folder) comes first: a refused run leaves nothing behind.
+    with writer_lock(path, timeout_s=lock_timeout_s, advice="let it finish and run again, or wait longer with --lock-timeout SECONDS"):
+        old = read_manifest(path) if path.exists() else pd.DataFrame(columns=MANIFEST_COLUMNS)
+        new, problems = build_manifest(
+            sources, catalog, site_key, every_s, progress=progress, frames_dir=archive / "frames", skip_videos=set(old["source"])
+        )
+        merged, n_added, duplicates = _merge(old, new, every_s)
+        problems += duplicates
+        _write_atomic(merged, path)
+        _write_problems(archive / PROBLEMS_NAME, problems, set(new["path"]) | {p["path"] for p in problems})
+    return IngestSummary(manifest_path=path, n_added=n_added, n_total=len(merged), problems=problems)

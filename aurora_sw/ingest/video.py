@@ -188,7 +188,7 @@ def video_records(
         for vf in tqdm(iter_frames(path, step), desc=f"decoding {path.name}", unit="frame", disable=not progress):
             frames.append(vf)
     except AuroraSWError as exc:
-        problems.append({"path": str(path), "problem": str(exc).split(": ", 1)[-1]})
+        problems.append({"path": str(path), "reason": "unreadable_video", "problem": str(exc).split(": ", 1)[-1]})
         if not frames:
             return [], problems
     epoch_guess = site.camera_epochs[-1]
@@ -199,7 +199,7 @@ def video_records(
     read_s = np.array([r.timestamp() if r else np.nan for r in reads])
     fitted, residual = fit_times(idx, read_s, site.frame_cadence_s)
     if np.isnan(fitted).all():
-        problems.append({"path": str(path), "problem": "the burned-in time could not be read on any frame; nothing ingested"})
+        problems.append({"path": str(path), "reason": "no_overlay_time", "problem": "the burned-in time could not be read on any frame; nothing ingested"})
         return [], problems
     records = []
     for f, text, t_s, res in zip(frames, texts, fitted, residual):

@@ -9,25 +9,22 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from aurora_sw import camera
 from aurora_sw.model.factory import IMAGENET_MEAN, IMAGENET_STD
 
 
 def read_frame(path: str, size: int) -> np.ndarray:
-    """RGB uint8 ``size x size`` frame; JPEGs are decoded at a reduced scale when that suffices.
+    """RGB uint8 ``size x size`` frame, read strictly; JPEGs are decoded at a reduced scale when
+    that suffices.
 
-    Raises ``OSError`` naming the file if it cannot be read.
+    Raises :class:`aurora_sw.camera.FrameError` (an ``OSError``) naming the file and the reason
+    when the frame must not be used: unreadable, truncated, too small or greyscale.
     """
-    flag = cv2.IMREAD_COLOR
-    for factor, reduced in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2)):
-        if size * factor <= 720:  # frames are 720 px; decode no more than we keep
-            flag = reduced
-            break
-    img = cv2.imread(path, flag)
-    if img is None:
-        raise OSError(f"{path}: cannot read image")
+    reduce = next((factor for factor in (8, 4, 2) if size * factor <= 720), 1)  # frames are 720 px; decode no more than we keep
+    img = camera.read_frame(path, reduce=reduce)
     if img.shape[0] != size or img.shape[1] != size:
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-    return img[..., ::-1].copy()
+    return img
 
 
 _MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
