@@ -171,7 +171,10 @@ def _intact_nights(store: Path, nights: list[str], ckpt: Checkpoint) -> set[str]
     return set(report.index[report["status"].isin(["ok", "unverified"])])
 
 
-def _score_nights(manifest, todo, ckpt, store, batch_size, num_workers, client, progress, backend, cam) -> list[dict]:
+def _score_nights(
+    manifest: pd.DataFrame, todo: list[str], ckpt: Checkpoint, store: Path, batch_size: int | None, num_workers: int,
+    client, progress: bool, backend: Backend, cam: bool,
+) -> list[dict]:
     """Score the nights ``todo`` into ``store``, here or on the Dask ``client``'s workers."""
     groups = {n: g for n, g in manifest.groupby("night")}
     results = []

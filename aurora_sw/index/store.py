@@ -559,7 +559,7 @@ def check_replaceable(path: str | os.PathLike) -> None:
         return
     if path.is_dir() and not path.is_symlink() and (is_index_store(path) or not any(path.iterdir())):
         return
-    what = "a file" if path.is_file() else "a folder with other files" if path.is_dir() else "not a folder"
+    what = "a symbolic link" if path.is_symlink() else "a file" if path.is_file() else "a folder with other files" if path.is_dir() else "not a folder"
     raise AuroraSWError(f"{path}: is {what}, not an aurora-sw index store; refusing to replace it (choose another output path)")
 
 
