@@ -583,7 +583,7 @@ def score(
     archive: Path = typer.Option(..., "--archive", help="Archive folder (manifest.parquet)."),
     model: Path = typer.Option(..., "--model", help="Classifier checkpoint (best.pt)."),
     out: Path = typer.Option(Path("index.zarr"), "--out", help="The index store (Zarr), one chunk per night."),
-    resume: bool = typer.Option(False, "--resume", help="Keep complete nights in OUT; score only the rest."),
+    resume: bool = typer.Option(False, "--resume", help="Keep complete, intact nights in OUT (or of an interrupted run); score the rest and damaged ones."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per batch (default: by input size; 16 at 240 px on CPU, 128 on GPU)."),
     workers: int = typer.Option(0, "--workers", help="DataLoader processes decoding frames."),
     backend: str = typer.Option("auto", "--backend", help="Inference runtime: auto (ONNX Runtime on CPU, PyTorch on GPU), torch or onnx."),
@@ -595,7 +595,9 @@ def score(
     """Score every minute of every night into the aurora index (resumable; GPU when present).
 
     Each night is written as one region of the Zarr store and marked complete only at the end, so
-    readers never see half a night and a killed run resumes with --resume.
+    readers never see half a night and a killed run resumes with --resume. A new index is built
+    beside OUT and replaces it only when complete; OUT must be an index store, an empty folder or
+    new. One writer at a time: a second run on OUT stops and names the first.
     """
     from aurora_sw.index.pipeline import score_archive
 
@@ -712,10 +714,35 @@ def keogram_cmd(
 
 @app.command()
 def summary(index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store.")) -> None:
-    """Per-night summary of an aurora index: frames, aurora fraction, first/last aurora, dark hours."""
-    from aurora_sw.index import nightly_summary, open_index
+    """Per-night summary of an aurora index: frames, aurora fraction, first/last aurora, dark hours.
 
-    typer.echo(nightly_summary(open_index(index).load()).to_string())
+    Exits with 1 when a night is damaged (listed, without values).
+    """
+    from aurora_sw.index.summary import index_summary
+
+    table = index_summary(index)
+    typer.echo(table.to_string())
+    damaged = table.index[table["status"] == "damaged"]
+    if len(damaged):
+        raise AuroraSWError(f"{index}: night(s) {', '.join(damaged)} damaged and left out; `aurora-sw check --index {index}` names the variables, `aurora-sw score --resume` re-scores them")
+
+
+@app.command()
+def check(index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store.")) -> None:
+    """Check every night of an index store against the checksums written with it.
+
+    Each night is ok, unverified (written before checksums were recorded), damaged (a variable
+    differs or cannot be read; named) or incomplete (not written, or interrupted). Exits with 1
+    when a night is damaged; `aurora-sw score --resume` re-scores damaged and incomplete nights.
+    """
+    from aurora_sw.index.store import check_index
+
+    report = check_index(index)
+    typer.echo(report.to_string())
+    typer.echo(", ".join(f"{n} {status}" for status, n in report["status"].value_counts().items()))
+    damaged = report.index[report["status"] == "damaged"]
+    if len(damaged):
+        raise AuroraSWError(f"{index}: night(s) {', '.join(damaged)} damaged; `aurora-sw score --resume` re-scores them")
 
 
 def main() -> None:

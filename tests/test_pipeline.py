@@ -1,6 +1,9 @@
-"""Scoring an archive into the index store: kill and resume, partial nights hidden, bad frames, Dask."""
+"""Scoring an archive into the index store: kill and resume, partial nights hidden, bad frames, Dask, and
+the faults a user met: --out at a foreign folder, a mislabelled checkpoint, two writers, a damaged night."""
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,9 +15,10 @@ import torch
 import xarray as xr
 
 from aurora_sw.index.pipeline import score_archive
-from aurora_sw.index.store import _mark, done_nights, open_index, write_night
+from aurora_sw.index.store import _mark, check_index, done_nights, open_index, partial_path, write_night
 from aurora_sw.ingest import ingest
 from aurora_sw.model import Checkpoint, create_model, load_checkpoint, save_checkpoint
+from test_store import aurora_sw, one_error_line  # the same CLI runs as the store's tests
 
 VARS = ["p_aurora", "aurora", "green_excess", "aurora_area", "sun_alt", "sun_class", "flags", "night"]
 
@@ -44,28 +48,110 @@ def test_store_is_chunked_by_night_and_complete(setup, small_archive):
 def test_killed_run_resumed_equals_a_clean_run(setup):
     root, ckpt, _ = setup
     store = root / "killed.zarr"
+    new = partial_path(store)  # a fresh run builds the new index beside the store
     cmd = [sys.executable, "-m", "aurora_sw", "score", "--archive", str(root / "arch"), "--model", str(ckpt), "--out", str(store)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
-        if store.exists() and "night_done" in os.listdir(store) and done_nights(store):
+        if new.exists() and "night_done" in os.listdir(new) and done_nights(new):
             break
         time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert len(done_nights(store)) == 1  # killed between nights: one complete, one not
+    assert len(done_nights(new)) == 1  # killed between nights: one complete, one not
+    assert not store.exists()  # nothing at --out until the new index is complete
     res = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stderr
     assert "1 already complete" in res.stdout
+    assert not new.exists()
     a = open_index(store)[VARS].load()
     b = open_index(root / "clean.zarr")[VARS].load()
     xr.testing.assert_equal(a, b)
 
 
+def test_score_never_replaces_what_is_not_an_index(setup, tmp_path):
+    root, ckpt, _ = setup
+    folder = tmp_path / "archive"  # as reported: `--out archive` deleted the manifest
+    folder.mkdir()
+    shutil.copy(root / "arch" / "manifest.parquet", folder)
+    manifest = (folder / "manifest.parquet").read_bytes()
+    line = one_error_line(aurora_sw("score", "--archive", root / "arch", "--model", ckpt, "--out", folder))
+    assert f"{folder}: is a folder with other files, not an aurora-sw index store" in line
+    assert (folder / "manifest.parquet").read_bytes() == manifest and os.listdir(folder) == ["manifest.parquet"]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    assert "is a file" in one_error_line(aurora_sw("score", "--archive", root / "arch", "--model", ckpt, "--out", notes))
+    assert notes.read_text() == "keep me" and sorted(os.listdir(tmp_path)) == ["archive", "notes.txt"]  # nothing written beside
+
+
+def test_a_checkpoint_that_does_not_fit_its_model_leaves_the_index_intact(setup, tmp_path):
+    root, ckpt_path, _ = setup
+    index = shutil.copytree(root / "clean.zarr", tmp_path / "index.zarr")
+    wrong = load_checkpoint(ckpt_path)
+    wrong.model_name = "efficientnet_b0"  # B1 weights labelled B0
+    save_checkpoint(wrong, tmp_path / "b0.pt")
+    line = one_error_line(aurora_sw("score", "--archive", root / "arch", "--model", tmp_path / "b0.pt", "--out", index))
+    assert f"{tmp_path / 'b0.pt'}: its weights do not fit efficientnet_b0" in line
+    assert (check_index(index)["status"] == "ok").all()
+    xr.testing.assert_equal(open_index(index)[VARS].load(), open_index(root / "clean.zarr")[VARS].load())
+
+
+def test_two_concurrent_score_runs_one_writes_the_other_names_it(setup, tmp_path):
+    root, ckpt, _ = setup
+    store = tmp_path / "index.zarr"
+    cmd = [sys.executable, "-m", "aurora_sw", "score", "--archive", str(root / "arch"), "--model", str(ckpt), "--out", str(store)]
+    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    codes = [run.returncode for run in runs]
+    assert sorted(codes) == [0, 1], outputs
+    winner, loser = (0, 1) if codes[0] == 0 else (1, 0)
+    lines = outputs[loser][1].strip().splitlines()
+    assert len(lines) == 1 and f"being written by pid {runs[winner].pid}" in lines[0], outputs[loser][1]
+    assert (check_index(store)["status"] == "ok").all()
+    xr.testing.assert_equal(open_index(store)[VARS].load(), open_index(root / "clean.zarr")[VARS].load())
+
+
+def test_a_damaged_night_is_named_and_resume_re_scores_it(setup, small_archive, tmp_path):
+    root, ckpt, _ = setup
+    store = shutil.copytree(root / "clean.zarr", tmp_path / "index.zarr")
+    night = small_archive.nights[0]
+    (store / "p_aurora" / "c" / "0").unlink()  # as reported: `summary` then said 0 frames, exit 0
+    res = aurora_sw("check", "--index", store)
+    assert night in one_error_line(res)
+    assert re.search(rf"^{night}\s+damaged\s+\d+\s+p_aurora$", res.stdout, re.M)
+    res = aurora_sw("score", "--archive", root / "arch", "--model", ckpt, "--out", store, "--resume")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("1 nights scored") and "1 already complete" in res.stdout  # only the damaged one
+    assert (check_index(store)["status"] == "ok").all()
+    xr.testing.assert_equal(open_index(store)[VARS].load(), open_index(root / "clean.zarr")[VARS].load())
+
+
+def test_a_run_that_fails_midway_leaves_the_old_index(setup, small_archive, tmp_path, monkeypatch):
+    import aurora_sw.index.pipeline as pipeline
+
+    root, ckpt, _ = setup
+    store = shutil.copytree(root / "clean.zarr", tmp_path / "index.zarr")
+    before = open_index(store)[VARS].load()
+    real = pipeline.score_night
+
+    def disk_full_on_the_second_night(frames, ckpt, target, night, *args, **kwargs):
+        if night == small_archive.nights[1]:
+            raise OSError("No space left on device")
+        return real(frames, ckpt, target, night, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "score_night", disk_full_on_the_second_night)
+    with pytest.raises(OSError):
+        score_archive(root / "arch", ckpt, store, progress=False)
+    xr.testing.assert_equal(open_index(store)[VARS].load(), before)  # the old index, whole
+    assert done_nights(partial_path(store)) == {small_archive.nights[0]}
+    monkeypatch.undo()
+    r = score_archive(root / "arch", ckpt, store, resume=True, progress=False)  # continues the new one, then swaps it in
+    assert r["skipped"] == [small_archive.nights[0]] and r["scored"] == [small_archive.nights[1]]
+    assert not partial_path(store).exists() and (check_index(store)["status"] == "ok").all()
+
+
 def test_readers_never_see_a_night_that_is_not_done(setup, small_archive):
     root, _, _ = setup
-    import shutil
-
     shutil.copytree(root / "clean.zarr", root / "partial.zarr")
     _mark(root / "partial.zarr", 1, done=False)  # as if the second night were being rewritten
     ds = open_index(root / "partial.zarr").load()
@@ -163,8 +249,6 @@ def test_night_area_and_cam_statistics_are_stored(setup, tmp_path):
 
 
 def test_stored_keogram_matches_the_frames_and_hides_unfinished_nights(setup, small_archive, tmp_path):
-    import shutil
-
     import pandas as pd
 
     from aurora_sw.errors import AuroraSWError

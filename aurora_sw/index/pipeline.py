@@ -1,7 +1,7 @@
 """Score an archive night by night into the index store: resumable, replaceable, Dask-mappable.
 
-Each night is an independent task (read its frames, score them, write its region, mark it done),
-so a killed run resumes where it stopped and nights can be spread over Dask workers.
+Each night is an independent task (read its frames, score them, write its region, record and mark
+it done), so a killed run resumes where it stopped and nights can be spread over Dask workers.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from tqdm.auto import tqdm
 
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.score import score_frames
-from aurora_sw.index.store import done_nights, init_store, write_night
+from aurora_sw.index.store import begin_store, check_index, check_replaceable, commit_store, resumable_store, store_attrs, write_night, writer_lock
 from aurora_sw.ingest import read_manifest
 from aurora_sw.ingest.manifest import add_flag
 from aurora_sw.model.checkpoint import Checkpoint, load_checkpoint
+from aurora_sw.model.factory import create_model
 from aurora_sw.model.gradcam import CAM_ATTRS, cam_statistics, gradcam_maps
 from aurora_sw.model.runtime import Backend, default_device, resolve_backend
 
@@ -71,11 +72,20 @@ def score_archive(
 ) -> dict:
     """Score every night of an archive into the index store ``out``.
 
+    Everything that can fail early is checked before ``out`` is touched: the checkpoint (its
+    weights must fit its model), the manifest, and ``out`` itself (an index store, an empty folder
+    or nothing; anything else is refused). A new store is built beside ``out`` and takes its place
+    only when every night is written, so a failure leaves the old index as it was. One writer at a
+    time: a second run on the same ``out`` stops at once, naming the first
+    (:func:`aurora_sw.index.store.writer_lock`).
+
     Parameters
     ----------
     resume
-        Keep nights already complete in ``out`` and score only the others. Without it the store
-        is created afresh.
+        Continue an interrupted run: the unfinished new store if there is one, else ``out`` itself,
+        where nights that are complete and intact (:func:`aurora_sw.index.store.check_index`: ok
+        or unverified) are kept and the others (incomplete or damaged) are scored again. Needs the
+        checkpoint the store was scored with. Without it the store is created afresh.
     client
         A ``dask.distributed.Client``: nights are mapped to its workers (each writes its own
         region); ``None`` scores them here, one after another.
@@ -93,6 +103,7 @@ def score_archive(
         ``store``.
     """
     ckpt = model if isinstance(model, Checkpoint) else load_checkpoint(model)
+    _check_weights(ckpt, model)
     manifest = read_manifest(archive)
     if manifest.empty:
         raise AuroraSWError(f"{archive}: the manifest has no frames")
@@ -106,28 +117,18 @@ def score_archive(
         "catalog": catalog_path or "",
         "inference_backend": resolve_backend(backend, default_device()),
     }
-    if resume and out.exists():
-        done = done_nights(out)
-    else:
-        init_store(out, nights[0], nights[-1], ckpt.threshold, attrs)
-        done = set()
-    todo = [n for n in nights if n not in done]
-    groups = {n: g for n, g in manifest.groupby("night")}
-    results = []
-    if client is not None:
-        shared = client.scatter(ckpt, broadcast=True)  # the weights travel once, not once a night
-        futures = client.map(
-            score_night, [groups[n] for n in todo], [shared] * len(todo), [str(out)] * len(todo), todo,
-            batch_size=batch_size, num_workers=num_workers, backend=backend, cam=cam, pure=False,
-        )
-        for fut in tqdm(futures, desc="nights", unit="night", disable=not progress):
-            results.append(fut.result())
-    else:
-        bar = tqdm(total=int(manifest["night"].isin(todo).sum()), desc="scoring", unit="frame", disable=not progress)
-        for n in todo:
-            results.append(score_night(groups[n], ckpt, out, n, batch_size, num_workers, backend, cam))
-            bar.update(len(groups[n]))
-        bar.close()
+    check_replaceable(out)  # before the lock, which leaves its file beside OUT
+    with writer_lock(out):
+        target = resumable_store(out) if resume else None
+        if target is None:
+            target = begin_store(out, nights[0], nights[-1], ckpt.threshold, attrs)
+            done = set()
+        else:
+            done = _intact_nights(target, nights, ckpt)
+        todo = [n for n in nights if n not in done]
+        results = _score_nights(manifest, todo, ckpt, target, batch_size, num_workers, client, progress, backend, cam)
+        if target != out:
+            commit_store(target, out)
     return {
         "store": str(out),
         "scored": [r["night"] for r in results],
@@ -135,3 +136,62 @@ def score_archive(
         "frames": sum(r["frames"] for r in results),
         "unreadable": sum(r["unreadable"] for r in results),
     }
+
+
+def _check_weights(ckpt: Checkpoint, source: str | os.PathLike | Checkpoint) -> None:
+    """Refuse a checkpoint whose weights do not fit the model it names, in one line."""
+    name = f"checkpoint of {ckpt.model_name}" if isinstance(source, Checkpoint) else str(source)
+    try:
+        expected = {k: tuple(v.shape) for k, v in create_model(ckpt.model_name, num_classes=len(ckpt.classes)).state_dict().items()}
+    except RuntimeError as exc:  # timm: unknown model name
+        raise AuroraSWError(f"{name}: names a model that cannot be built ({exc}); the checkpoint is damaged or mislabelled") from None
+    given = {k: tuple(v.shape) for k, v in ckpt.state_dict.items()}
+    missing = expected.keys() - given.keys()
+    unexpected = given.keys() - expected.keys()
+    reshaped = [k for k in expected.keys() & given.keys() if expected[k] != given[k]]
+    if missing or unexpected or reshaped:
+        raise AuroraSWError(
+            f"{name}: its weights do not fit {ckpt.model_name} ({len(missing)} missing, {len(unexpected)} unexpected, "
+            f"{len(reshaped)} of another shape); the checkpoint is damaged or mislabelled, nothing was scored"
+        )
+
+
+def _intact_nights(store: Path, nights: list[str], ckpt: Checkpoint) -> set[str]:
+    """The nights a resumed run keeps: complete and intact. Refuses another model's store, or an
+    archive with nights outside the store (those need a new store)."""
+    attrs = store_attrs(store)
+    if attrs.get("model_sha256") != ckpt.sha256:
+        raise AuroraSWError(
+            f"{store}: was scored with model {attrs.get('model_sha256')}, not this checkpoint ({ckpt.sha256}); "
+            "resume with the same checkpoint, or score without --resume to replace the index"
+        )
+    first, last = str(attrs["first_night"]), str(attrs["last_night"])
+    outside = [n for n in nights if not first <= n <= last]
+    if outside:
+        raise AuroraSWError(f"{store}: holds nights {first} .. {last}, the archive also has {', '.join(outside[:5])}; score without --resume to make a store for all")
+    report = check_index(store)
+    return set(report.index[report["status"].isin(["ok", "unverified"])])
+
+
+def _score_nights(
+    manifest: pd.DataFrame, todo: list[str], ckpt: Checkpoint, store: Path, batch_size: int | None, num_workers: int,
+    client, progress: bool, backend: Backend, cam: bool,
+) -> list[dict]:
+    """Score the nights ``todo`` into ``store``, here or on the Dask ``client``'s workers."""
+    groups = {n: g for n, g in manifest.groupby("night")}
+    results = []
+    if client is not None:
+        shared = client.scatter(ckpt, broadcast=True)  # the weights travel once, not once a night
+        futures = client.map(
+            score_night, [groups[n] for n in todo], [shared] * len(todo), [str(store)] * len(todo), todo,
+            batch_size=batch_size, num_workers=num_workers, backend=backend, cam=cam, pure=False,
+        )
+        for fut in tqdm(futures, desc="nights", unit="night", disable=not progress):
+            results.append(fut.result())
+    else:
+        bar = tqdm(total=int(manifest["night"].isin(todo).sum()), desc="scoring", unit="frame", disable=not progress)
+        for n in todo:
+            results.append(score_night(groups[n], ckpt, store, n, batch_size, num_workers, backend, cam))
+            bar.update(len(groups[n]))
+        bar.close()
+    return results
