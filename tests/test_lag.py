@@ -148,6 +148,11 @@ def test_effective_sample_size_counts_the_memory_not_the_lag1_autocorrelation():
     ds = lagged_correlation(series(x), series(y), lags=[0], n_boot=0, n_surrogates=0)
     theory = 20000 / (1 + 2 * sum((1 - k / 15) ** 2 for k in range(1, 15)))  # Bartlett with triangular ACFs
     assert abs(float(ds["n_eff"][0]) / theory - 1) < 0.25
+    # A series with itself (the 27-day recurrence does this): the product of the ACFs is a square
+    # and never turns negative; the sum must still stop where the memory ends.
+    z = ar1(rng, 20000, 0.9)
+    ds = lagged_correlation(series(z), series(z), lags=[0, 1], n_boot=0, n_surrogates=0)
+    assert abs(float(ds["n_eff"][0]) / (20000 * (1 - 0.81) / (1 + 0.81)) - 1) < 0.25  # AR(1): Bretherton eq. 31
 
 
 def test_global_p_of_the_peak_is_honest_for_independent_drivers():

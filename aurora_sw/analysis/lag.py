@@ -135,18 +135,21 @@ def decorrelation_factor(x: np.ndarray, y: np.ndarray) -> float:
 
     ``1 + 2 sum_k rho_x(k) rho_y(k)`` over lags k = 1, 2, ... (Bartlett 1935; Bretherton et al.
     1999, whose eq. 31 is its AR(1) case), the autocorrelations taken pairwise over the valid
-    samples of the regular grid. The sum stops where the product first drops to zero or below:
-    beyond that the estimates are noise (or a daily cycle across the day gaps).
+    samples of the regular grid. The sum stops where either autocorrelation first drops to zero
+    (or has no pairs): beyond that the estimates are noise, or a recurrence (a daily cycle across
+    the day gaps, a 27-day rotation) that is not memory. Per series, not on the product: for a
+    series with itself the product is a square and never turns negative.
     """
     ks = np.arange(1, max(len(x) // 2, 2))
-    products = None
+    products = np.ones(len(ks))
     for a in (x, y):
         if (np.isfinite(a[:-1]) & np.isfinite(a[1:])).sum() < 3:
             raise AuroraSWError("fewer than 3 consecutive valid samples: cannot estimate the autocorrelation")
         rho = _lagged_r_of_rows(a[None, :], a, ks)[0]
-        products = rho if products is None else products * rho
-    stop = np.flatnonzero(~(products > 0))
-    return float(1 + 2 * products[: stop[0] if stop.size else len(products)].sum())
+        zero = np.flatnonzero(~(rho > 0))
+        products[zero[0] if zero.size else len(ks) :] = 0.0
+        products *= np.nan_to_num(rho)
+    return float(1 + 2 * products.sum())
 
 
 def effective_sample_size(n: np.ndarray | float, factor: float) -> np.ndarray:
