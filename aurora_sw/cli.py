@@ -276,8 +276,10 @@ def correlate(
     """Lagged correlation of solar-wind variables with the aurora index, with honest significance.
 
     For each variable: the peak lag with a block-bootstrap 95 % CI, r, the autocorrelation-aware
-    p-value beside the naive one, and (with --granger) a Granger test. Saves lag_VAR_RESPONSE.nc,
-    a CCF plot and a scatter plot at the best lag.
+    p-value at that lag beside the naive one, the global p-value of the best of all lags
+    (phase-randomised surrogates), and (with --granger) a Granger test. Lags with too few pairs
+    are masked and counted; when the CI spans most of the lags it says "no well-defined peak"
+    and gives no p. Saves lag_VAR_RESPONSE.nc, a CCF plot and a scatter plot at the best lag.
     """
     from aurora_sw.analysis.lag import METHODS
 
