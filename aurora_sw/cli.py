@@ -51,13 +51,20 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def _parse_lags(text: str) -> range:
+def _parse_lags(text: str, option: str = "--lags", with_step: bool = True) -> range:
+    """``START:STOP[:STEP]`` minutes (STOP included) as a range, or a one-line error naming ``option``."""
+    form = "START:STOP[:STEP]" if with_step else "START:STOP"
     try:
         parts = [int(p) for p in text.split(":")]
-        start, stop = parts[0], parts[1]
-        step = parts[2] if len(parts) > 2 else 1
-    except (ValueError, IndexError):
-        raise AuroraSWError(f"--lags {text!r}: expected START:STOP[:STEP] in minutes, e.g. -120:240") from None
+    except ValueError:
+        parts = []
+    if not 2 <= len(parts) <= (3 if with_step else 2):
+        raise AuroraSWError(f"{option} {text!r}: expected {form} in whole minutes, e.g. -120:240")
+    start, stop, step = parts[0], parts[1], parts[2] if len(parts) > 2 else 1
+    if step <= 0:
+        raise AuroraSWError(f"{option} {text!r}: STEP must be a positive number of minutes, e.g. {start}:{stop}:5")
+    if start > stop:
+        raise AuroraSWError(f"{option} {text!r}: START must not exceed STOP (negative minutes first), e.g. {stop}:{start}")
     return range(start, stop + 1, step)
 
 
@@ -104,7 +111,11 @@ def demo(
     typer.echo(f"  with HMM smoothing     {s['classifier_accuracy_smoothed']:.3f} (temporal context over each night)")
     typer.echo(f"  planted lag            {s['planted_lag_min']:.0f} min")
     typer.echo(f"  recovered lag          {s['recovered_lag_min']:.0f} min (95% CI {lo:.0f} .. {hi:.0f}), r = {s['peak_r']:.3f}")
-    typer.echo(f"  p-value at peak        {s['peak_p_value']:.2g} (autocorrelation-aware) vs {s['peak_p_value_naive']:.2g} naive")
+    if s["peak_lag_ci_unbounded"]:
+        typer.echo("  p-value at peak        none: no well-defined peak (the peak-lag CI spans most of the lags)")
+    else:
+        typer.echo(f"  p-value at peak        {s['peak_p_value']:.2g} at that lag (autocorrelation-aware) vs {s['peak_p_value_naive']:.2g} naive; "
+                   f"{s['peak_p_value_global']:.2g} for the best of {s['n_lags']} lags ({s['n_surrogates']} surrogates)")
     typer.echo(f"  stage times (s)        {json.dumps(s['timings_s'])}")
     typer.echo(f"  summary                {out / 'summary.json'}")
     typer.echo(f"\nExplore it:  streamlit run apps/explorer.py -- --data {out}")
@@ -233,15 +244,24 @@ def solarwind_events(
         typer.echo(f"saved {out}")
 
 
-def _index_and_solar_wind(index: Path, names: list[str], pad_min: int, catalog, cache, kp_cache, offline):
+def _index_and_solar_wind(index: Path, names: list[str], pad_before_min: int, pad_after_min: int, catalog, cache, kp_cache, offline,
+                          needs: tuple[str, ...] = ()):
+    """The index and the solar wind ``names`` over its span, padded by the lags or the epoch window.
+
+    ``needs`` (index variables) are checked before the solar wind is read: a typo fails at once.
+    """
     import pandas as pd
 
     from aurora_sw.index.store import open_index
     from aurora_sw.solarwind.variables import load_solar_wind
 
     ds = open_index(index).load()
+    missing = [v for v in needs if v not in ds]
+    if missing:
+        raise AuroraSWError(f"{index}: no variable {', '.join(map(repr, missing))}; have {', '.join(ds.data_vars)}")
     t = pd.DatetimeIndex(ds["time"].values)
-    sw = load_solar_wind(t.min() - pd.Timedelta(minutes=pad_min + 60), t.max() + pd.Timedelta(minutes=60), names, catalog, cache, offline, kp_cache)
+    sw = load_solar_wind(t.min() - pd.Timedelta(minutes=max(pad_before_min, 0) + 60), t.max() + pd.Timedelta(minutes=max(pad_after_min, 0) + 60),
+                         names, catalog, cache, offline, kp_cache)
     return ds, sw
 
 
@@ -264,20 +284,31 @@ def correlate(
     """Lagged correlation of solar-wind variables with the aurora index, with honest significance.
 
     For each variable: the peak lag with a block-bootstrap 95 % CI, r, the autocorrelation-aware
-    p-value beside the naive one, and (with --granger) a Granger test. Saves lag_VAR_RESPONSE.nc,
-    a CCF plot and a scatter plot at the best lag.
+    p-value at that lag beside the naive one, the global p-value of the best of all lags
+    (phase-randomised surrogates), and (with --granger) a Granger test. Lags with too few pairs
+    are masked and counted; when the CI spans most of the lags it says "no well-defined peak"
+    and gives no p. Saves lag_VAR_RESPONSE.nc, a CCF plot and a scatter plot at the best lag.
     """
+    from aurora_sw.analysis.lag import METHODS
+
+    # Every option is checked before the index and the solar wind are read (a download, perhaps).
+    lag_range = _parse_lags(lags)
+    names = [v.strip() for v in variables.split(",") if v.strip()]
+    if not names:
+        raise AuroraSWError(f"--vars {variables!r}: name at least one solar-wind variable, e.g. newell,bz_gsm")
+    if method not in METHODS:
+        raise AuroraSWError(f"--method {method!r}: use {' or '.join(METHODS)}")
+    if smooth < 0:
+        raise AuroraSWError(f"--smooth {smooth}: the running mean needs a window of 1 minute or more (0: none)")
+
     from aurora_sw.analysis.causality import granger_test
-    from aurora_sw.analysis.lag import lagged_correlation
+    from aurora_sw.analysis.lag import lagged_correlation, peak_summary
     from aurora_sw.analysis.merge import condition_mask
     from aurora_sw.analysis.plots import plot_lagged_correlation, plot_scatter_at_lag
 
     _quiet_libraries()
-    lag_range = _parse_lags(lags)
-    names = [v.strip() for v in variables.split(",") if v.strip()]
-    ds, sw = _index_and_solar_wind(index, names, max(lag_range.stop, 0), _catalog(catalog), cache, kp_cache, offline)
-    if response not in ds:
-        raise AuroraSWError(f"{index}: no variable {response!r}; have {', '.join(ds.data_vars)}")
+    # Positive lags pair the response with earlier solar wind, negative lags with later.
+    ds, sw = _index_and_solar_wind(index, names, lag_range.stop, -lag_range.start, _catalog(catalog), cache, kp_cache, offline, needs=(response,))
     conditions = [c.strip() for c in condition.split(",") if c.strip()]
     y = ds[response].where(condition_mask(ds, conditions))
     if smooth:
@@ -288,15 +319,14 @@ def correlate(
         res = lagged_correlation(sw[name], y, lags=lag_range, method=method)
         res.attrs.update(sky_conditions=",".join(conditions) or "all", smooth_min=smooth)
         a = res.attrs
-        line = (
-            f"{name:12s} peak lag {a['peak_lag_min']:6.0f} min (95% CI {a['peak_lag_ci_low']:.0f}..{a['peak_lag_ci_high']:.0f})"
-            f"  r = {a['peak_r']:+.3f}  p = {a['peak_p_value']:.2g} (naive {float(res['p_value_naive'].sel(lag=a['peak_lag_min'])):.2g})"
-        )
+        line = f"{name:12s} {peak_summary(res)}"
         if granger:
             g = granger_test(sw[name], y)
             res.attrs.update(granger_f=g["f_stat"], granger_p=g["p_value"])
             line += f"  Granger p = {g['p_value']:.2g}"
         typer.echo(line)
+        if a["n_lags_masked"]:
+            typer.echo(f"{'':12s} {a['lag_mask']}")
         stem = f"lag_{name}_{response}"
         res.to_netcdf(out / f"{stem}.nc")
         plot_lagged_correlation(res, out / f"{stem}.png")
@@ -320,16 +350,23 @@ def epochs(
     """Superposed epoch analysis around events, with a random-epoch baseline and events per bin."""
     import pandas as pd
 
+    # Every option is checked before the index and the solar wind are read (a download, perhaps).
+    win = _parse_lags(window, "--window", with_step=False)
+    if bin_min < 1:
+        raise AuroraSWError(f"--bin {bin_min}: the bin width must be 1 minute or more")
+
     from aurora_sw.analysis.epochs import superposed_epoch, threshold_crossings
     from aurora_sw.analysis.plots import plot_superposed_epoch
 
     _quiet_libraries()
-    win = _parse_lags(window)
     sw_names = ["bz_gsm"] if events == "southward" else []
     cat = _catalog(catalog)
     if variable in cat.solarwind.variables and variable not in sw_names:
         sw_names.append(variable)
-    ds, sw = _index_and_solar_wind(index, sw_names or ["bz_gsm"], abs(win.start), cat, cache, kp_cache, offline)
+    needs = () if variable in sw_names else (variable,)
+    first, last = win.start, win.stop - 1
+    # Events from `last` minutes before the index to `-first` after it have windows that reach it.
+    ds, sw = _index_and_solar_wind(index, sw_names or ["bz_gsm"], last, -first, cat, cache, kp_cache, offline, needs=needs)
     if events == "southward":
         times = threshold_crossings(sw["bz_gsm"], -3.0, below=True, quiet_min=60)
     elif events == "onsets":
@@ -338,7 +375,7 @@ def epochs(
         from aurora_sw.solarwind.events import load_events
 
         t = pd.DatetimeIndex(ds["time"].values)  # events whose window reaches the index
-        times = pd.DatetimeIndex(load_events(events, t.min() - pd.Timedelta(minutes=win.stop), t.max() - pd.Timedelta(minutes=win.start), cat, offline=offline)["time"])
+        times = pd.DatetimeIndex(load_events(events, t.min() - pd.Timedelta(minutes=last), t.max() - pd.Timedelta(minutes=first), cat, offline=offline)["time"])
     else:
         path = Path(events)
         try:
@@ -346,7 +383,7 @@ def epochs(
         except (OSError, KeyError, ValueError) as exc:
             raise AuroraSWError(f"{path}: need a CSV with a 'time' column of UTC times ({exc})") from None
     series = ds[variable] if variable in ds else sw[variable]
-    res = superposed_epoch(series, times, (win.start, win.stop - 1), bin_min)
+    res = superposed_epoch(series, times, (first, last), bin_min)
     out = out or Path(index).resolve().parent / "analyses"
     stem = f"epochs_{events if events in ('southward', 'onsets', *cat.events) else Path(events).stem}_{variable}"
     out.mkdir(parents=True, exist_ok=True)

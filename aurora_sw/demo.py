@@ -61,7 +61,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     import torch
     import xarray as xr
 
-    from aurora_sw.analysis.lag import lagged_correlation
+    from aurora_sw.analysis.lag import lagged_correlation, peak_summary
     from aurora_sw.index.pipeline import score_archive
     from aurora_sw.index.store import open_index
     from aurora_sw.ingest import ingest, read_manifest
@@ -144,7 +144,13 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
         "lag_ci_min": [lag.attrs["peak_lag_ci_low"], lag.attrs["peak_lag_ci_high"]],
         "peak_r": round(lag.attrs["peak_r"], 4),
         "peak_p_value": lag.attrs["peak_p_value"],
-        "peak_p_value_naive": float(lag["p_value_naive"].sel(lag=lag.attrs["peak_lag_min"])),
+        "peak_p_value_naive": lag.attrs["peak_p_value_naive"],
+        "peak_p_value_global": lag.attrs["peak_p_value_global"],
+        "n_surrogates": lag.attrs["n_surrogates"],
+        "n_lags": lag.sizes["lag"] - lag.attrs["n_lags_masked"],
+        "n_lags_masked": lag.attrs["n_lags_masked"],
+        "peak_lag_ci_unbounded": bool(lag.attrs["peak_lag_ci_unbounded"]),
+        "lag_summary": peak_summary(lag),
         "classifier_accuracy": round(metrics["accuracy"], 4),
         "classifier_heldout_nights": val_nights,
         "classifier_metrics": metrics,

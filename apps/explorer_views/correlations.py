@@ -11,7 +11,7 @@ import streamlit as st
 import xarray as xr
 
 from aurora_sw.analysis.epochs import superposed_epoch, threshold_crossings
-from aurora_sw.analysis.lag import lagged_correlation
+from aurora_sw.analysis.lag import lagged_correlation, peak_summary
 from aurora_sw.analysis.merge import merge_index_solarwind
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 from explorer_views.data import DataRoot
@@ -71,8 +71,7 @@ def render(data: DataRoot) -> None:
     fig.update_layout(title=f"{driver} → {response}: peak at {a['peak_lag_min']:.0f} min (95% CI {a['peak_lag_ci_low']:.0f}..{a['peak_lag_ci_high']:.0f}), r = {a['peak_r']:.3f}",
                       xaxis_title="lag (min, positive: solar wind leads)", yaxis_title=f"{method} correlation", height=380)
     st.plotly_chart(fig, width="stretch")
-    st.caption(f"p = {a['peak_p_value']:.2g} at the peak with the autocorrelation-aware effective N; "
-               f"the naive p would be {float(res['p_value_naive'].sel(lag=a['peak_lag_min'])):.2g}.")
+    st.caption(f"{peak_summary(res)}. {a['lag_mask']}.")
 
     merged = _merged(str(data.root), tuple(conditions), SMOOTHING[smooth])
     lag = int(a["peak_lag_min"])

@@ -68,29 +68,37 @@ def superposed_epoch(
     -------
     xarray.Dataset
         On ``epoch`` (minutes from the event): ``median``, ``q25``, ``q75``, ``mean``, ``n``,
-        ``random_low``, ``random_high``; attrs ``n_events``.
+        ``random_low``, ``random_high``; attrs ``n_events`` (events with data in their window;
+        an event outside the series' span still counts if its window reaches into it) and
+        ``n_events_without_data``.
     """
+    start, stop = window_min
+    if start > stop:
+        raise AuroraSWError(f"superposed_epoch: window {start}..{stop} min: the start must not exceed the stop, e.g. (-120, 240)")
+    if bin_min < 1 or n_random < 0:
+        raise AuroraSWError(f"superposed_epoch: bin_min ({bin_min}) must be 1 minute or more and n_random ({n_random}) >= 0")
     s = _series(da)
     events = pd.DatetimeIndex(events)
     if len(events) == 0:
         raise AuroraSWError("superposed_epoch: no events")
     step = pd.Timedelta(minutes=bin_min)
     binned = s.resample(step).mean()
-    offsets = np.arange(window_min[0] // bin_min, window_min[1] // bin_min + 1)
+    vals = binned.to_numpy(float)
+    offsets = np.arange(start // bin_min, stop // bin_min + 1)
 
     def matrix(times: pd.DatetimeIndex) -> np.ndarray:
-        idx = binned.index.get_indexer(times.floor(step))
-        vals = binned.to_numpy(float)
-        rows = np.full((len(times), len(offsets)), np.nan)
-        for i, j in enumerate(idx):
-            if j < 0:
-                continue
-            k = j + offsets
-            ok = (k >= 0) & (k < len(vals))
-            rows[i, ok] = vals[k[ok]]
-        return rows
+        # Bin positions counted from the first bin, so that windows of events before or after the
+        # series still pick up the part that overlaps it.
+        j = np.floor((times - binned.index[0]) / step).astype(int)
+        k = np.asarray(j)[:, None] + offsets[None, :]
+        ok = (k >= 0) & (k < len(vals))
+        return np.where(ok, vals[np.clip(k, 0, len(vals) - 1)], np.nan)
 
     m = matrix(events)
+    has_data = np.isfinite(m).any(axis=1)
+    if not has_data.any():
+        raise AuroraSWError(f"superposed_epoch: none of the {len(events)} events has data of {da.name} within {start}..{stop} min of it")
+    m = m[has_data]
     import warnings
 
     with warnings.catch_warnings():
@@ -100,7 +108,7 @@ def superposed_epoch(
         mean = np.nanmean(m, 0)
         rng = np.random.default_rng(seed)
         candidates = binned.index[binned.notna().to_numpy()]
-        rand_means = np.array([np.nanmean(matrix(pd.DatetimeIndex(rng.choice(candidates, len(events)))), 0) for _ in range(n_random)])
+        rand_means = np.array([np.nanmean(matrix(pd.DatetimeIndex(rng.choice(candidates, len(m)))), 0) for _ in range(n_random)])
         low, high = np.nanpercentile(rand_means, [2.5, 97.5], axis=0) if n_random else (np.full(len(offsets), np.nan),) * 2
     units = da.attrs.get("units", "")
     return xr.Dataset(
@@ -114,5 +122,5 @@ def superposed_epoch(
             "random_high": ("epoch", high, {"units": units, "long_name": "97.5 % of random-epoch means"}),
         },
         coords={"epoch": ("epoch", offsets * bin_min, {"units": "min", "long_name": "time from event"})},
-        attrs={"n_events": len(events), "variable": str(da.name), "bin_min": bin_min},
+        attrs={"n_events": len(m), "n_events_without_data": int((~has_data).sum()), "variable": str(da.name), "bin_min": bin_min},
     )

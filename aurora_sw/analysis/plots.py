@@ -32,13 +32,19 @@ def plot_lagged_correlation(ds: xr.Dataset, path: str | os.PathLike | None = Non
     a = ds.attrs
     ax.plot(ds["lag"], ds["r"], color="#1b9e77", lw=1.8, label="r")
     ax.fill_between(ds["lag"], -ds["r_crit"], ds["r_crit"], color="0.85", label="95 % band (effective N)")
-    if "peak_lag_ci_low" in a:
+    if np.isfinite(a.get("peak_lag_ci_low", np.nan)):
         ax.axvspan(a["peak_lag_ci_low"], a["peak_lag_ci_high"], color="#d95f02", alpha=0.2, label="peak-lag 95 % CI")
     ax.axvline(a["peak_lag_min"], color="#d95f02", lw=1)
     ax.axhline(0, color="0.3", lw=0.6)
     ax.set_xlabel("lag (min; positive: solar wind leads)")
     ax.set_ylabel(f"{a.get('method', 'pearson')} r")
-    ax.set_title(f"{a.get('driver')} -> {a.get('response')}: peak {a['peak_lag_min']:.0f} min, r = {a['peak_r']:.2f}, p = {a['peak_p_value']:.1g}")
+    if a.get("peak_lag_ci_unbounded"):
+        verdict = "no well-defined peak"
+    elif np.isfinite(a.get("peak_p_value_global", np.nan)):
+        verdict = f"global p = {a['peak_p_value_global']:.1g}"  # the best of all lags, not one chosen in advance
+    else:
+        verdict = f"p = {a['peak_p_value']:.1g} at that lag"
+    ax.set_title(f"{a.get('driver')} -> {a.get('response')}: peak {a['peak_lag_min']:.0f} min, r = {a['peak_r']:.2f}, {verdict}")
     ax.legend(loc="best", fontsize=8)
     return _save(fig, path)
 
