@@ -710,6 +710,25 @@ def summary(index: Path = typer.Option(..., "--index", help="Aurora-index Zarr s
     typer.echo(nightly_summary(open_index(index).load()).to_string())
 
 
+@app.command()
+def explore(
+    data: Path = typer.Option(Path("demo_out"), "--data", help="Data root: an `aurora-sw demo` output or a project folder."),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="TCP port (default: Streamlit's 8501, or the next free one)."),
+    address: str = typer.Option("127.0.0.1", "--address", help="Interface to listen on; anything but loopback lets others read the data and write labels."),
+) -> None:
+    """Open the Explorer in the browser: this machine only, no tracebacks sent to the page."""
+    import os
+
+    from aurora_sw.explorer import explorer_command, is_loopback
+
+    cmd = explorer_command(data, port=port, address=address)
+    if not is_loopback(address):
+        typer.echo(f"aurora-sw: warning: the Explorer listens on {address or 'every interface'}: whoever reaches this machine can read {data} and write labels", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)  # Streamlit takes this process's place: Ctrl-C and kill reach it directly
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 1."""
     try:
