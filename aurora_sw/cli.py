@@ -107,7 +107,7 @@ def demo(
     typer.echo(f"  p-value at peak        {s['peak_p_value']:.2g} (autocorrelation-aware) vs {s['peak_p_value_naive']:.2g} naive")
     typer.echo(f"  stage times (s)        {json.dumps(s['timings_s'])}")
     typer.echo(f"  summary                {out / 'summary.json'}")
-    typer.echo(f"\nExplore it:  streamlit run apps/explorer.py -- --data {out}")
+    typer.echo(f"\nExplore it:  aurora-sw explore --data {out}")
 
 
 @app.command()
