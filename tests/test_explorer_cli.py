@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,14 +60,14 @@ def test_the_command_carries_the_safe_options(tmp_path):
         True, True, True, True, True, False, False, False, False, False, False]
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads the listening sockets from Linux /proc")
-def test_started_outside_the_repository_it_listens_on_loopback_only(tmp_path):
+@contextmanager
+def running_explorer(data, cwd):
+    """``aurora-sw explore --data DATA`` started in ``cwd`` on a free port: yields (process, port)
+    once /_stcore/health answers, and always stops it (terminate, then kill after 15 s)."""
     port = free_port()
-    log = tmp_path / "explore.log"
-    # started in an empty folder: no .streamlit/config.toml to read there
+    log = Path(cwd) / "explore.log"
     with log.open("w") as sink:
-        proc = subprocess.Popen(explore("--data", tmp_path, "--port", port), cwd=tmp_path, env=this_checkout(), stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(explore("--data", data, "--port", port), cwd=cwd, env=this_checkout(), stdout=sink, stderr=subprocess.STDOUT)
     try:
         deadline, healthy = time.time() + 90, False
         while time.time() < deadline and proc.poll() is None and not healthy:
@@ -75,10 +76,7 @@ def test_started_outside_the_repository_it_listens_on_loopback_only(tmp_path):
             except OSError:
                 time.sleep(0.3)
         assert healthy, f"no health answer on 127.0.0.1:{port} in 90 s (exit {proc.poll()}): {log.read_text()[-2000:]}"
-        assert listeners(port) == {"0100007F"}  # 127.0.0.1 only: not 0.0.0.0, not ::
-        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")  # the same process: exec'd into Streamlit
-        assert b"streamlit" in cmdline and cmdline[cmdline.index(b"--server.address") + 1] == b"127.0.0.1"
-        assert cmdline[cmdline.index(b"--client.showErrorDetails") + 1] == b"none"
+        yield proc, port
     finally:
         proc.terminate()
         try:
@@ -86,3 +84,13 @@ def test_started_outside_the_repository_it_listens_on_loopback_only(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads the listening sockets from Linux /proc")
+def test_started_outside_the_repository_it_listens_on_loopback_only(tmp_path):
+    with running_explorer(tmp_path, cwd=tmp_path) as (proc, port):  # an empty folder: no .streamlit/config.toml there
+        assert listeners(port) == {"0100007F"}  # 127.0.0.1 only: not 0.0.0.0, not ::
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")  # the same process: exec'd into Streamlit
+        assert b"streamlit" in cmdline and cmdline[cmdline.index(b"--server.address") + 1] == b"127.0.0.1"
+        assert cmdline[cmdline.index(b"--client.showErrorDetails") + 1] == b"none"
