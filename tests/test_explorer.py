@@ -180,6 +180,53 @@ def test_a_damaged_file_is_one_error_line(demo_run, tmp_path, monkeypatch):
     assert len(at.error) == 1 and "summary.json: cannot read the run summary" in at.error[0].value
 
 
+@pytest.fixture
+def copied_report(demo_run, tmp_path):
+    """A report written in one data root, then the root copied elsewhere and the original deleted:
+    six demo frames, two of them misclassified."""
+    from aurora_sw.ingest import read_manifest
+    from aurora_sw.model.evaluate import write_report
+
+    out, _ = demo_run
+    first = tmp_path / "first"
+    (first / "frames").mkdir(parents=True)
+    (first / "index.zarr").symlink_to(Path(out) / "index.zarr")
+    rows = read_manifest(Path(out) / "archive").iloc[:6].copy()
+    rows["path"] = [str(shutil.copy(p, first / "frames")) for p in rows["path"]]
+    rows["label"] = ["yes", "yes", "yes", "no", "no", "no"]
+    rows["p_aurora"] = [0.9, 0.8, 0.3, 0.1, 0.2, 0.7]  # the third and the last are wrong
+    write_report(rows, first / "model" / "heldout", threshold=0.5)
+    moved = tmp_path / "moved"
+    shutil.copytree(first, moved, symlinks=True)
+    shutil.rmtree(first)
+    return moved
+
+
+def test_predictions_are_found_after_the_data_root_is_copied(copied_report, monkeypatch):
+    from aurora_sw.model.evaluate import read_predictions
+
+    written = pd.read_csv(copied_report / "model" / "heldout" / "predictions.csv")
+    assert not any(Path(p).is_absolute() for p in written["path"])
+    assert all(Path(p).is_file() for p in read_predictions(copied_report / "model" / "heldout")["path"])
+    at = app_for(copied_report, monkeypatch, "Classifier")
+    assert not at.warning  # before: "2 frames of this report are not under the data root"
+    assert "Misclassified frames (2)" in at.subheader[0].value
+    shown = at.get("image")
+    assert len(shown) == 2
+    assert sorted(c[-6:] for img in shown for c in img.captions) == ["P=0.30", "P=0.70"]
+
+
+def test_old_predictions_with_absolute_paths_still_work(copied_report, monkeypatch):
+    from aurora_sw.model.evaluate import read_predictions
+
+    report = copied_report / "model" / "heldout"
+    old = read_predictions(report)  # absolute, as aurora-sw 0.1 wrote them
+    old.to_csv(report / "predictions.csv", index=False)
+    assert all(Path(p).is_absolute() for p in pd.read_csv(report / "predictions.csv")["path"])
+    at = app_for(copied_report, monkeypatch, "Classifier")
+    assert not at.warning and len(at.get("image")) == 2
+
+
 @pytest.mark.parametrize("address, warned", [("0.0.0.0", True), ("", True), ("192.168.1.20", True), ("127.0.0.1", False), ("localhost", False), ("::1", False)])
 def test_a_banner_warns_when_served_beyond_this_machine(tmp_path, monkeypatch, served_on, address, warned):
     served_on(address)  # "" (unset) is `streamlit run` started outside the repository
