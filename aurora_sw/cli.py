@@ -118,7 +118,7 @@ def demo(
                    f"{s['peak_p_value_global']:.2g} for the best of {s['n_lags']} lags ({s['n_surrogates']} surrogates)")
     typer.echo(f"  stage times (s)        {json.dumps(s['timings_s'])}")
     typer.echo(f"  summary                {out / 'summary.json'}")
-    typer.echo(f"\nExplore it:  streamlit run apps/explorer.py -- --data {out}")
+    typer.echo(f"\nExplore it:  aurora-sw explore --data {out}")
 
 
 @app.command()
@@ -780,6 +780,25 @@ def check(index: Path = typer.Option(..., "--index", help="Aurora-index Zarr sto
     damaged = report.index[report["status"] == "damaged"]
     if len(damaged):
         raise AuroraSWError(f"{index}: night(s) {', '.join(damaged)} damaged; `aurora-sw score --resume` re-scores them")
+
+
+@app.command()
+def explore(
+    data: Path = typer.Option(Path("demo_out"), "--data", help="Data root: an `aurora-sw demo` output or a project folder."),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="TCP port (default: Streamlit's 8501, or the next free one)."),
+    address: str = typer.Option("127.0.0.1", "--address", help="Interface to listen on; anything but loopback lets others read the data and write labels."),
+) -> None:
+    """Open the Explorer in the browser: this machine only, no tracebacks sent to the page."""
+    import os
+
+    from aurora_sw.explorer import explorer_command, is_loopback
+
+    cmd = explorer_command(data, port=port, address=address)
+    if not is_loopback(address):
+        typer.echo(f"aurora-sw: warning: the Explorer listens on {address or 'every interface'}: whoever reaches this machine can read {data} and write labels", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)  # Streamlit takes this process's place: Ctrl-C and kill reach it directly
 
 
 def main() -> None:

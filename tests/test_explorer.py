@@ -1,5 +1,7 @@
 """The Explorer app on demo output, through Streamlit's AppTest (no browser)."""
 
+import hashlib
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -7,6 +9,18 @@ import pytest
 
 APP = str(Path(__file__).resolve().parent.parent / "apps" / "explorer.py")
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def served_on():
+    """Sets ``server.address`` as the server would have it (127.0.0.1 unless a test says otherwise);
+    left alone it would come from the .streamlit/config.toml of wherever pytest was started."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")
+    yield lambda address: config.set_option("server.address", address)
+    config.set_option("server.address", before)
 
 
 def app_for(root, monkeypatch, page=None):
@@ -104,10 +118,120 @@ def test_labelling_saves_each_key_and_undoes(demo_run, monkeypatch, tmp_path):
     store.unlink()
 
 
+LABEL_BUTTONS = {"label_yes", "label_no", "label_unsure", "undo_button"}
+
+
+def buttons(at) -> set[str]:
+    return {b.key for b in at.button}
+
+
 def test_a_typed_path_cannot_leave_the_data_root(demo_run, monkeypatch):
     out, _ = demo_run
     at = app_for(out, monkeypatch, "Labelling")
     at.text_input(key="store").set_value("../../escaped.parquet").run()
     assert not at.exception
     assert "outside the data root" in at.error[0].value
+    assert not buttons(at) & LABEL_BUTTONS
     assert not (Path(out).parent.parent / "escaped.parquet").exists()
+
+
+@pytest.fixture
+def frames_elsewhere(demo_run, tmp_path):
+    """A data root whose manifest lists frames outside it (absolute paths into the demo output):
+    the index is the demo's, the frames are not under this root."""
+    from aurora_sw.ingest import read_manifest
+
+    out, _ = demo_run
+    root = tmp_path / "root"
+    (root / "archive").mkdir(parents=True)
+    (root / "index.zarr").symlink_to(Path(out) / "index.zarr")
+    read_manifest(Path(out) / "archive").to_parquet(root / "archive" / "manifest.parquet", index=False)
+    return root
+
+
+@pytest.mark.parametrize("page", ["Night", "Labelling"])
+def test_a_frame_outside_the_root_is_one_error_line_and_no_label_button(frames_elsewhere, monkeypatch, page):
+    at = app_for(frames_elsewhere, monkeypatch, page)  # asserts no exception
+    assert len(at.error) == 1 and "outside the data root" in at.error[0].value
+    assert "\n" not in at.error[0].value
+    assert not buttons(at) & LABEL_BUTTONS  # nothing can be labelled unseen
+    assert not at.get("image")
+    assert not (frames_elsewhere / "labels.parquet").exists()
+
+
+def test_the_manifest_is_refused_as_a_label_store(demo_run, monkeypatch):
+    out, _ = demo_run
+    manifest = Path(out) / "archive" / "manifest.parquet"
+    before = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    at = app_for(out, monkeypatch, "Labelling")
+    assert {"label_yes", "label_no"} <= buttons(at)  # a real store (or none yet) is accepted
+    at.text_input(key="store").set_value("archive/manifest.parquet").run()
+    assert not at.exception
+    assert "not a label store" in at.error[0].value and "label" in at.error[0].value
+    assert not buttons(at) & LABEL_BUTTONS
+    assert hashlib.sha256(manifest.read_bytes()).hexdigest() == before
+
+
+def test_a_damaged_file_is_one_error_line(demo_run, tmp_path, monkeypatch):
+    out, _ = demo_run
+    (tmp_path / "index.zarr").symlink_to(Path(out) / "index.zarr")
+    (tmp_path / "summary.json").write_text('{"n_frames_scored": 12')  # cut short
+    at = app_for(tmp_path, monkeypatch, "Overview")
+    assert len(at.error) == 1 and "summary.json: cannot read the run summary" in at.error[0].value
+
+
+@pytest.fixture
+def copied_report(demo_run, tmp_path):
+    """A report written in one data root, then the root copied elsewhere and the original deleted:
+    six demo frames, two of them misclassified."""
+    from aurora_sw.ingest import read_manifest
+    from aurora_sw.model.evaluate import write_report
+
+    out, _ = demo_run
+    first = tmp_path / "first"
+    (first / "frames").mkdir(parents=True)
+    (first / "index.zarr").symlink_to(Path(out) / "index.zarr")
+    rows = read_manifest(Path(out) / "archive").iloc[:6].copy()
+    rows["path"] = [str(shutil.copy(p, first / "frames")) for p in rows["path"]]
+    rows["label"] = ["yes", "yes", "yes", "no", "no", "no"]
+    rows["p_aurora"] = [0.9, 0.8, 0.3, 0.1, 0.2, 0.7]  # the third and the last are wrong
+    write_report(rows, first / "model" / "heldout", threshold=0.5)
+    moved = tmp_path / "moved"
+    shutil.copytree(first, moved, symlinks=True)
+    shutil.rmtree(first)
+    return moved
+
+
+def test_predictions_are_found_after_the_data_root_is_copied(copied_report, monkeypatch):
+    from aurora_sw.model.evaluate import read_predictions
+
+    written = pd.read_csv(copied_report / "model" / "heldout" / "predictions.csv")
+    assert not any(Path(p).is_absolute() for p in written["path"])
+    assert all(Path(p).is_file() for p in read_predictions(copied_report / "model" / "heldout")["path"])
+    at = app_for(copied_report, monkeypatch, "Classifier")
+    assert not at.warning  # before: "2 frames of this report are not under the data root"
+    assert "Misclassified frames (2)" in at.subheader[0].value
+    shown = at.get("image")
+    assert len(shown) == 2
+    assert sorted(c[-6:] for img in shown for c in img.captions) == ["P=0.30", "P=0.70"]
+
+
+def test_old_predictions_with_absolute_paths_still_work(copied_report, monkeypatch):
+    from aurora_sw.model.evaluate import read_predictions
+
+    report = copied_report / "model" / "heldout"
+    old = read_predictions(report)  # absolute, as aurora-sw 0.1 wrote them
+    old.to_csv(report / "predictions.csv", index=False)
+    assert all(Path(p).is_absolute() for p in pd.read_csv(report / "predictions.csv")["path"])
+    at = app_for(copied_report, monkeypatch, "Classifier")
+    assert not at.warning and len(at.get("image")) == 2
+
+
+@pytest.mark.parametrize("address, warned", [("0.0.0.0", True), ("", True), ("192.168.1.20", True), ("127.0.0.1", False), ("localhost", False), ("::1", False)])
+def test_a_banner_warns_when_served_beyond_this_machine(tmp_path, monkeypatch, served_on, address, warned):
+    served_on(address)  # "" (unset) is `streamlit run` started outside the repository
+    at = app_for(tmp_path, monkeypatch)
+    banners = [w.value for w in at.warning if "anyone who can reach this machine" in w.value]
+    assert len(banners) == int(warned)
+    if warned:
+        assert "aurora-sw explore" in banners[0]

@@ -12,7 +12,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from aurora_sw.errors import AuroraSWError
 from aurora_sw.model.checkpoint import load_checkpoint
+from aurora_sw.model.evaluate import PREDICTIONS_NAME, read_predictions
 from aurora_sw.model.gradcam import gradcam_maps, overlay_image
 from explorer_views.data import DataRoot
 
@@ -39,7 +41,10 @@ def render(data: DataRoot) -> None:
         st.info("No classifier report yet: run `aurora-sw demo`, or `aurora-sw evaluate --out DIR` with DIR under the data root.")
         return
     folder = data.inside(st.selectbox("report", [str(p.relative_to(data.root)) for p in found], key="report"))
-    m = json.loads((folder / "metrics.json").read_text())
+    try:
+        m = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise AuroraSWError(f"{folder / 'metrics.json'}: cannot read the report ({exc}); write it again with `aurora-sw evaluate`") from None
     c = st.columns(6)
     for col, key in zip(c, ["accuracy", "precision", "recall", "f1", "roc_auc", "ece"]):
         col.metric(key, f"{m[key]:.3f}")
@@ -56,11 +61,10 @@ def render(data: DataRoot) -> None:
         right.write("per sky condition")
         right.dataframe(pd.read_csv(table), width="stretch")
 
-    pred_path = folder / "predictions.csv"
-    if not pred_path.exists():
+    if not (folder / PREDICTIONS_NAME).exists():
         st.caption("No predictions.csv in this report (written by aurora-sw 0.1 evaluate and later).")
         return
-    pred = pd.read_csv(pred_path)
+    pred = read_predictions(folder)  # frame paths relative to the report: a copied data root still finds them
     labelled = pred[pred["label"].isin(["yes", "no"])]
     conditions = ["all"] + sorted(labelled["sun_class"].dropna().unique()) if "sun_class" in labelled else ["all"]
     cond = st.selectbox("sky condition (histograms)", conditions, key="hist_condition")

@@ -1,11 +1,14 @@
 """The data root and cached loading: every page reads through here.
 
 Everything lives under one data root (``--data``, default ``demo_out``). A path typed by the user
-or stored in a file is resolved and refused if it leaves the root.
+or stored in a file is resolved and refused if it leaves the root; a refusal, like any user error,
+reaches the page as one ``st.error`` line through :func:`refusals_shown`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,18 @@ from aurora_sw.index import condition_table, nightly_summary, open_index
 from aurora_sw.index.keogram import KEOGRAM_ROWS, keogram
 from aurora_sw.index.store import class_names, night_window, open_keogram
 from aurora_sw.ingest import read_manifest
+
+@contextmanager
+def refusals_shown() -> Iterator[None]:
+    """Show a user error raised inside (a refused path, a damaged file) as one ``st.error`` line and
+    end the run there: nothing after it is drawn (no labelling button acts on data not shown) and
+    no traceback reaches the browser."""
+    try:
+        yield
+    except AuroraSWError as exc:
+        st.error(" ".join(str(exc).split()))
+        st.stop()
+
 
 NIGHT_VARS = ("p_aurora", "aurora", "green_excess", "aurora_area", "aurora_area_night", "sun_alt", "moon_alt")
 
@@ -32,7 +47,15 @@ class DataRoot:
         """``path`` (relative to the root, or absolute) resolved; refused outside the root."""
         p = (self.root / path).resolve()
         if p != self.root and self.root not in p.parents:
-            raise AuroraSWError(f"{path}: outside the data root {self.root}")
+            raise AuroraSWError(f"{path}: outside the data root {self.root}; the Explorer reads and writes only under --data")
+        return p
+
+    def frame(self, path: str | Path) -> Path:
+        """A frame named in a file under the root (manifest, predictions), resolved; refused when it
+        leaves the root or is gone."""
+        p = self.inside(path)
+        if not p.is_file():
+            raise AuroraSWError(f"{p}: frame not found (moved or deleted since it was listed); re-run `aurora-sw ingest` on the frames")
         return p
 
     def contains(self, path: str | Path) -> bool:
@@ -114,8 +137,11 @@ def _solarwind(root: str) -> xr.Dataset | None:
     path = Path(root) / "solarwind.nc"
     if not path.exists():
         return None
-    with xr.open_dataset(path) as ds:
-        return ds.load()
+    try:
+        with xr.open_dataset(path) as ds:
+            return ds.load()
+    except (OSError, ValueError) as exc:
+        raise AuroraSWError(f"{path}: cannot read the solar wind ({exc}); write it again with `aurora-sw solarwind fetch --out {path}`") from None
 
 
 @st.cache_data(show_spinner=False)

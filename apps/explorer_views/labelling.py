@@ -1,7 +1,13 @@
 """Labelling: yes / no / unsure over a date-aware sample, saved to the label store at every key
-press, with progress and undo. Keys: Y yes, N no, U unsure, Z undo (R and C are Streamlit's)."""
+press, with progress and undo. Keys: Y yes, N no, U unsure, Z undo (R and C are Streamlit's).
+
+Everything that can be refused (the store path, the next frame) is checked before any button that
+writes is drawn: a refusal stops the page with one error line, so no frame is labelled unseen.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -12,11 +18,36 @@ from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 from explorer_views.data import DataRoot
 
 KEYS = {"yes": "Y", "no": "N", "unsure": "U"}
+# What LabelStore.add writes and split_by_night reads; a manifest has the first three, not label.
+STORE_COLUMNS = ("path", "time_utc", "night", "label")
 
 
 @st.cache_data(show_spinner=False)
 def _sample(root: str, per_night: int, suns: tuple[str, ...], moons: tuple[str, ...], seed: int) -> pd.DataFrame:
     return sample_for_labelling(DataRoot(root).manifest(), per_night=per_night, sun_classes=suns, moon_classes=moons, seed=seed)
+
+
+def label_store_path(data: DataRoot, name: str) -> Path:
+    """The label store ``name`` typed by the user, resolved under the data root.
+
+    Refused when it leaves the root, is not a ``.parquet`` file, or is an existing file that is not
+    a label store (the archive manifest, say): labelling would otherwise rewrite it as one.
+    """
+    import pyarrow.parquet as pq
+
+    path = data.inside(name)
+    if path.suffix != ".parquet":
+        raise AuroraSWError(f"{name}: the label store is a .parquet file, e.g. labels.parquet")
+    if not path.exists():
+        return path
+    try:
+        columns = set(pq.read_schema(path).names)
+    except (OSError, ValueError) as exc:
+        raise AuroraSWError(f"{name}: not a readable Parquet file ({exc}); choose another label store") from None
+    missing = [c for c in STORE_COLUMNS if c not in columns]
+    if missing:
+        raise AuroraSWError(f"{name}: not a label store (no column {', '.join(missing)}); choose another file, e.g. labels.parquet")
+    return path
 
 
 def render(data: DataRoot) -> None:
@@ -29,23 +60,18 @@ def render(data: DataRoot) -> None:
     per_night = c2.number_input("frames per night", 1, 200, 20, key="per_night")
     suns = c3.multiselect("Sun classes", list(SUN_CLASSES), default=["Night"], key="label_suns")
     moons = c4.multiselect("Moon classes", list(MOON_CLASSES), default=list(MOON_CLASSES), key="label_moons")
-    try:
-        store_path = data.inside(store_name)
-    except AuroraSWError as exc:
-        st.error(str(exc))
-        return
-    if store_path.suffix != ".parquet":
-        st.error(f"{store_name}: the label store is a .parquet file")
-        return
+    store_path = label_store_path(data, store_name)
     store = LabelStore(store_path)
     sample = _sample(str(data.root), int(per_night), tuple(suns), tuple(moons), 0)
     if sample.empty:
         st.info("No frames under these sky conditions.")
         return
     done = sample["path"].astype(str).isin(set(store.df["path"].astype(str)))
-    st.progress(float(done.mean()), text=f"{int(done.sum())} of {len(sample)} sampled frames labelled ({len(store)} in {store_name})")
-    undo: list[tuple[str, str | None]] = st.session_state.setdefault("undo", [])
+    todo = sample[~done]
+    frame = data.frame(todo.iloc[0]["path"]) if len(todo) else None  # refused here, before the buttons
 
+    st.progress(float(done.mean()), text=f"{int(done.sum())} of {len(sample)} sampled frames labelled ({len(store)} in {store_name})")
+    undo: list[tuple[str, str | None]] = st.session_state.setdefault(f"undo:{store_path}", [])  # undo acts on its own store only
     b = st.columns(4)
     if b[3].button("undo (Z)", shortcut="Z", disabled=not undo, key="undo_button"):
         path, previous = undo.pop()
@@ -54,8 +80,7 @@ def render(data: DataRoot) -> None:
         else:
             store.add(sample[sample["path"].astype(str) == path].assign(label=previous))
         st.rerun()
-    todo = sample[~done]
-    if todo.empty:
+    if frame is None:
         st.success(f"Every sampled frame is labelled. Train with: aurora-sw train --labels {store_path}")
         return
     row = todo.iloc[0]
@@ -64,4 +89,4 @@ def render(data: DataRoot) -> None:
             undo.append((str(row["path"]), store.label_of(str(row["path"]))))
             store.add(todo.iloc[[0]].assign(label=label), labeller="explorer")
             st.rerun()
-    st.image(str(data.inside(row["path"])), caption=f"{pd.Timestamp(row['time_utc']):%Y-%m-%d %H:%M} UTC, night {row['night']}, {row['sun_class']} / {row['moon_class']}", width=520)
+    st.image(str(frame), caption=f"{pd.Timestamp(row['time_utc']):%Y-%m-%d %H:%M} UTC, night {row['night']}, {row['sun_class']} / {row['moon_class']}", width=520)

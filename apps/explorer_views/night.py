@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from aurora_sw.model.checkpoint import load_checkpoint
 from aurora_sw.model.data import read_frame
 from aurora_sw.model.gradcam import gradcam_maps, overlay_image
-from explorer_views.data import DataRoot, as_rgb, night_frames
+from explorer_views.data import DataRoot, as_rgb, night_frames, refusals_shown
 
 SKY_COLOURS = {"Night": "rgba(20,20,60,0.00)", "Astro": "rgba(70,90,160,0.12)", "Nautical": "rgba(90,130,200,0.20)", "Civil": "rgba(150,180,230,0.28)", "Day": "rgba(240,220,150,0.35)"}
 SOLAR_WIND_PANELS = (("bz_gsm", "Bz GSM (nT)", "#4a90e2"), ("vsw", "V (km/s)", "#9b59b6"), ("kp", "Kp", "#e74c3c"), ("newell", "Newell coupling", "#f5a623"))
@@ -82,6 +82,11 @@ def render(data: DataRoot) -> None:
 
 @st.fragment
 def _frame_viewer(data: DataRoot, df: pd.DataFrame, frames: pd.DataFrame) -> None:
+    with refusals_shown():  # a fragment rerun (slider, play) does not pass through the app's own guard
+        _draw_frame(data, df, frames)
+
+
+def _draw_frame(data: DataRoot, df: pd.DataFrame, frames: pd.DataFrame) -> None:
     n = len(frames)
     c0, c1, c2 = st.columns([1, 1, 4])
     playing = c0.toggle("play", key="play")
@@ -93,7 +98,7 @@ def _frame_viewer(data: DataRoot, df: pd.DataFrame, frames: pd.DataFrame) -> Non
         st.session_state["frame"] = (st.session_state.get("frame", 0) + 1) % n
     i = c2.slider("frame", 0, n - 1, key="frame")
     row = frames.iloc[i]
-    path = data.inside(row["path"])
+    path = data.frame(row["path"])
     left, right = st.columns([2, 1])
     if show_cam and data.checkpoint_path() is not None:
         left.image(_cam_overlay(str(data.checkpoint_path()), str(path)), caption=f"{row['minute']:%Y-%m-%d %H:%M} UTC, Grad-CAM", width="stretch")

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aurora_sw.analysis.recurrence import recurrence_panels
+from aurora_sw.errors import AuroraSWError
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 from explorer_views.data import DataRoot
 
@@ -43,7 +44,10 @@ def render(data: DataRoot) -> None:
     st.header("Overview")
     summary_path = data.root / "summary.json"
     if summary_path.exists():
-        s = json.loads(summary_path.read_text())
+        try:
+            s = json.loads(summary_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise AuroraSWError(f"{summary_path}: cannot read the run summary ({exc}); run `aurora-sw demo` again to write it") from None
         c = st.columns(4)
         c[0].metric("frames scored", f"{s['n_frames_scored']:,}")
         c[1].metric("classifier accuracy (held-out nights)", f"{s['classifier_accuracy']:.3f}")

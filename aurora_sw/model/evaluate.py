@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
+
+from aurora_sw.errors import AuroraSWError
+
+PREDICTIONS_NAME = "predictions.csv"
+PREDICTION_COLUMNS = ("path", "label", "p_aurora", "predicted")
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -106,8 +113,9 @@ def write_report(frames: pd.DataFrame, out_dir, threshold: float = 0.5, bins: in
 
     ``frames`` has ``p_aurora``, ``label`` (yes/no), ``sun_class`` and ``moon_class``.
     Writes ``metrics.json``, ``per_condition.csv``, ``predictions.csv`` (one row per frame, with
-    ``predicted``), ``reliability.png`` and ``softmax_by_condition.png`` into ``out_dir`` and
-    returns the metrics.
+    ``predicted``; frame paths relative to ``out_dir``, so a copied or moved data root still finds
+    its frames: read it back with :func:`read_predictions`), ``reliability.png`` and
+    ``softmax_by_condition.png`` into ``out_dir`` and returns the metrics.
     """
     import json
     from pathlib import Path
@@ -126,7 +134,10 @@ def write_report(frames: pd.DataFrame, out_dir, threshold: float = 0.5, bins: in
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     per_condition_table(frames, threshold).to_csv(out / "per_condition.csv")
     keep = [c for c in ("time_utc", "night", "path", "label", "p_aurora", "sun_class", "moon_class") if c in frames]
-    frames[keep].assign(predicted=np.where(frames["p_aurora"] >= threshold, "yes", "no")).to_csv(out / "predictions.csv", index=False)
+    predictions = frames[keep].assign(predicted=np.where(frames["p_aurora"] >= threshold, "yes", "no"))
+    if "path" in predictions:
+        predictions["path"] = [_relative_to(p, out) for p in predictions["path"].astype(str)]
+    predictions.to_csv(out / PREDICTIONS_NAME, index=False)
 
     ok = np.isfinite(p)
     edges = np.linspace(0, 1, bins + 1)
@@ -152,3 +163,43 @@ def write_report(frames: pd.DataFrame, out_dir, threshold: float = 0.5, bins: in
     fig.savefig(out / "softmax_by_condition.png", dpi=110)
     plt.close(fig)
     return metrics
+
+
+def _relative_to(path: str, folder) -> str:
+    """``path`` relative to ``folder``; absolute where no relative path exists (another drive)."""
+    try:
+        return os.path.relpath(os.path.abspath(path), os.path.abspath(folder))
+    except ValueError:
+        return os.path.abspath(path)
+
+
+def read_predictions(report_dir) -> pd.DataFrame:
+    """The per-frame predictions of a report written by :func:`write_report`.
+
+    Parameters
+    ----------
+    report_dir
+        The report folder (holding ``predictions.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per frame: ``path`` (absolute: relative paths are resolved against the report
+        folder, absolute ones from older reports kept as written), ``label``, ``p_aurora``,
+        ``predicted`` and, where written, ``time_utc`` (UTC), ``night``, ``sun_class``, ``moon_class``.
+    """
+    from pathlib import Path
+
+    path = Path(report_dir) / PREDICTIONS_NAME
+    try:
+        df = pd.read_csv(path)
+    except FileNotFoundError:
+        raise AuroraSWError(f"{path}: no predictions here; write them with `aurora-sw evaluate --out {report_dir}`") from None
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise AuroraSWError(f"{path}: cannot read the predictions ({exc})") from None
+    missing = [c for c in PREDICTION_COLUMNS if c not in df]
+    if missing:
+        raise AuroraSWError(f"{path}: not an aurora-sw predictions file (missing columns {missing})")
+    base = os.path.abspath(path.parent)
+    df["path"] = [p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p)) for p in df["path"].astype(str)]
+    return df
