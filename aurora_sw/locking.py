@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -38,12 +39,17 @@ def lock_paths(target: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def lock_holder(target: str | os.PathLike) -> str:
-    """Who holds (or last held) the lock of ``target``, in words; "unknown" if nobody said."""
-    try:
-        info = json.loads(lock_paths(target)[1].read_text())
-        return f"pid {info['pid']} on {info['host']} since {info['started_utc']} ({info['command']})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "an unknown process"
+    """Who holds the lock of ``target``, in words; "an unknown process" if nobody said.
+
+    The holder writes its file just after taking the lock, so a reader that finds none waits a
+    moment (up to 1 s) before giving up."""
+    for _ in range(10):
+        try:
+            info = json.loads(lock_paths(target)[1].read_text())
+            return f"pid {info['pid']} on {info['host']} since {info['started_utc']} ({info['command']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            time.sleep(0.1)
+    return "an unknown process"
 
 
 @contextmanager
@@ -84,9 +90,8 @@ def writer_lock(target: str | os.PathLike, *, timeout_s: float = 60.0, advice: s
             log.warning("%s: being written by %s; waiting up to %g s", target, lock_holder(target), timeout_s)
             lock.acquire(timeout=timeout_s)
     except Timeout:
-        raise LockedError(
-            f"{target}: being written by {lock_holder(target)}; gave up after waiting {timeout_s:g} s: {advice}"
-        ) from None
+        waited = f"gave up after waiting {timeout_s:g} s" if timeout_s else "not waiting"
+        raise LockedError(f"{target}: being written by {lock_holder(target)}; {waited}: {advice}") from None
     try:
         holder = {
             "pid": os.getpid(),
@@ -94,7 +99,9 @@ def writer_lock(target: str | os.PathLike, *, timeout_s: float = 60.0, advice: s
             "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join(sys.argv)[:300],
         }
-        holder_file.write_text(json.dumps(holder))
+        tmp = holder_file.with_name(f"{holder_file.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(holder))
+        os.replace(tmp, holder_file)  # a reader never sees half a holder file
         yield
     finally:
         holder_file.unlink(missing_ok=True)

@@ -18,17 +18,13 @@ import json
 import logging
 import os
 import shutil
-import socket
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from aurora_sw import locking
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.background import NIGHT_AREA_ATTRS
 from aurora_sw.index.keogram import ANGLE_ATTRS, KEOGRAM_GROUP, KEOGRAM_ROWS, keogram_array, meridian_angles
@@ -635,46 +631,14 @@ def _exchange(a: Path, b: Path) -> None:
     os.rename(aside, a)
 
 
-@contextmanager
-def writer_lock(path: str | os.PathLike) -> Iterator[None]:
-    """Hold the one writer's lock of a store (``PATH.lock``) or stop at once, naming its holder.
-
-    The holder (pid, host, start time in UTC, command) is written beside the lock in
-    ``PATH.lock.json``. The lock is the operating system's (``filelock``), so a killed writer
-    leaves no stale lock.
+def writer_lock(path: str | os.PathLike):
+    """Hold the one writer's lock of a store (``PATH.lock``) or stop at once, naming its holder
+    (:func:`aurora_sw.locking.writer_lock` with no wait: a scoring run takes hours, so a second
+    one is told at once rather than left waiting).
 
     Raises
     ------
-    AuroraSWError
+    aurora_sw.locking.LockedError
         Another process holds the lock.
     """
-    from filelock import FileLock, Timeout
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path) + ".lock")
-    holder = Path(str(path) + ".lock.json")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise AuroraSWError(f"{path}: being written by {_holder(holder)}; wait until it finishes (or stop it) and try again") from None
-    try:
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "started_utc": pd.Timestamp.now("UTC").isoformat(timespec="seconds"), "command": " ".join(sys.argv)}
-        tmp = holder.with_name(holder.name + f".{os.getpid()}")
-        tmp.write_text(json.dumps(info))
-        os.replace(tmp, holder)
-        yield
-    finally:
-        holder.unlink(missing_ok=True)
-        lock.release()
-
-
-def _holder(holder: Path) -> str:
-    """Who holds the lock, from the file it writes just after taking it (so wait a moment for it)."""
-    for _ in range(10):
-        try:
-            info = json.loads(holder.read_text())
-            return f"pid {info['pid']} on {info['host']} since {info['started_utc']} ({info['command']})"
-        except (OSError, ValueError, KeyError):
-            time.sleep(0.1)
-    return "another process"
+    return locking.writer_lock(path, timeout_s=0, advice="wait until it finishes (or stop it) and try again")
