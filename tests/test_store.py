@@ -159,7 +159,7 @@ def test_a_second_writer_stops_at_once_naming_the_first(written):
             [sys.executable, "-c", f"from aurora_sw.index.store import writer_lock\nwith writer_lock({str(written)!r}): pass"],
             capture_output=True, text=True, timeout=60,
         )
-    assert res.returncode == 1 and "AuroraSWError" in res.stderr
+    assert res.returncode == 1 and "LockedError" in res.stderr  # an AuroraSWError: one line in the CLI
     assert f"being written by pid {os.getpid()}" in res.stderr
     with writer_lock(written):  # released, and free again
         pass
