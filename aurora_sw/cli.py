@@ -244,9 +244,8 @@ def solarwind_events(
         typer.echo(f"saved {out}")
 
 
-def _index_and_solar_wind(index: Path, names: list[str], pad_before_min: int, pad_after_min: int, catalog, cache, kp_cache, offline,
-                          needs: tuple[str, ...] = ()):
-    """The index and the solar wind ``names`` over its span, padded by the lags or the epoch window.
+def _index_and_solar_wind(index: Path, names: list[str], span, catalog, cache, kp_cache, offline, needs: tuple[str, ...] = ()):
+    """The index and the solar wind ``names`` over ``span(index times)`` (a workflow's rule).
 
     ``needs`` (index variables) are checked before the solar wind is read: a typo fails at once.
     """
@@ -259,9 +258,9 @@ def _index_and_solar_wind(index: Path, names: list[str], pad_before_min: int, pa
     missing = [v for v in needs if v not in ds]
     if missing:
         raise AuroraSWError(f"{index}: no variable {', '.join(map(repr, missing))}; have {', '.join(ds.data_vars)}")
-    t = pd.DatetimeIndex(ds["time"].values)
-    sw = load_solar_wind(t.min() - pd.Timedelta(minutes=max(pad_before_min, 0) + 60), t.max() + pd.Timedelta(minutes=max(pad_after_min, 0) + 60),
-                         names, catalog, cache, offline, kp_cache)
+    start, end = span(pd.DatetimeIndex(ds["time"].values))
+    hour = pd.Timedelta(minutes=60)  # the loader's end is exclusive; an hour more costs nothing (files are daily)
+    sw = load_solar_wind(start - hour, end + hour, names, catalog, cache, offline, kp_cache)
     return ds, sw
 
 
@@ -301,36 +300,19 @@ def correlate(
     if smooth < 0:
         raise AuroraSWError(f"--smooth {smooth}: the running mean needs a window of 1 minute or more (0: none)")
 
-    from aurora_sw.analysis.causality import granger_test
-    from aurora_sw.analysis.lag import lagged_correlation, peak_summary
-    from aurora_sw.analysis.merge import condition_mask
-    from aurora_sw.analysis.plots import plot_lagged_correlation, plot_scatter_at_lag
+    from aurora_sw.workflows.correlate import correlate as run_correlate
+    from aurora_sw.workflows.correlate import solar_wind_span
 
     _quiet_libraries()
-    # Positive lags pair the response with earlier solar wind, negative lags with later.
-    ds, sw = _index_and_solar_wind(index, names, lag_range.stop, -lag_range.start, _catalog(catalog), cache, kp_cache, offline, needs=(response,))
-    conditions = [c.strip() for c in condition.split(",") if c.strip()]
-    y = ds[response].where(condition_mask(ds, conditions))
-    if smooth:
-        sw = sw.rolling(time=smooth, center=True, min_periods=max(1, smooth // 2)).mean(keep_attrs=True)
+    ds, sw = _index_and_solar_wind(index, names, lambda t: solar_wind_span(t, lag_range, smooth), _catalog(catalog), cache, kp_cache, offline, needs=(response,))
+    res = run_correlate(ds, sw, drivers=names, response=response, lags=lag_range, conditions=[c.strip() for c in condition.split(",") if c.strip()],
+                        smooth_min=smooth, method=method, granger=granger)
+    for name, lag in res.lags.items():
+        typer.echo(f"{name:12s} {res.summary(name)}")
+        if lag.attrs["n_lags_masked"]:
+            typer.echo(f"{'':12s} {lag.attrs['lag_mask']}")
     out = out or Path(index).resolve().parent / "analyses"
-    out.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        res = lagged_correlation(sw[name], y, lags=lag_range, method=method)
-        res.attrs.update(sky_conditions=",".join(conditions) or "all", smooth_min=smooth)
-        a = res.attrs
-        line = f"{name:12s} {peak_summary(res)}"
-        if granger:
-            g = granger_test(sw[name], y)
-            res.attrs.update(granger_f=g["f_stat"], granger_p=g["p_value"])
-            line += f"  Granger p = {g['p_value']:.2g}"
-        typer.echo(line)
-        if a["n_lags_masked"]:
-            typer.echo(f"{'':12s} {a['lag_mask']}")
-        stem = f"lag_{name}_{response}"
-        res.to_netcdf(out / f"{stem}.nc")
-        plot_lagged_correlation(res, out / f"{stem}.png")
-        plot_scatter_at_lag(sw[name], y, a["peak_lag_min"], out / f"scatter_{name}_{response}.png")
+    res.write(out)
     typer.echo(f"results and plots in {out}")
 
 
@@ -355,43 +337,39 @@ def epochs(
     if bin_min < 1:
         raise AuroraSWError(f"--bin {bin_min}: the bin width must be 1 minute or more")
 
-    from aurora_sw.analysis.epochs import superposed_epoch, threshold_crossings
-    from aurora_sw.analysis.plots import plot_superposed_epoch
+    from aurora_sw.analysis.epochs import EVENT_DEFINITIONS
+    from aurora_sw.workflows.epochs import epochs as run_epochs
+    from aurora_sw.workflows.epochs import event_times_from_csv
 
     _quiet_libraries()
-    sw_names = ["bz_gsm"] if events == "southward" else []
     cat = _catalog(catalog)
+    definition = EVENT_DEFINITIONS.get(events)
+    sw_names = [definition.variable] if definition and definition.variable in cat.solarwind.variables else []
     if variable in cat.solarwind.variables and variable not in sw_names:
         sw_names.append(variable)
-    needs = () if variable in sw_names else (variable,)
+    needs = tuple(v for v in (variable, definition.variable if definition else None) if v and v not in sw_names)
     first, last = win.start, win.stop - 1
     # Events from `last` minutes before the index to `-first` after it have windows that reach it.
-    ds, sw = _index_and_solar_wind(index, sw_names or ["bz_gsm"], last, -first, cat, cache, kp_cache, offline, needs=needs)
-    if events == "southward":
-        times = threshold_crossings(sw["bz_gsm"], -3.0, below=True, quiet_min=60)
-    elif events == "onsets":
-        times = threshold_crossings(ds["p_aurora"], 0.5, quiet_min=60)
+
+    def pad(t: pd.DatetimeIndex) -> tuple[pd.Timestamp, pd.Timestamp]:
+        return t.min() - pd.Timedelta(minutes=max(last, 0)), t.max() + pd.Timedelta(minutes=max(-first, 0))
+
+    ds, sw = _index_and_solar_wind(index, sw_names or ["bz_gsm"], pad, cat, cache, kp_cache, offline, needs=needs)
+    if definition is not None:
+        times = definition
     elif events in cat.events:
         from aurora_sw.solarwind.events import load_events
 
         t = pd.DatetimeIndex(ds["time"].values)  # events whose window reaches the index
         times = pd.DatetimeIndex(load_events(events, t.min() - pd.Timedelta(minutes=last), t.max() - pd.Timedelta(minutes=first), cat, offline=offline)["time"])
     else:
-        path = Path(events)
-        try:
-            times = pd.DatetimeIndex(pd.to_datetime(pd.read_csv(path)["time"], utc=True).dt.tz_localize(None))
-        except (OSError, KeyError, ValueError) as exc:
-            raise AuroraSWError(f"{path}: need a CSV with a 'time' column of UTC times ({exc})") from None
-    series = ds[variable] if variable in ds else sw[variable]
-    res = superposed_epoch(series, times, (first, last), bin_min)
+        times = event_times_from_csv(events)
+    series = {**{n: sw[n] for n in sw.data_vars}, **{n: ds[n] for n in needs}}
+    res = run_epochs(series, times, variable=variable, window_min=(first, last), bin_min=bin_min)
     out = out or Path(index).resolve().parent / "analyses"
-    stem = f"epochs_{events if events in ('southward', 'onsets', *cat.events) else Path(events).stem}_{variable}"
-    out.mkdir(parents=True, exist_ok=True)
-    res.to_netcdf(out / f"{stem}.nc")
-    plot_superposed_epoch(res, out / f"{stem}.png")
-    above = res["epoch"].where((res["median"] > res["random_high"]) & (res["epoch"] >= 0), drop=True)
-    when = f"rises above the random-epoch band at {float(above[0]):+.0f} min" if above.size else "stays within the random-epoch band"
-    typer.echo(f"{res.attrs['n_events']} events; the median {variable} {when}; results in {out / stem}.nc/.png")
+    stem = f"epochs_{events if definition or events in cat.events else Path(events).stem}_{variable}"
+    res.write(out, stem)
+    typer.echo(f"{res.summary()}; results in {out / stem}.nc/.png")
 
 
 @app.command()
@@ -412,14 +390,12 @@ def recurrence(
     import pandas as pd
     import xarray as xr
 
-    from aurora_sw.analysis.plots import plot_recurrence
-    from aurora_sw.analysis.recurrence import recurrence_panels
     from aurora_sw.index import open_index
     from aurora_sw.solarwind.variables import load_solar_wind
+    from aurora_sw.workflows.recurrence import recurrence as run_recurrence
 
     _quiet_libraries()
-    ds = open_index(index)
-    aurora = ds["p_aurora"].load()
+    aurora = open_index(index)["p_aurora"].load()
     driver = None
     if variable:
         sw_path = solarwind or (Path(index).resolve().parent / "solarwind.nc")
@@ -427,21 +403,14 @@ def recurrence(
             with xr.open_dataset(sw_path) as sw_file:
                 if variable not in sw_file:
                     raise AuroraSWError(f"{sw_path}: no variable {variable!r} (has {', '.join(sw_file.data_vars)})")
-                sw = sw_file[[variable]].load()
+                driver = sw_file[variable].load()
         else:
             t = pd.DatetimeIndex(aurora["time"].values)
             pad = pd.Timedelta(days=27 * rotations)
-            sw = load_solar_wind(t.min() - pad, t.max() + pad, [variable], _catalog(catalog), cache, offline, kp_cache)
-        driver = sw[variable]
-    panels, acf = recurrence_panels(aurora, driver, rotation)
-    out = out or Path(index).resolve().parent / "analyses" / f"recurrence_{rotation}.png"
-    plot_recurrence(panels, acf, out)
-    for title, table in panels.items():
-        table.to_csv(out.with_name(f"{out.stem}_{title.split(' ')[0].lower()}.csv"))
-    msg = f"{len(next(iter(panels.values())))} {rotation} rotations -> {out}"
-    if acf is not None:
-        msg += f"; {variable} 27-day autocorrelation r = {acf.attrs['r_27d']:.2f} (p = {acf.attrs['p_value_27d']:.2g}, 95 % band {acf.attrs['r_crit_27d']:.2f})"
-    typer.echo(msg)
+            driver = load_solar_wind(t.min() - pad, t.max() + pad, [variable], _catalog(catalog), cache, offline, kp_cache)[variable]
+    res = run_recurrence(aurora, driver, rotation=rotation)
+    out = res.write(out or Path(index).resolve().parent / "analyses" / f"recurrence_{rotation}.png")
+    typer.echo(f"{res.summary()} -> {out}")
 
 
 @label_app.command("sample")
@@ -636,21 +605,12 @@ def score(
     beside OUT and replaces it only when complete; OUT must be an index store, an empty folder or
     new. One writer at a time: a second run on OUT stops and names the first.
     """
-    from aurora_sw.index.pipeline import score_archive
+    from aurora_sw.workflows.score import score as run_score
 
     _quiet_libraries()
-    cat = _catalog(catalog)
-    client = None
-    if scheduler or dask:
-        from dask.distributed import Client, LocalCluster
-
-        client = Client(scheduler) if scheduler else Client(LocalCluster(processes=False, threads_per_worker=1))
-    try:
-        r = score_archive(archive, model, out, resume, batch_size, workers, client, catalog_path=str(cat.path), backend=backend, cam=cam)
-    finally:
-        if client is not None:
-            client.close()
-    typer.echo(f"{len(r['scored'])} nights scored ({r['frames']} frames, {r['unreadable']} unreadable), {len(r['skipped'])} already complete -> {out}")
+    r = run_score(archive, model, out, resume=resume, batch_size=batch_size, workers=workers, backend=backend, cam=cam, dask=dask,
+                  scheduler=scheduler, catalog_path=_catalog(catalog).path)
+    typer.echo(r.summary())
 
 
 @app.command()

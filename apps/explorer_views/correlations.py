@@ -5,43 +5,43 @@ best lag, and a superposed epoch of the response around solar-wind events."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import xarray as xr
 
-from aurora_sw.analysis.epochs import superposed_epoch, threshold_crossings
-from aurora_sw.analysis.lag import lagged_correlation, peak_summary
-from aurora_sw.analysis.merge import merge_index_solarwind
+from aurora_sw.analysis.epochs import SOUTHWARD_TURNING
+from aurora_sw.errors import AuroraSWError
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
+from aurora_sw.workflows.correlate import DEFAULT_LAGS, CorrelationResult, correlate
+from aurora_sw.workflows.epochs import EpochResult, epochs
 from explorer_views.data import DataRoot
 
 RESPONSES = ("p_aurora", "green_excess", "aurora_area_night", "aurora_area", "red_excess")
-SMOOTHING = {"none": None, "10 min": 10, "30 min": 30, "60 min": 60}
-
-
-@st.cache_data(show_spinner="merging the index with the solar wind…", max_entries=16)
-def _merged(root: str, conditions: tuple[str, ...], smooth: int | None) -> xr.Dataset:
-    data = DataRoot(root)
-    index = data.index()[[v for v in (*RESPONSES, "sun_class", "moon_class", "night", "aurora") if v in data.index()]].load()
-    return merge_index_solarwind(index, data.solarwind(), list(conditions) or None, smooth)
+SMOOTHING = {"none": 0, "10 min": 10, "30 min": 30, "60 min": 60}
 
 
 @st.cache_data(show_spinner="lagged correlation…", max_entries=32)
-def _ccf(root: str, driver: str, response: str, lags: tuple[int, int], conditions: tuple[str, ...], smooth: int | None, method: str) -> xr.Dataset:
-    merged = _merged(root, conditions, smooth)
-    return lagged_correlation(merged[driver], merged[response], lags=range(lags[0], lags[1] + 1), method=method, n_boot=200, peak="abs")
+def _ccf(root: str, driver: str, response: str, lags: tuple[int, int], conditions: tuple[str, ...], smooth: int, method: str) -> CorrelationResult:
+    # The same workflow, with the same defaults, as `aurora-sw correlate` and the demo: one answer.
+    data = DataRoot(root)
+    return correlate(data.index(), data.solarwind(), drivers=[driver], response=response, lags=range(lags[0], lags[1] + 1),
+                     conditions=conditions, smooth_min=smooth, method=method)
 
 
 @st.cache_data(show_spinner="superposed epochs…", max_entries=16)
-def _sea(root: str, response: str, conditions: tuple[str, ...], threshold: float) -> xr.Dataset | None:
+def _sea(root: str, response: str, conditions: tuple[str, ...], threshold: float) -> EpochResult | str:
+    """The epochs around southward turnings at ``threshold`` nT, or why there are none."""
+    from dataclasses import replace
+
+    from aurora_sw.analysis.merge import condition_mask
+
     data = DataRoot(root)
-    events = threshold_crossings(data.solarwind()["bz_gsm"], threshold, below=True, quiet_min=60)
-    merged = _merged(root, conditions, None)
-    events = events[(events >= pd.Timestamp(merged["time"].values[0])) & (events <= pd.Timestamp(merged["time"].values[-1]))]
-    if len(events) == 0:
-        return None
-    return superposed_epoch(merged[response], events, window_min=(-120, 240), bin_min=5, n_random=100)
+    index = data.index()
+    turning = replace(SOUTHWARD_TURNING, threshold=threshold)
+    series = {response: index[response].where(condition_mask(index, list(conditions))).load(), "bz_gsm": data.solarwind()["bz_gsm"]}
+    try:
+        return epochs(series, turning, variable=response)
+    except AuroraSWError as exc:
+        return str(exc)
 
 
 def render(data: DataRoot) -> None:
@@ -57,10 +57,11 @@ def render(data: DataRoot) -> None:
     smooth = c3.selectbox("running mean of the driver", list(SMOOTHING), key="smooth")
     method = c4.selectbox("method", ["pearson", "spearman"], key="method")
     c5, c6 = st.columns([2, 3])
-    lags = c5.slider("lags (min; positive: solar wind leads)", -360, 360, (-60, 180), step=5, key="lags")
-    conditions = c6.multiselect("sky conditions (minutes kept)", list(SUN_CLASSES + MOON_CLASSES), default=["Night"], key="conditions")
+    lags = c5.slider("lags (min; positive: solar wind leads)", -360, 360, (DEFAULT_LAGS.start, DEFAULT_LAGS.stop - 1), step=5, key="lags")
+    conditions = c6.multiselect("sky conditions (minutes kept; none: all)", list(SUN_CLASSES + MOON_CLASSES), default=[], key="conditions")
 
-    res = _ccf(str(data.root), driver, response, tuple(lags), tuple(conditions), SMOOTHING[smooth], method)
+    found = _ccf(str(data.root), driver, response, tuple(lags), tuple(conditions), SMOOTHING[smooth], method)
+    res = found.lags[driver]
     a = res.attrs
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=res["lag"], y=res["r"], name="r", line=dict(color="#2ecc71")))
@@ -71,25 +72,23 @@ def render(data: DataRoot) -> None:
     fig.update_layout(title=f"{driver} → {response}: peak at {a['peak_lag_min']:.0f} min (95% CI {a['peak_lag_ci_low']:.0f}..{a['peak_lag_ci_high']:.0f}), r = {a['peak_r']:.3f}",
                       xaxis_title="lag (min, positive: solar wind leads)", yaxis_title=f"{method} correlation", height=380)
     st.plotly_chart(fig, width="stretch")
-    st.caption(f"{peak_summary(res)}. {a['lag_mask']}.")
+    st.caption(f"{found.summary(driver)}. {a['lag_mask']}.")
 
-    merged = _merged(str(data.root), tuple(conditions), SMOOTHING[smooth])
     lag = int(a["peak_lag_min"])
-    x = merged[driver].shift(time=lag).values  # driver at t - lag against response at t
-    y = merged[response].values
-    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = found.pairs_at_peak(driver)
     left, right = st.columns(2)
     left.plotly_chart(
-        go.Figure(go.Scattergl(x=x[ok], y=y[ok], mode="markers", marker=dict(size=3, opacity=0.4, color="#2ecc71")))
-        .update_layout(title=f"{response} against {driver} {lag} min earlier ({ok.sum():,} minutes)", xaxis_title=driver, yaxis_title=response, height=360),
+        go.Figure(go.Scattergl(x=x, y=y, mode="markers", marker=dict(size=3, opacity=0.4, color="#2ecc71")))
+        .update_layout(title=f"{response} against {driver} {lag} min earlier ({len(x):,} minutes)", xaxis_title=driver, yaxis_title=response, height=360),
         width="stretch",
     )
     if "bz_gsm" in sw:
         threshold = right.number_input("event: Bz turns below (nT), after 60 min above", value=-3.0, step=1.0, key="bz_threshold")
-        sea = _sea(str(data.root), response, tuple(conditions), float(threshold))
-        if sea is None:
-            right.info("No southward turnings in the imaged interval.")
+        found_sea = _sea(str(data.root), response, tuple(conditions), float(threshold))
+        if isinstance(found_sea, str):
+            right.info(f"No epochs to show: {found_sea}")
         else:
+            sea = found_sea.epochs
             fig = go.Figure()
             e = sea["epoch"].values
             fig.add_trace(go.Scatter(x=e, y=sea["random_high"], line=dict(color="#bbb", dash="dot"), name="random epochs 95%"))

@@ -6,6 +6,8 @@ arrivals). Night-only data leave holes, so every epoch bin reports how many even
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -38,6 +40,54 @@ def threshold_crossings(da: xr.DataArray, threshold: float, below: bool = False,
         if not kept or t - kept[-1] >= gap:
             kept.append(t)
     return pd.DatetimeIndex(kept)
+
+
+@dataclass(frozen=True)
+class EventDefinition:
+    """A named rule that finds events as threshold crossings of one variable.
+
+    Attributes
+    ----------
+    name
+        What users type (``aurora-sw epochs --events NAME``).
+    variable
+        The series it is applied to: a solar-wind catalog variable or an index variable.
+    threshold
+        In the variable's units.
+    below
+        ``True``: the event is the series dropping below ``threshold``; ``False``: rising above.
+    quiet_min
+        Minutes the series must have stayed, fully observed, on the other side before the
+        crossing; events closer than this are merged into the first.
+    description
+        One sentence for help texts and result attributes.
+    """
+
+    name: str
+    variable: str
+    threshold: float
+    below: bool
+    quiet_min: int
+    description: str
+
+    def find(self, series: xr.DataArray) -> pd.DatetimeIndex:
+        """The events in ``series`` (UTC times of the crossings)."""
+        return threshold_crossings(series, self.threshold, below=self.below, quiet_min=self.quiet_min)
+
+
+# A southward turning of the IMF opens the dayside magnetosphere (Dungey 1961); -3 nT after an hour
+# of northward or weak field separates a real turning from the field's minute-to-minute noise.
+SOUTHWARD_TURNING = EventDefinition(
+    "southward", "bz_gsm", -3.0, below=True, quiet_min=60,
+    description="IMF Bz (GSM) drops below -3 nT after 60 fully observed minutes at or above it",
+)
+# p_aurora > 0.5 is the classifier's aurora/no-aurora decision; an hour without aurora before it
+# makes the crossing an onset rather than a flicker within one display.
+AURORA_ONSET = EventDefinition(
+    "onsets", "p_aurora", 0.5, below=False, quiet_min=60,
+    description="p_aurora rises above 0.5 after 60 fully observed minutes at or below it",
+)
+EVENT_DEFINITIONS: dict[str, EventDefinition] = {d.name: d for d in (SOUTHWARD_TURNING, AURORA_ONSET)}
 
 
 def superposed_epoch(

@@ -462,6 +462,19 @@ def lagged_correlation(
     return ds
 
 
+def pairs_at_lag(driver: xr.DataArray, response: xr.DataArray, lag_min: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs behind ``r`` at one lag: ``driver(t)`` and ``response(t + lag_min)``, both finite.
+
+    On the grid of :func:`align_on_grid` (so in minutes, never by position in a gappy series);
+    positive ``lag_min``: the driver leads. Returns ``(x, y)``, equal-length arrays.
+    """
+    x, y, step = align_on_grid(driver, response)
+    k = int(round(lag_min / (step.total_seconds() / 60)))
+    xs, ys = (x[: len(x) - k], y[k:]) if k >= 0 else (x[-k:], y[: len(y) + k])
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    return xs[ok], ys[ok]
+
+
 def peak_summary(ds: xr.Dataset) -> str:
     """One line about the peak of a :func:`lagged_correlation` result that can be quoted as it is.
 

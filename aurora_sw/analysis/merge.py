@@ -33,6 +33,21 @@ def condition_mask(index: xr.Dataset, conditions: list[str] | tuple[str, ...] | 
     return keep
 
 
+def running_mean(solarwind: xr.Dataset, window_min: int) -> xr.Dataset:
+    """Centred running mean of every variable over ``window_min`` samples (minutes on OMNI's 1-min grid).
+
+    NaN-aware: at least half the window must be present. Recorded in each variable's
+    ``cell_methods``. Take it on the full series before cutting it to an interval, or the edges
+    average fewer minutes.
+    """
+    if window_min < 1:
+        raise AuroraSWError(f"running mean over {window_min} min: the window must be 1 minute or more")
+    sw = solarwind.rolling(time=window_min, center=True, min_periods=max(1, window_min // 2)).mean(keep_attrs=True)
+    for name in sw.data_vars:
+        sw[name].attrs["cell_methods"] = f"time: mean (centred running, {window_min} min)"
+    return sw
+
+
 def merge_index_solarwind(
     index: xr.Dataset,
     solarwind: xr.Dataset,
@@ -60,11 +75,7 @@ def merge_index_solarwind(
         the Carrington and Bartels rotation columns of
         :func:`aurora_sw.solarwind.rotation.with_rotations`.
     """
-    sw = solarwind
-    if running_mean_min:
-        sw = solarwind.rolling(time=running_mean_min, center=True, min_periods=max(1, running_mean_min // 2)).mean(keep_attrs=True)
-        for name in sw.data_vars:
-            sw[name].attrs["cell_methods"] = f"time: mean (centred running, {running_mean_min} min)"
+    sw = running_mean(solarwind, running_mean_min) if running_mean_min else solarwind
     keep = condition_mask(index, conditions)
     out = index.copy()
     for name in ("p_aurora", *INDEX_NAMES, *NIGHT_AREA_ATTRS):

@@ -51,19 +51,16 @@ def plot_lagged_correlation(ds: xr.Dataset, path: str | os.PathLike | None = Non
 
 def plot_scatter_at_lag(driver: xr.DataArray, response: xr.DataArray, lag_min: float, path: str | os.PathLike | None = None):
     """Response(t + lag) against driver(t) at one lag, with the binned median."""
-    from aurora_sw.analysis.lag import align_on_grid
+    from aurora_sw.analysis.lag import pairs_at_lag
 
-    x, y, step = align_on_grid(driver, response)
-    k = int(round(lag_min / (step.total_seconds() / 60)))
-    xs, ys = (x[: len(x) - k], y[k:]) if k >= 0 else (x[-k:], y[: len(y) + k])
-    ok = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = pairs_at_lag(driver, response, lag_min)
     fig, ax = _figure(5.5, 4.5)
-    ax.scatter(xs[ok], ys[ok], s=3, alpha=0.25, color="#7570b3")
-    if ok.sum() > 20:
-        edges = np.nanpercentile(xs[ok], np.linspace(0, 100, 11))
+    ax.scatter(xs, ys, s=3, alpha=0.25, color="#7570b3")
+    if len(xs) > 20:
+        edges = np.percentile(xs, np.linspace(0, 100, 11))
         mids, meds = [], []
         for lo, hi in zip(edges[:-1], edges[1:]):
-            sel = ok & (xs >= lo) & (xs <= hi)
+            sel = (xs >= lo) & (xs <= hi)
             if sel.any():
                 mids.append(np.median(xs[sel]))
                 meds.append(np.median(ys[sel]))
