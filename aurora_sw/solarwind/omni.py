@@ -22,6 +22,7 @@ import xarray as xr
 from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
 from aurora_sw.network import host_reachable
+from aurora_sw.times import utc_range
 
 OMNI_REMOTE = "https://spdf.gsfc.nasa.gov/pub/data/omni/omni_cdaweb/"
 
@@ -134,9 +135,7 @@ def load_omni(
     catalog = catalog or load_catalog()
     cfg = catalog.solarwind.omni
     datatype = datatype or cfg.datatype
-    start, end = pd.Timestamp(start), pd.Timestamp(end)
-    start = start.tz_convert("UTC").tz_localize(None) if start.tzinfo else start
-    end = end.tz_convert("UTC").tz_localize(None) if end.tzinfo else end
+    start, end = utc_range(start, end)
     names = variables or [k for k, v in catalog.solarwind.variables.items() if v.source == f"omni_{datatype}"]
     source_vars = {}
     for name in names:
