@@ -195,3 +195,64 @@ def test_damaged_kp_lines_are_refused_with_file_and_line(tmp_path):
     ok = tmp_path / "Kp_def2020.wdc"
     ok.write_text(GFZ_WDC[2020])
     assert read_kp_wdc(ok).index[-1] == pd.Timestamp("2020-01-02T21:00")
+
+
+@pytest.mark.parametrize("keep", [0.4, 0.99])
+def test_truncated_omni_cdf_is_named_with_what_to_do(cache, tmp_path, keep):
+    """Found as: a download cut short gave "Aborted." (cdflib's EOFError) or "no variable 'flow_speed'"."""
+    import shutil
+    import subprocess
+    import sys
+
+    root, _, paths = cache
+    damaged_root = tmp_path / "omni"
+    shutil.copytree(root, damaged_root)
+    damaged = damaged_root / "hro2_1min/2024/omni_hro2_1min_20240201_v01.cdf"
+    data = damaged.read_bytes()
+    damaged.write_bytes(data[: int(len(data) * keep)])
+    res = subprocess.run(
+        [sys.executable, "-m", "aurora_sw", "solarwind", "fetch", "--start", "2024-02-01", "--end", "2024-02-02", "--offline", "--cache", str(damaged_root)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert res.returncode == 1 and "Traceback" not in res.stderr and "Aborted" not in res.stderr, res.stderr
+    line = res.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"aurora-sw: error: {damaged}: damaged or truncated OMNI CDF") and "delete it and re-fetch" in line
+    assert "flow_speed" not in line
+
+
+def test_a_file_that_is_not_a_cdf_is_named(cache, catalog, tmp_path):
+    import shutil
+
+    root, _, _ = cache
+    shutil.copytree(root, tmp_path / "omni")
+    (tmp_path / "omni/hro2_1min/2024/omni_hro2_1min_20240201_v01.cdf").write_text("<html>503 Service Unavailable</html>")
+    with pytest.raises(AuroraSWError, match="omni_hro2_1min_20240201_v01.cdf: damaged or truncated OMNI CDF") as err:
+        load_solar_wind("2024-02-01", "2024-02-02", ["bz_gsm"], catalog, cache_dir=tmp_path / "omni", offline=True)
+    assert "\n" not in str(err.value)
+
+
+def test_zone_aware_times_are_converted_to_utc(cache, catalog):
+    root, _, _ = cache
+    ds = load_solar_wind("2024-01-30T00:00-07:00", "2024-01-30T12:00-07:00", ["bz_gsm"], catalog, cache_dir=root, offline=True)
+    assert pd.Timestamp(ds.time.values[0]) == pd.Timestamp("2024-01-30T07:00")
+
+
+def test_kp_online_downloads_through_pyspedas_then_reads_the_files_itself(tmp_path, catalog, monkeypatch):
+    """Online: pyspedas fetches Kp_defYYYY.wdc from GFZ (the host checked first); our parser reads it."""
+    import pyspedas.utilities.download as pyspedas_download
+
+    from aurora_sw.solarwind import kp as kp_mod
+
+    asked = {}
+
+    def fake_download(remote_path, remote_file, local_path, **kwargs):
+        asked.update(remote_path=remote_path, remote_file=remote_file)
+        for name in remote_file:
+            (tmp_path / name).write_text(GFZ_WDC[2003])
+        return [local_path + name for name in remote_file]
+
+    monkeypatch.setattr(kp_mod, "host_reachable", lambda url, timeout_s=3.0: url == kp_mod.GFZ_REMOTE)
+    monkeypatch.setattr(pyspedas_download, "download", fake_download)
+    kp = kp_mod.load_kp("2003-01-05", "2003-01-07", catalog, tmp_path, offline=False).to_series()
+    assert asked == {"remote_path": kp_mod.GFZ_REMOTE, "remote_file": ["Kp_def2003.wdc"]}
+    np.testing.assert_allclose(kp.to_numpy(), EXPECTED_KP[2003], atol=1e-9)
