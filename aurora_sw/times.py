@@ -47,18 +47,41 @@ def utc_time(value: TimeLike, name: str = "time") -> pd.Timestamp:
     return t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t
 
 
-def utc_range(start: TimeLike, end: TimeLike) -> tuple[pd.Timestamp, pd.Timestamp]:
+def utc_range(start: TimeLike | None, end: TimeLike | None, open_ended: bool = False) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     """``start`` and ``end`` as naive UTC timestamps, ``end`` strictly after ``start``.
+
+    Parameters
+    ----------
+    open_ended
+        Allow ``None`` for either bound (an open range, returned as ``None``).
 
     Raises
     ------
     AuroraSWError
         Either is not a time, or ``end`` is not after ``start`` (an empty or reversed range).
     """
-    t0, t1 = utc_time(start, "start"), utc_time(end, "end")
-    if t1 <= t0:
-        raise AuroraSWError(f"end {t1} is not after start {t0}: give a range that runs forward (end is exclusive)")
+    t0 = None if open_ended and start is None else utc_time(start, "start")
+    t1 = None if open_ended and end is None else utc_time(end, "end")
+    if t0 is not None and t1 is not None and t1 <= t0:
+        raise AuroraSWError(f"end {t1} is not after start {t0}: give a range that runs forward")
     return t0, t1
+
+
+def duration_s(text: str, name: str = "duration") -> float:
+    """A positive duration typed with its unit (``60s``, ``2min``, ``1h``), in seconds.
+
+    Raises
+    ------
+    AuroraSWError
+        Not a duration, no unit (pandas would read ``60`` as 60 nanoseconds), or not positive.
+    """
+    try:
+        td = pd.Timedelta(text) if re.search(r"[a-zA-Z]", text) else pd.NaT
+    except (ValueError, TypeError):
+        td = pd.NaT
+    if td is pd.NaT or td <= pd.Timedelta(0):
+        raise AuroraSWError(f"{name} {text!r}: not a positive duration with a unit; use e.g. 60s or 2min")
+    return td.total_seconds()
 
 
 def night_date(night: str) -> str:

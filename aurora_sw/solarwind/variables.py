@@ -92,6 +92,8 @@ def load_solar_wind(
     """
     catalog = catalog or load_catalog()
     start, end = utc_range(start, end)
+    if not names:
+        raise AuroraSWError("no solar-wind variables asked for; name catalog variables, e.g. bz_gsm,vsw (see `aurora-sw catalog check`)")
     grid = pd.date_range(start.floor("1min"), end, freq="1min", inclusive="left", name="time")
     needed = _with_dependencies(names, catalog)
     by_source: dict[str, list[str]] = {}
