@@ -501,7 +501,7 @@ def train(
         normalization=normalization, max_train_seconds=max_seconds,
     )
     split = split_by_night(read_label_table(labels), val_fraction, seed=seed)
-    out.mkdir(parents=True, exist_ok=True)
+    _output_dir(out)
     split.to_parquet(out / "split.parquet", index=False)
     typer.echo(split_report(split).to_string())
     best = train_classifier(split, cfg, out, resume=resume)
@@ -543,6 +543,7 @@ def evaluate(
     if df.empty:
         raise AuroraSWError(f"{labels}: no labelled frames in split {split!r}")
     ckpt = load_checkpoint(model)
+    _output_dir(out)
     scores = score_frames(list(df["path"]), ckpt)
     geo = sky_conditions(pd.DatetimeIndex(pd.to_datetime(df["time_utc"], utc=True)), site_cfg, cat.sky_conditions)
     frames = df.reset_index(drop=True).assign(p_aurora=scores["p_aurora"], sun_class=geo["sun_class"].to_numpy(), moon_class=geo["moon_class"].to_numpy())
@@ -644,6 +645,15 @@ def indices(
         rows.append({"path": str(f), **dict(zip(INDEX_NAMES, map(float, values)))})
     df = pd.DataFrame(rows)
     typer.echo(df.to_csv(index=False) if csv else df.to_string(index=False, float_format="%.3f"))
+
+
+def _output_dir(path: Path) -> Path:
+    """Make the output folder ``path`` (and its parents), or say in one line why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AuroraSWError(f"{path}: cannot make this output folder ({exc.strerror or exc}: {exc.filename or path}); choose another --out") from None
+    return path
 
 
 @contextmanager

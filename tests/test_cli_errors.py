@@ -38,6 +38,10 @@ def files(tmp_path_factory):
                   "time_utc": pd.to_datetime(["2024-02-06T06:00", "2024-02-07T06:00"], utc=True)}).to_parquet(root / "labels.parquet")
     (root / "labels.csv").write_text("path,label\na.jpg,yes\n")
     (root / "a_file").write_text("not a folder")
+    pd.read_parquet(root / "labels.parquet").assign(split=["train", "val"]).to_parquet(root / "split.parquet")
+    from aurora_sw.model import Checkpoint, create_model, save_checkpoint
+
+    save_checkpoint(Checkpoint("efficientnet_b0", create_model("efficientnet_b0").state_dict(), 32), root / "model.pt")
     return root
 
 
@@ -60,6 +64,8 @@ CASES = [
     (["train", "--labels", "missing.parquet", "--from-scratch"], ["missing.parquet", "no label file"]),
     (["train", "--labels", "labels.parquet", "--from-scratch", "--batch-size", "1", "--input-size", "0"], ["batch_size=1", "input_size=0"]),
     (["train", "--labels", "labels.parquet", "--from-scratch", "--val-fraction", "1.5"], ["val_fraction 1.5"]),
+    (["train", "--labels", "labels.parquet", "--from-scratch", "--out", "a_file/model"], ["a_file/model: cannot make this output folder"]),
+    (["evaluate", "--model", "model.pt", "--labels", "split.parquet", "--out", "a_file/report"], ["a_file/report: cannot make this output folder"]),
     (["fetch-movies", "--start", "2024-02-05", "--end", "2024-02-01"], ["--end 2024-02-01 is before --start 2024-02-05"]),
     (["fetch-movies", "--start", "2024-02-05", "--resolution", "4k"], ["--resolution '4k'"]),
     (["synth", "--out", "synth", "--nights", "0"], ["nights 0"]),
