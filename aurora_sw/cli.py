@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -160,14 +162,10 @@ def ingest(
     flagged; each kept frame is cropped to the sky circle (720x720) and written as a JPEG named by
     its UTC time. Movies already in the manifest are not decoded again.
     """
-    import pandas as pd
-
     from aurora_sw.ingest import ingest as run_ingest
+    from aurora_sw.times import duration_s
 
-    try:
-        every_s = pd.Timedelta(every).total_seconds()
-    except ValueError:
-        raise AuroraSWError(f"--every {every!r}: not a duration (e.g. 60s, 2min)") from None
+    every_s = duration_s(every, "--every")
     s = run_ingest(sources, out, _catalog(catalog), site, every_s, lock_timeout_s=lock_timeout)
     typer.echo(f"{s.n_added} frames added, {s.n_total} in {s.manifest_path}")
     if s.problems:
@@ -189,8 +187,14 @@ def fetch_movies(
 ) -> None:
     """Download AuroraMAX nightly timelapse movies (URL pattern from the catalog)."""
     from aurora_sw.ingest.download import download_movies
+    from aurora_sw.times import night_date
 
-    files, problems = download_movies(start, end or start, out, _catalog(catalog), resolution)
+    first, last = night_date(start), night_date(end or start)
+    if last < first:
+        raise AuroraSWError(f"fetch-movies: --end {last} is before --start {first}")
+    if resolution not in ("480p", "720p", "1080p"):
+        raise AuroraSWError(f"fetch-movies: --resolution {resolution!r}: use 480p, 720p or 1080p")
+    files, problems = download_movies(first, last, out, _catalog(catalog), resolution)
     typer.echo(f"{len(files)} movies in {out}")
     for p in problems:
         typer.echo(f"  problem: {p['path']}: {p['problem']}", err=True)
@@ -219,7 +223,8 @@ def solarwind_fetch(
         da = ds[name]
         typer.echo(f"  {name:12s} {da.attrs.get('units', ''):>22s}  valid {float(da.notnull().mean()):6.1%}  mean {float(da.mean()):10.3f}")
     if out:
-        ds.to_netcdf(out)
+        with _output_file(out) as path:
+            ds.to_netcdf(path)
         typer.echo(f"saved {out}")
 
 
@@ -390,11 +395,16 @@ def recurrence(
     import pandas as pd
     import xarray as xr
 
+    from aurora_sw.analysis.recurrence import ROTATIONS
     from aurora_sw.index import open_index
     from aurora_sw.solarwind.variables import load_solar_wind
     from aurora_sw.workflows.recurrence import recurrence as run_recurrence
 
     _quiet_libraries()
+    if rotation not in ROTATIONS:
+        raise AuroraSWError(f"recurrence: --rotation {rotation!r}: use {' or '.join(ROTATIONS)}")
+    if rotations < 0:
+        raise AuroraSWError(f"recurrence: --pad-rotations {rotations}: use 0 or more")
     aurora = open_index(index)["p_aurora"].load()
     driver = None
     if variable:
@@ -494,22 +504,21 @@ def train(
     torch.load(weights_only=True) and records the model, input size, normalisation, config,
     label-set hash and metrics.
     """
-    from aurora_sw.labels import LabelStore, split_by_night, split_report
+    from aurora_sw.labels import read_label_table, split_by_night, split_report
     from aurora_sw.model.train import TrainConfig, train_classifier
 
     _quiet_libraries()
     if sum([pretrained, weights is not None, from_scratch]) != 1:
         raise AuroraSWError("choose the initial weights: --pretrained (online), --weights FILE, or --from-scratch")
-    store = LabelStore(labels)
-    split = split_by_night(store.df, val_fraction, seed=seed)
-    out.mkdir(parents=True, exist_ok=True)
-    split.to_parquet(out / "split.parquet", index=False)
-    typer.echo(split_report(split).to_string())
     cfg = TrainConfig(
         model_name=model_name, input_size=input_size, epochs_head=epochs_head, epochs_full=epochs_full, lr_head=lr_head, lr_full=lr_full,
         batch_size=batch_size, seed=seed, num_workers=workers, pretrained=pretrained, weights=str(weights) if weights else None,
         normalization=normalization, max_train_seconds=max_seconds,
     )
+    split = split_by_night(read_label_table(labels), val_fraction, seed=seed)
+    _output_dir(out)
+    split.to_parquet(out / "split.parquet", index=False)
+    typer.echo(split_report(split).to_string())
     best = train_classifier(split, cfg, out, resume=resume)
     h = best.metrics["history"][-1]
     typer.echo(f"best epoch {best.epoch}: val loss {best.metrics['val_loss']:.4f}, val accuracy {best.metrics['val_accuracy']:.3f}; "
@@ -529,19 +538,29 @@ def evaluate(
     import pandas as pd
 
     from aurora_sw.index.score import score_frames
+    from aurora_sw.labels import read_label_table
     from aurora_sw.model.checkpoint import load_checkpoint
     from aurora_sw.model.evaluate import write_report
     from aurora_sw.sky import sky_conditions
 
     cat = _catalog(catalog)
-    df = pd.read_parquet(labels)
-    if "split" in df and split != "all":
+    site_cfg = cat.site(site)  # a bad --site is refused before any frame is scored
+    if split not in ("train", "val", "test", "all"):
+        raise AuroraSWError(f"--split {split!r}: use train, val, test or all")
+    df = read_label_table(labels)
+    if "split" not in df and split != "all":
+        raise AuroraSWError(
+            f"{labels}: no split column (a label store, not the split.parquet `train` writes): pass MODEL_DIR/split.parquet "
+            "to evaluate on held-out nights, or --split all to use every frame, including any the model was trained on"
+        )
+    if split != "all":
         df = df[df["split"] == split]
     if df.empty:
         raise AuroraSWError(f"{labels}: no labelled frames in split {split!r}")
     ckpt = load_checkpoint(model)
+    _output_dir(out)
     scores = score_frames(list(df["path"]), ckpt)
-    geo = sky_conditions(pd.DatetimeIndex(pd.to_datetime(df["time_utc"], utc=True)), cat.site(site), cat.sky_conditions)
+    geo = sky_conditions(pd.DatetimeIndex(pd.to_datetime(df["time_utc"], utc=True)), site_cfg, cat.sky_conditions)
     frames = df.reset_index(drop=True).assign(p_aurora=scores["p_aurora"], sun_class=geo["sun_class"].to_numpy(), moon_class=geo["moon_class"].to_numpy())
     m = write_report(frames, out, ckpt.threshold)
     typer.echo(f"{m['n']} frames: accuracy {m['accuracy']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}, "
@@ -636,6 +655,34 @@ def indices(
     typer.echo(df.to_csv(index=False) if csv else df.to_string(index=False, float_format="%.3f"))
 
 
+def _output_dir(path: Path) -> Path:
+    """Make the output folder ``path`` (and its parents), or say in one line why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AuroraSWError(f"{path}: cannot make this output folder ({exc.strerror or exc}: {exc.filename or path}); choose another --out") from None
+    return path
+
+
+@contextmanager
+def _output_file(path: Path) -> Iterator[Path]:
+    """Write to the yielded temporary path; it replaces ``path`` only when the block succeeds.
+
+    So a failed write leaves an earlier output whole, and says why in one line. The temporary
+    name keeps the suffix, from which writers such as matplotlib choose the format.
+    """
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise AuroraSWError(f"{path}: cannot write ({exc.strerror or exc}: {exc.filename or path}); choose another --out") from None
+    finally:
+        if tmp.exists():  # not unlink(missing_ok): under a path that is a file it raises NotADirectoryError
+            tmp.unlink()
+
+
 @app.command()
 def query(
     index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store."),
@@ -647,34 +694,48 @@ def query(
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default: standard output for csv)."),
 ) -> None:
     """Minutes of the index between two times, filtered by sky condition, as CSV, Parquet or NetCDF."""
+    from aurora_sw.times import utc_range
+
+    if fmt not in ("csv", "parquet", "netcdf"):
+        raise AuroraSWError(f"--format {fmt!r}: use csv, parquet or netcdf")
+    if fmt != "csv" and out is None:
+        raise AuroraSWError(f"--format {fmt} needs --out FILE")
+    t0, t1 = utc_range(start, end, open_ended=True)  # before the heavy imports: a typo is refused at once
+
+    import pandas as pd
+
     from aurora_sw.analysis.merge import condition_mask
     from aurora_sw.index.store import class_names, open_index
 
-    ds = open_index(index).sel(time=slice(start, end)).load()
+    full = open_index(index)
+    ds = full.sel(time=slice(t0, t1)).load()
     names = [v.strip() for v in variables.split(",") if v.strip()]
     missing = [n for n in names if n not in ds]
-    if missing:
-        raise AuroraSWError(f"{index}: no variable(s) {missing}; have {', '.join(ds.data_vars)}")
+    if missing or not names:
+        raise AuroraSWError(f"{index}: no variable(s) {missing or variables!r}; have {', '.join(ds.data_vars)}")
     keep = condition_mask(ds, [c.strip() for c in condition.split(",") if c.strip()]) & ds["p_aurora"].notnull()
+    if not keep.any():
+        p = full["p_aurora"].load()
+        scored = p["time"].values[p.notnull().values]
+        covers = f"it has scored minutes {pd.Timestamp(scored.min())} .. {pd.Timestamp(scored.max())} UTC" if scored.size else "it has no scored minutes"
+        raise AuroraSWError(f"{index}: no scored minutes from {start or 'the start'} to {end or 'the end'} with conditions {condition or 'any'}; {covers}")
     sel = ds[names].where(keep, drop=True)
     if fmt == "netcdf":
-        if out is None:
-            raise AuroraSWError("--format netcdf needs --out FILE")
-        sel.to_netcdf(out)
+        with _output_file(out) as path:
+            sel.to_netcdf(path)
     else:
         df = sel.to_dataframe()
         for name in ("sun_class", "moon_class"):
             if name in df:
                 df[name] = class_names(ds[name].where(keep, drop=True))
         if fmt == "parquet":
-            if out is None:
-                raise AuroraSWError("--format parquet needs --out FILE")
-            df.to_parquet(out)
-        elif fmt == "csv":
-            text = df.to_csv()
-            out.write_text(text) if out else typer.echo(text, nl=False)
+            with _output_file(out) as path:
+                df.to_parquet(path)
+        elif out:
+            with _output_file(out) as path:
+                path.write_text(df.to_csv())
         else:
-            raise AuroraSWError(f"--format {fmt!r}: use csv, parquet or netcdf")
+            typer.echo(df.to_csv(), nl=False)
     if out:
         typer.echo(f"{int(keep.sum())} minutes -> {out}")
 
@@ -688,13 +749,18 @@ def keogram_cmd(
     out: Path = typer.Option(Path("keogram.png"), "--out", help="PNG (and a .nc beside it)."),
 ) -> None:
     """North-south keogram of one night, from the archive's frames or from the index store."""
-    from aurora_sw.index.keogram import keogram, plot_keogram
-    from aurora_sw.index.store import open_keogram
-    from aurora_sw.ingest import read_manifest
+    from aurora_sw.times import night_date
 
     if (archive is None) == (index is None):
         raise AuroraSWError("keogram: give exactly one of --archive (decode frames) or --index (stored keogram)")
+    night = night_date(night)
+
+    from aurora_sw.index.keogram import keogram, plot_keogram
+    from aurora_sw.index.store import open_index, open_keogram
+    from aurora_sw.ingest import read_manifest
+
     if index is not None:
+        open_index(index)  # a missing or damaged store says so, not "no keogram"
         keo = open_keogram(index, night)
         if keo is None:
             raise AuroraSWError(f"{index}: this store has no keogram (scored before keograms were stored); use --archive")
@@ -704,8 +770,10 @@ def keogram_cmd(
         if frames.empty:
             raise AuroraSWError(f"{archive}: no frames for night {night}; nights: {', '.join(sorted(m['night'].unique())[:10])}")
         keo = keogram(frames, size=size, progress=True)
-    plot_keogram(keo, out)
-    keo.to_netcdf(out.with_suffix(".nc"))
+    with _output_file(out) as png:
+        plot_keogram(keo, png)
+    with _output_file(out.with_suffix(".nc")) as nc:
+        keo.to_netcdf(nc)
     typer.echo(f"{int(keo.notnull().any(['meridian_angle', 'channel']).sum())} frames -> {out}")
 
 

@@ -48,7 +48,19 @@ def sample_for_labelling(
     pandas.DataFrame
         The chosen manifest rows, sorted by time. Within a night, frames are drawn from evenly
         spaced strata of the night so that dusk, midnight and dawn are all represented.
+
+    Raises
+    ------
+    AuroraSWError
+        An unknown sky class, ``per_night`` below 1 or ``max_fraction`` outside (0, 1].
     """
+    from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
+
+    unknown = sorted(set(sun_classes) - set(SUN_CLASSES)) + sorted(set(moon_classes) - set(MOON_CLASSES))
+    if unknown:
+        raise AuroraSWError(f"unknown sky class(es) {unknown}; sun: {', '.join(SUN_CLASSES)}; moon: {', '.join(MOON_CLASSES)}")
+    if per_night < 1 or not 0 < max_fraction <= 1:
+        raise AuroraSWError(f"per_night {per_night}, max_fraction {max_fraction}: need at least 1 frame a night and a fraction in (0, 1]")
     rng = np.random.default_rng(seed)
     ok = manifest["sun_class"].isin(sun_classes) & manifest["moon_class"].isin(moon_classes)
     if "flags" in manifest:
@@ -92,7 +104,16 @@ def split_by_night(
     -------
     pandas.DataFrame
         ``labels`` rows kept, with a ``split`` column.
+
+    Raises
+    ------
+    AuroraSWError
+        Fractions outside [0, 1), or too few labelled nights for them.
     """
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise AuroraSWError(
+            f"val_fraction {val_fraction}, test_fraction {test_fraction}: fractions of nights, each in [0, 1) and together below 1 (e.g. 0.2)"
+        )
     df = labels[labels["label"].isin(["yes", "no"])].copy()
     nights = np.array(sorted(df["night"].unique()))
     if len(nights) < 2:
@@ -183,6 +204,30 @@ def import_csv(path: str | os.PathLike, catalog=None, site_key: str = "yellowkni
     df["label"] = df["label"].astype(str).str.strip().str.lower()
     df["path"] = [str((path.parent / p).resolve()) for p in df["path"]]
     return _with_times(df, catalog or load_catalog(), site_key, str(path))
+
+
+def read_label_table(path: str | os.PathLike) -> pd.DataFrame:
+    """The rows of a label store, or of a ``split.parquet`` written by ``train``, to read only.
+
+    Raises
+    ------
+    AuroraSWError
+        The file is missing, is not Parquet, or lacks the ``path``, ``label``, ``night`` and
+        ``time_utc`` columns.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AuroraSWError(f"{path}: no label file here; make a label store with `aurora-sw label import`")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
+        raise AuroraSWError(
+            f"{path}: not a Parquet label file ({type(exc).__name__}); pass a label store (labels.parquet) or a split.parquet written by `train`"
+        ) from None
+    missing = {"path", "label", "night", "time_utc"} - set(df.columns)
+    if missing:
+        raise AuroraSWError(f"{path}: not a label file: no column(s) {sorted(missing)}")
+    return df
 
 
 class LabelStore:

@@ -131,3 +131,128 @@ def test_a_second_call_does_not_touch_the_network(cache, small_archive, catalog,
     assert ds.sizes["time"] == 2 * 1440
     ds = load_solar_wind("2024-02-05", "2024-02-06", ["kp", "dst"], catalog, cache_dir=small_archive.omni_dir, kp_cache_dir=small_archive.kp_dir, offline=False)
     assert ds["kp"].notnull().all()
+
+
+# Real GFZ lines are space-padded: ` 3 1 5` is 2003-01-05, `20 1 1` is 2020-01-01. Found as:
+# pyspedas skips every line that starts with a space, so `solarwind fetch --vars kp` had no
+# data at all for 2000-2009. Columns: YYMMDD, Bartels rotation (4) and day (2), 8 Kp x10,
+# Kp sum, 8 ap, Ap, Cp, C9.
+GFZ_WDC = {
+    2003: "# Kp_def2003.wdc, WDC format\n"
+          " 3 1 5231227 0 3 71013172023 93  0  2  3  4  5  6  7  9  40.10\n"
+          " 3 1 62313 15063878390807733563 48 94236207400179154 181672.29\n",
+    2020: "# Kp_def2020.wdc, WDC format\n"
+          "20 1 1254222 0 3 71040475390250  0  2  3  4 27 32 39400 630.84\n"
+          "20 1 2254223 3 3 3 3 3 3 3 3 24  2  2  2  2  2  2  2  2  20.00\n",
+}
+EXPECTED_KP = {
+    2003: [0, 1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2, 7 / 3, 5, 19 / 3, 26 / 3, 25 / 3, 9, 8, 23 / 3, 10 / 3],
+    2020: [0, 1 / 3, 2 / 3, 1, 4, 14 / 3, 16 / 3, 9] + [1 / 3] * 8,
+}
+
+
+@pytest.mark.parametrize("year", [2003, 2020])
+def test_gfz_kp_lines_are_read_through_solarwind_fetch(year, tmp_path):
+    import subprocess
+    import sys
+
+    import xarray as xr
+
+    (tmp_path / f"Kp_def{year}.wdc").write_text(GFZ_WDC[year])
+    out = tmp_path / "kp.nc"
+    res = subprocess.run(
+        [sys.executable, "-m", "aurora_sw", "solarwind", "fetch", "--start", f"{year}-01-05" if year == 2003 else f"{year}-01-01",
+         "--end", f"{year}-01-07" if year == 2003 else f"{year}-01-03", "--vars", "kp", "--offline", "--kp-cache", str(tmp_path), "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "valid 100.0%" in res.stdout
+    with xr.open_dataset(out) as ds:
+        kp = ds["kp"].to_series()
+    assert len(kp) == 2 * 1440
+    every_3h = kp.iloc[::180]
+    assert list(every_3h.index.hour) == [0, 3, 6, 9, 12, 15, 18, 21] * 2  # UTC interval starts
+    np.testing.assert_allclose(every_3h.to_numpy(), EXPECTED_KP[year], atol=1e-9)
+    assert (kp.resample("3h").nunique() == 1).all()  # each value holds through its 3 hours
+
+
+def test_damaged_kp_lines_are_refused_with_file_and_line(tmp_path):
+    from aurora_sw.solarwind.kp import read_kp_wdc
+
+    good = GFZ_WDC[2020].splitlines()
+    cases = {
+        "year 03 in the file for 2020": good[:2] + [GFZ_WDC[2003].splitlines()[1]],
+        "Kp code 95": good[:2] + [good[2][:26] + "95" + good[2][28:]],
+        "not a WDC Kp line": good[:2] + [good[2][:14] + "x" + good[2][15:]],
+        "no such date 2020-2-30": good[:2] + ["20 230" + good[2][6:]],
+    }
+    for message, lines in cases.items():
+        path = tmp_path / "Kp_def2020.wdc"
+        path.write_text("\n".join(lines) + "\n")
+        with pytest.raises(AuroraSWError, match=message) as err:
+            read_kp_wdc(path)
+        assert f"{path}, line 3" in str(err.value)
+    ok = tmp_path / "Kp_def2020.wdc"
+    ok.write_text(GFZ_WDC[2020])
+    assert read_kp_wdc(ok).index[-1] == pd.Timestamp("2020-01-02T21:00")
+
+
+@pytest.mark.parametrize("keep", [0.4, 0.99])
+def test_truncated_omni_cdf_is_named_with_what_to_do(cache, tmp_path, keep):
+    """Found as: a download cut short gave "Aborted." (cdflib's EOFError) or "no variable 'flow_speed'"."""
+    import shutil
+    import subprocess
+    import sys
+
+    root, _, paths = cache
+    damaged_root = tmp_path / "omni"
+    shutil.copytree(root, damaged_root)
+    damaged = damaged_root / "hro2_1min/2024/omni_hro2_1min_20240201_v01.cdf"
+    data = damaged.read_bytes()
+    damaged.write_bytes(data[: int(len(data) * keep)])
+    res = subprocess.run(
+        [sys.executable, "-m", "aurora_sw", "solarwind", "fetch", "--start", "2024-02-01", "--end", "2024-02-02", "--offline", "--cache", str(damaged_root)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert res.returncode == 1 and "Traceback" not in res.stderr and "Aborted" not in res.stderr, res.stderr
+    line = res.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"aurora-sw: error: {damaged}: damaged or truncated OMNI CDF") and "delete it and re-fetch" in line
+    assert "flow_speed" not in line
+
+
+def test_a_file_that_is_not_a_cdf_is_named(cache, catalog, tmp_path):
+    import shutil
+
+    root, _, _ = cache
+    shutil.copytree(root, tmp_path / "omni")
+    (tmp_path / "omni/hro2_1min/2024/omni_hro2_1min_20240201_v01.cdf").write_text("<html>503 Service Unavailable</html>")
+    with pytest.raises(AuroraSWError, match="omni_hro2_1min_20240201_v01.cdf: damaged or truncated OMNI CDF") as err:
+        load_solar_wind("2024-02-01", "2024-02-02", ["bz_gsm"], catalog, cache_dir=tmp_path / "omni", offline=True)
+    assert "\n" not in str(err.value)
+
+
+def test_zone_aware_times_are_converted_to_utc(cache, catalog):
+    root, _, _ = cache
+    ds = load_solar_wind("2024-01-30T00:00-07:00", "2024-01-30T12:00-07:00", ["bz_gsm"], catalog, cache_dir=root, offline=True)
+    assert pd.Timestamp(ds.time.values[0]) == pd.Timestamp("2024-01-30T07:00")
+
+
+def test_kp_online_downloads_through_pyspedas_then_reads_the_files_itself(tmp_path, catalog, monkeypatch):
+    """Online: pyspedas fetches Kp_defYYYY.wdc from GFZ (the host checked first); our parser reads it."""
+    import pyspedas.utilities.download as pyspedas_download
+
+    from aurora_sw.solarwind import kp as kp_mod
+
+    asked = {}
+
+    def fake_download(remote_path, remote_file, local_path, **kwargs):
+        asked.update(remote_path=remote_path, remote_file=remote_file)
+        for name in remote_file:
+            (tmp_path / name).write_text(GFZ_WDC[2003])
+        return [local_path + name for name in remote_file]
+
+    monkeypatch.setattr(kp_mod, "host_reachable", lambda url, timeout_s=3.0: url == kp_mod.GFZ_REMOTE)
+    monkeypatch.setattr(pyspedas_download, "download", fake_download)
+    kp = kp_mod.load_kp("2003-01-05", "2003-01-07", catalog, tmp_path, offline=False).to_series()
+    assert asked == {"remote_path": kp_mod.GFZ_REMOTE, "remote_file": ["Kp_def2003.wdc"]}
+    np.testing.assert_allclose(kp.to_numpy(), EXPECTED_KP[2003], atol=1e-9)

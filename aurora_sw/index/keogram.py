@@ -66,9 +66,16 @@ def keogram(frames: pd.DataFrame, size: int = 180, width: int = 3, progress: boo
     xarray.DataArray
         ``time`` x ``meridian_angle`` x ``channel`` (R, G, B; DN), where ``meridian_angle`` runs
         from 0 deg (northern horizon) through 90 (zenith) to 180 (southern horizon).
+
+    Raises
+    ------
+    AuroraSWError
+        No frames, or ``size``/``width`` not pixel counts with 1 <= width <= size.
     """
     if frames.empty:
         raise AuroraSWError("keogram: no frames")
+    if size < 1 or not 1 <= width <= size:
+        raise AuroraSWError(f"keogram: size {size} and width {width} must be pixel counts with 1 <= width <= size (e.g. size 180)")
     frames = frames.sort_values("time_utc")
     rows = np.full((len(frames), size, 3), np.nan, np.float32)
     for i, path in enumerate(tqdm(frames["path"], desc="keogram", unit="frame", disable=not progress)):

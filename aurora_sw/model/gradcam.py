@@ -71,18 +71,28 @@ def gradcam_maps(
         P(aurora) of each frame.
     frames : numpy.ndarray
         The frames (``N x size x size x 3`` uint8 RGB) the maps belong to.
+
+    Raises
+    ------
+    AuroraSWError
+        Unknown ``target``, sizes below 1, or a frame that cannot be read.
     """
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     if target not in CLASSES:
         raise AuroraSWError(f"target must be one of {CLASSES}, not {target!r}")
+    if batch_size < 1 or (size is not None and size < 1):
+        raise AuroraSWError(f"Grad-CAM: batch size {batch_size} and map size {size} must be at least 1")
     model = ckpt.build_model()
     size = size or ckpt.input_size
     cam = GradCAM(model=model, target_layers=[target_layer(model, layer, ckpt.input_size)])
     maps, probs, frames = [], [], []
     for i in range(0, len(paths), batch_size):
-        imgs = [read_frame(p, ckpt.input_size) for p in paths[i : i + batch_size]]
+        try:
+            imgs = [read_frame(p, ckpt.input_size) for p in paths[i : i + batch_size]]
+        except OSError as exc:  # read_frame names the file
+            raise AuroraSWError(f"{exc}; Grad-CAM needs every frame it is given") from None
         x = torch.stack([normalize(torch.from_numpy(im).permute(2, 0, 1), ckpt.normalization) for im in imgs])
         with torch.no_grad():
             probs.append(torch.softmax(model(x), 1)[:, 1].numpy())

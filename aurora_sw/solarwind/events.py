@@ -17,6 +17,7 @@ from aurora_sw.catalog import Catalog, EventList, load_catalog
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
 from aurora_sw.network import host_reachable
 from aurora_sw.solarwind.omni import resolve_cache_dir
+from aurora_sw.times import utc_range
 
 HEK_URL = "https://www.lmsal.com/hek/her"
 EVENT_COLUMNS = ["time", "peak_time", "end_time", "goes_class", "noaa_ar"]
@@ -77,7 +78,7 @@ def load_flares(
     pandas.DataFrame
         ``time`` (start, UTC), ``peak_time``, ``end_time``, ``goes_class``, ``noaa_ar``.
     """
-    start, end = pd.Timestamp(start).tz_localize(None), pd.Timestamp(end).tz_localize(None)
+    start, end = utc_range(start, end)  # a zone-aware time is converted, not just stripped of its zone
     cache = resolve_cache_dir(cache_dir, "AURORA_SW_EVENT_DIR", configured_cache)
     months = _months(start, end)
     missing = [m for m in months if not _month_file(cache, min_class, m).exists()]
@@ -128,7 +129,7 @@ def load_events(
     """
     catalog = catalog or load_catalog()
     spec = catalog.event_list(name)
-    start, end = pd.Timestamp(start).tz_localize(None), pd.Timestamp(end).tz_localize(None)
+    start, end = utc_range(start, end)
     if spec.source == "hek_flares":
         return load_flares(start, end, spec.min_class, cache_dir, offline, spec.cache_dir)
     base = catalog.path.parent if catalog.path else Path.cwd()

@@ -22,6 +22,7 @@ import xarray as xr
 from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
 from aurora_sw.network import host_reachable
+from aurora_sw.times import utc_range
 
 OMNI_REMOTE = "https://spdf.gsfc.nasa.gov/pub/data/omni/omni_cdaweb/"
 
@@ -70,21 +71,55 @@ def omni_cache_dir(catalog: Catalog, cache_dir: str | os.PathLike | None = None)
     return resolve_cache_dir(cache_dir, "OMNI_DATA_DIR", catalog.solarwind.omni.cache_dir)
 
 
+_CDF3_UNCOMPRESSED = bytes.fromhex("cdf300010000ffff")  # magic number, then "not compressed"
+
+
+def _cdf_shortfall(path: Path) -> str | None:
+    """How much of an uncompressed CDF 3 file is missing, or ``None`` when none is (or it cannot tell).
+
+    The global descriptor record (GDR, its offset at bytes 20-28 of the file) stores the file's
+    end offset at its byte 36. A download cut short keeps a valid header, and cdflib then lists
+    only the variables it reached ("no variable 'flow_speed'") or fails mid-read.
+    """
+    with open(path, "rb") as f:
+        head = f.read(28)
+        if head[:8] != _CDF3_UNCOMPRESSED or len(head) < 28:
+            return None
+        f.seek(int.from_bytes(head[20:28], "big") + 36)
+        declared = f.read(8)
+    size = path.stat().st_size
+    if len(declared) < 8:
+        return f"{size} bytes, cut inside its header"
+    eof = int.from_bytes(declared, "big")
+    return f"{size} of {eof} bytes" if size < eof else None
+
+
 def _read_cdf(path: Path, source_vars: dict[str, tuple[str, float | None]]) -> pd.DataFrame:
     import cdflib
 
+    damaged = f"{path}: damaged or truncated OMNI CDF"
+    fix = "delete it and re-fetch (`aurora-sw solarwind fetch` online)"
+    shortfall = _cdf_shortfall(path)
+    if shortfall:
+        raise AuroraSWError(f"{damaged} ({shortfall}); {fix}")
     try:
         cdf = cdflib.CDF(str(path))
         epoch = cdflib.cdfepoch.to_datetime(cdf.varget("Epoch"))
-    except Exception as exc:
-        raise AuroraSWError(f"{path}: cannot read this OMNI CDF ({exc}); delete it so it is fetched again") from None
+        available = set(cdf.cdf_info().zVariables)
+        raw = {
+            name: (np.asarray(cdf.varget(var), dtype=float), cdf.varattsget(var).get("FILLVAL"))
+            for name, (var, _) in source_vars.items()
+            if var in available
+        }
+    except Exception as exc:  # cdflib raises OSError, EOFError, ValueError... on a damaged file
+        raise AuroraSWError(f"{damaged} ({type(exc).__name__}: {exc}); {fix}".replace("\n", " ")) from None
     cols = {}
-    available = set(cdf.cdf_info().zVariables)
     for name, (var, fill) in source_vars.items():
-        if var not in available:
+        if name not in raw:
             raise AuroraSWError(f"{path}: has no variable {var!r} (catalog solarwind.variables.{name}.source_var)")
-        data = np.asarray(cdf.varget(var), dtype=float)
-        file_fill = cdf.varattsget(var).get("FILLVAL")
+        data, file_fill = raw[name]
+        if data.shape != (len(epoch),):
+            raise AuroraSWError(f"{damaged} ({var} has {data.size} values for {len(epoch)} times); {fix}")
         bad = ~np.isfinite(data)
         for fv in (fill, file_fill):
             if fv is not None:
@@ -134,9 +169,7 @@ def load_omni(
     catalog = catalog or load_catalog()
     cfg = catalog.solarwind.omni
     datatype = datatype or cfg.datatype
-    start, end = pd.Timestamp(start), pd.Timestamp(end)
-    start = start.tz_convert("UTC").tz_localize(None) if start.tzinfo else start
-    end = end.tz_convert("UTC").tz_localize(None) if end.tzinfo else end
+    start, end = utc_range(start, end)
     names = variables or [k for k, v in catalog.solarwind.variables.items() if v.source == f"omni_{datatype}"]
     source_vars = {}
     for name in names:

@@ -14,6 +14,7 @@ from aurora_sw.errors import AuroraSWError
 from aurora_sw.solarwind.coupling import DERIVED
 from aurora_sw.solarwind.kp import load_kp
 from aurora_sw.solarwind.omni import load_omni
+from aurora_sw.times import utc_range
 
 
 def _with_dependencies(names: list[str], catalog: Catalog) -> list[str]:
@@ -90,8 +91,9 @@ def load_solar_wind(
         Read only the caches.
     """
     catalog = catalog or load_catalog()
-    start = pd.Timestamp(start).tz_localize(None) if pd.Timestamp(start).tzinfo is None else pd.Timestamp(start).tz_convert("UTC").tz_localize(None)
-    end = pd.Timestamp(end).tz_localize(None) if pd.Timestamp(end).tzinfo is None else pd.Timestamp(end).tz_convert("UTC").tz_localize(None)
+    start, end = utc_range(start, end)
+    if not names:
+        raise AuroraSWError("no solar-wind variables asked for; name catalog variables, e.g. bz_gsm,vsw (see `aurora-sw catalog check`)")
     grid = pd.date_range(start.floor("1min"), end, freq="1min", inclusive="left", name="time")
     needed = _with_dependencies(names, catalog)
     by_source: dict[str, list[str]] = {}

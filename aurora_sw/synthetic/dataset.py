@@ -28,10 +28,12 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from aurora_sw.catalog import Catalog, Site, load_catalog
+from aurora_sw.errors import AuroraSWError
 from aurora_sw.sky import local_night, sky_conditions
 from aurora_sw.solarwind.kp import write_kp_wdc
 from aurora_sw.synthetic.render import FrameState, NightSky
 from aurora_sw.synthetic.solarwind import OMNI_FILLS, _ou, aurora_activity, synthetic_kp, synthetic_solar_wind
+from aurora_sw.times import night_date
 
 FRAME_NAME = "%Y%m%dT%H%M%SZ.jpg"
 OMNI_SOURCE_VARS = {
@@ -247,12 +249,26 @@ def generate_archive(
         ``video_minutes`` minutes of each (all of the night if None).
     workers
         Processes for rendering (default: all cores).
+
+    Raises
+    ------
+    AuroraSWError
+        ``start_night`` not a YYYY-MM-DD date; no nights, no pixels, or negative video counts.
     """
+    refused = [
+        f"nights {n_nights} (at least 1)" if n_nights < 1 else "",
+        f"size {size} px (at least 1)" if size < 1 else "",
+        f"video nights {video_nights} (0 or more)" if video_nights < 0 else "",
+        f"video minutes {video_minutes} (at least 1)" if video_minutes is not None and video_minutes < 1 else "",
+    ]
+    if any(refused):
+        raise AuroraSWError("synthetic archive refused: " + "; ".join(r for r in refused if r))
     catalog = catalog or load_catalog()
     site = catalog.site(site_key)
+    first = pd.Timestamp(night_date(start_night))
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    nights = [pd.Timestamp(start_night) + pd.Timedelta(days=i) for i in range(n_nights)]
+    nights = [first + pd.Timedelta(days=i) for i in range(n_nights)]
 
     times = night_times(nights, site)
     geo = sky_conditions(times, site, catalog.sky_conditions)

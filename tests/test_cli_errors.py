@@ -1,0 +1,139 @@
+"""A hostile user at the `aurora-sw` prompt: every bad option is one line naming it, exit 1.
+
+Found by typing these commands: each ended in a pandas/torch/pyarrow traceback, or was
+accepted and did something else than asked (`ingest --every 0s`, `--every 60` read as 60 ns,
+`query` with the end before the start printing nothing, `evaluate` on a label store scoring
+frames the model was trained on without a word).
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aurora_sw.errors import AuroraSWError
+
+
+def aurora_sw(*args, cwd):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "aurora_sw", *map(str, args)], capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
+
+
+def assert_one_line_error(res, *expected):
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.returncode == 1, (res.returncode, res.stderr)
+    assert len(lines) == 1 and lines[0].startswith("aurora-sw: error: "), res.stderr
+    for text in expected:
+        assert text in lines[0], (text, lines[0])
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A label store without a split column, a file that is not Parquet, and a plain file."""
+    root = tmp_path_factory.mktemp("cli_errors")
+    pd.DataFrame({"path": ["a.jpg", "b.jpg"], "label": ["yes", "no"], "night": ["2024-02-05", "2024-02-06"],
+                  "time_utc": pd.to_datetime(["2024-02-06T06:00", "2024-02-07T06:00"], utc=True)}).to_parquet(root / "labels.parquet")
+    (root / "labels.csv").write_text("path,label\na.jpg,yes\n")
+    (root / "a_file").write_text("not a folder")
+    pd.read_parquet(root / "labels.parquet").assign(split=["train", "val"]).to_parquet(root / "split.parquet")
+    from aurora_sw.model import Checkpoint, create_model, save_checkpoint
+
+    save_checkpoint(Checkpoint("efficientnet_b0", create_model("efficientnet_b0").state_dict(), 32), root / "model.pt")
+    return root
+
+
+CASES = [
+    # (arguments, texts the one line must hold)
+    (["query", "--index", "index.zarr", "--start", "notadate"], ["start 'notadate'", "not a date"]),
+    (["query", "--index", "index.zarr", "--start", "2024-02-06", "--end", "2024-02-05"], ["not after start"]),
+    (["keogram", "--night", "2024-13-01", "--index", "index.zarr"], ["night '2024-13-01'", "YYYY-MM-DD"]),
+    (["evaluate", "--model", "best.pt", "--labels", "missing.parquet"], ["missing.parquet", "no label file"]),
+    (["evaluate", "--model", "best.pt", "--labels", "labels.csv"], ["labels.csv", "not a Parquet label file"]),
+    (["evaluate", "--model", "best.pt", "--labels", "labels.parquet"], ["labels.parquet", "no split column", "--split all"]),
+    (["evaluate", "--model", "best.pt", "--labels", "labels.parquet", "--split", "bogus"], ["--split 'bogus'"]),
+    (["ingest", "frames", "--out", "arch", "--every", "0s"], ["--every '0s'", "positive"]),
+    (["ingest", "frames", "--out", "arch", "--every", "-60s"], ["--every '-60s'", "positive"]),
+    (["ingest", "frames", "--out", "arch", "--every", "60"], ["--every '60'", "unit"]),
+    (["solarwind", "fetch", "--start", "notadate", "--end", "2024-02-06", "--offline"], ["start 'notadate'"]),
+    (["solarwind", "fetch", "--start", "2024-02-06", "--end", "2024-02-05", "--offline"], ["not after start"]),
+    (["solarwind", "fetch", "--start", "2024-02-05", "--end", "2024-02-06", "--vars", "", "--offline"], ["no solar-wind variables"]),
+    (["solarwind", "events", "flares", "--start", "2024-02-06", "--end", "2024-02-01", "--offline"], ["not after start"]),
+    (["train", "--labels", "missing.parquet", "--from-scratch"], ["missing.parquet", "no label file"]),
+    (["train", "--labels", "labels.parquet", "--from-scratch", "--batch-size", "1", "--input-size", "0"], ["batch_size=1", "input_size=0"]),
+    (["train", "--labels", "labels.parquet", "--from-scratch", "--val-fraction", "1.5"], ["val_fraction 1.5"]),
+    (["train", "--labels", "labels.parquet", "--from-scratch", "--out", "a_file/model"], ["a_file/model: cannot make this output folder"]),
+    (["evaluate", "--model", "model.pt", "--labels", "split.parquet", "--out", "a_file/report"], ["a_file/report: cannot make this output folder"]),
+    (["fetch-movies", "--start", "2024-02-05", "--end", "2024-02-01"], ["--end 2024-02-01 is before --start 2024-02-05"]),
+    (["fetch-movies", "--start", "2024-02-05", "--resolution", "4k"], ["--resolution '4k'"]),
+    (["synth", "--out", "synth", "--nights", "0"], ["nights 0"]),
+    (["synth", "--out", "synth", "--start", "notadate"], ["night 'notadate'"]),
+    (["recurrence", "--index", "index.zarr", "--rotation", "bogus"], ["--rotation 'bogus'"]),
+]
+
+
+@pytest.mark.parametrize("args,expected", CASES, ids=[" ".join(a[:1] + a[-2:]) for a, _ in CASES])
+def test_bad_input_is_one_line_and_exit_1(args, expected, files):
+    res = aurora_sw(*args, cwd=files)
+    assert_one_line_error(res, *expected)
+    assert not (files / "arch").exists() and not (files / "synth").exists()  # refused before anything was written
+
+
+def test_an_earlier_output_survives_a_failed_write_and_a_bad_folder_is_one_line(files, tmp_path):
+    from aurora_sw.cli import _output_file
+
+    out = tmp_path / "result.csv"
+    out.write_text("earlier result")
+    with pytest.raises(AuroraSWError, match="result.csv: cannot write"):
+        with _output_file(out) as tmp:
+            tmp.write_text("half a res")
+            raise OSError(28, "No space left on device")
+    assert out.read_text() == "earlier result" and sorted(p.name for p in tmp_path.iterdir()) == ["result.csv"]
+    with _output_file(out) as tmp:
+        tmp.write_text("new result")
+    assert out.read_text() == "new result"
+    with pytest.raises(AuroraSWError, match="cannot write"):
+        with _output_file(files / "a_file" / "x.csv") as tmp:
+            tmp.write_text("x")
+
+
+def test_times_are_utc_and_ranges_run_forward():
+    from aurora_sw.times import duration_s, night_date, utc_range, utc_time
+
+    assert utc_time("2024-02-01T00:00-07:00") == pd.Timestamp("2024-02-01T07:00")  # converted, not just stripped
+    assert utc_range(None, "2024-02-01", open_ended=True) == (None, pd.Timestamp("2024-02-01"))
+    assert duration_s("2min") == 120 and night_date("2024-02-05") == "2024-02-05"
+    for bad in ("2024-13-01", "", "yesterday"):
+        with pytest.raises(AuroraSWError):
+            utc_time(bad)
+    for bad in ("2024-2-5", "20240205", "2024-02-30"):
+        with pytest.raises(AuroraSWError, match="YYYY-MM-DD"):
+            night_date(bad)
+    with pytest.raises(AuroraSWError, match="not after start"):
+        utc_range("2024-02-01", "2024-02-01")
+
+
+def test_library_refuses_what_the_commands_refuse():
+    """The checks live in the public functions too, not only behind the CLI."""
+    from aurora_sw.index.keogram import keogram
+    from aurora_sw.labels import sample_for_labelling, split_by_night
+    from aurora_sw.model.train import TrainConfig
+
+    frames = pd.DataFrame({"path": ["x.jpg"], "time_utc": pd.to_datetime(["2024-02-06T06:00"], utc=True)})
+    with pytest.raises(AuroraSWError, match="size 0"):
+        keogram(frames, size=0)
+    manifest = pd.DataFrame({"night": ["2024-02-05"] * 4, "sun_class": "Night", "moon_class": "NoMoon", "time_utc": pd.date_range("2024-02-06", periods=4, freq="min", tz="UTC")})
+    with pytest.raises(AuroraSWError, match="Bogus"):
+        sample_for_labelling(manifest, sun_classes=("Bogus",))
+    with pytest.raises(AuroraSWError, match="per_night -1"):
+        sample_for_labelling(manifest, per_night=-1)
+    labels = manifest.assign(label=np.array(["yes", "no"] * 2), path=[f"{i}.jpg" for i in range(4)])
+    with pytest.raises(AuroraSWError, match="val_fraction -0.5"):
+        split_by_night(labels, val_fraction=-0.5)
+    with pytest.raises(AuroraSWError, match="lr_full=0"):
+        TrainConfig(lr_full=0)
+    with pytest.raises(AuroraSWError, match="epochs_full=0"):
+        TrainConfig(epochs_full=0)  # from scratch the head stage is skipped: nothing would be trained
+    assert TrainConfig(epochs_full=0, pretrained=True).epochs_head == 6
