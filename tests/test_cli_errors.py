@@ -71,6 +71,8 @@ CASES = [
     (["synth", "--out", "synth", "--nights", "0"], ["nights 0"]),
     (["synth", "--out", "synth", "--start", "notadate"], ["night 'notadate'"]),
     (["recurrence", "--index", "index.zarr", "--rotation", "bogus"], ["--rotation 'bogus'"]),
+    (["score", "--archive", "arch", "--model", "model.pt", "--out", "idx.zarr", "--batch-size", "0"], ["--batch-size 0"]),
+    (["score", "--archive", "arch", "--model", "model.pt", "--out", "idx.zarr", "--workers", "-1"], ["--workers -1"]),
 ]
 
 

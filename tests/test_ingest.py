@@ -197,3 +197,11 @@ def test_a_bad_lock_timeout_is_refused_before_anything_is_written(small_archive,
         with pytest.raises(AuroraSWError, match="--lock-timeout"):
             ingest([tmp_path / "a"], tmp_path / "arch", catalog, progress=False, lock_timeout_s=bad)
     assert not (tmp_path / "arch").exists()
+
+
+@pytest.mark.parametrize("every_s", [0.0, -60.0, float("nan")])
+def test_the_library_refuses_a_cadence_that_is_not_positive(tmp_path, every_s):
+    """``ingest(every_s=0)`` from Python is refused as the CLI's ``--every 0s`` is, and makes no archive."""
+    with pytest.raises(AuroraSWError, match="--every"):
+        ingest([tmp_path], tmp_path / "arch", every_s=every_s, progress=False)
+    assert not (tmp_path / "arch").exists()

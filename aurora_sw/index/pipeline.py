@@ -102,6 +102,10 @@ def score_archive(
         scored: unreadable, truncated, too small or greyscale; the store's flags say which),
         ``store``.
     """
+    if batch_size is not None and batch_size < 1:
+        raise AuroraSWError(f"score: --batch-size {batch_size}: give 1 or more frames (or leave it out for the default)")
+    if num_workers < 0:
+        raise AuroraSWError(f"score: --workers {num_workers}: give 0 (decode in this process) or more")
     ckpt = model if isinstance(model, Checkpoint) else load_checkpoint(model)
     _check_weights(ckpt, model)
     manifest = read_manifest(archive)

@@ -104,6 +104,11 @@ def _quality_flags(path: str, previous: np.ndarray | None) -> tuple[str, np.ndar
     return ",".join(flags), sky, ""
 
 
+def _check_cadence(every_s: float) -> None:
+    if not 0 < every_s < float("inf"):  # NaN too: a zero or negative cadence keeps nothing sensible
+        raise AuroraSWError(f"ingest cadence (--every) {every_s:g} s: give a positive duration such as 60 (one frame a minute)")
+
+
 def build_manifest(
     sources: list[str | os.PathLike],
     catalog: Catalog | None = None,
@@ -141,6 +146,7 @@ def build_manifest(
         ``{"path", "reason", "problem"}`` for every file that is not usable, and for every frame
         with the same UTC time as a kept one (``duplicate_minute``).
     """
+    _check_cadence(every_s)
     catalog = catalog or load_catalog()
     site = catalog.site(site_key)
     records, problems = [], []
@@ -323,6 +329,7 @@ def ingest(
         The lock is held for the whole run, so two ingests never decode the same movies twice
         nor lose each other's rows.
     """
+    _check_cadence(every_s)  # before the lock, which makes the archive folder
     archive = Path(archive)
     path = archive / MANIFEST_NAME
     # The lock (which makes the archive folder) comes first: a refused run leaves nothing behind.
