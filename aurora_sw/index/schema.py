@@ -138,10 +138,12 @@ VARIABLES: dict[str, Variable] = {
     "flags": Variable("int16", "frame quality flags", codes={"flag_masks": list(FLAG_BITS.values()), "flag_meanings": " ".join(FLAG_BITS)}),
 }
 
-# The keogram, in its own group of the store: uint8 (time, meridian_angle, channel R G B).
+# The keogram, in its own group of the store: (time, meridian_angle, channel R G B), whole DN 0-255.
+# Stored as float64 since keograms were first stored (dask's zeros() took a positional uint8 as no
+# dtype): 8x the bytes of uint8, but changing it changes the format and every keogram checksum.
 KEOGRAM_GROUP = "keogram"
 KEOGRAM_ROWS = 90  # rows of the stored keogram: 2 degrees of meridian angle each
-KEOGRAM = Variable("uint8", "north-south keogram (meridian of each frame, north at angle 0)", "DN")
+KEOGRAM = Variable("float64", "north-south keogram (meridian of each frame, north at angle 0)", "DN")
 MERIDIAN_ANGLE_ATTRS = {"units": "degree", "long_name": "meridian angle: 0 north horizon, 90 zenith, 180 south horizon"}
 
 NIGHT_START_UTC_HOUR = 18  # 11:00 MST / 12:00 MDT: a local night (dusk to dawn) lies inside one chunk

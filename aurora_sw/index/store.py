@@ -149,13 +149,13 @@ def init_store(path: str | os.PathLike, first_night: str, last_night: str, thres
 
 
 def _init_keogram(path: Path, grid: pd.DatetimeIndex) -> None:
-    """The store's keogram group: uint8 (time, meridian_angle, channel), one chunk a night,
+    """The store's keogram group: (time, meridian_angle, channel) of :data:`KEOGRAM`, one chunk a night,
     metadata only (unwritten nights read as 0 and are masked by :func:`open_keogram`)."""
     import dask.array as da
 
     shape = (len(grid), KEOGRAM_ROWS, 3)
     keo = xr.Dataset(
-        {"keogram": (("time", "meridian_angle", "channel"), da.zeros(shape, KEOGRAM.dtype, chunks=(MINUTES_PER_NIGHT, KEOGRAM_ROWS, 3)),
+        {"keogram": (("time", "meridian_angle", "channel"), da.zeros(shape, dtype=KEOGRAM.dtype, chunks=(MINUTES_PER_NIGHT, KEOGRAM_ROWS, 3)),
                      KEOGRAM.attrs)},
         coords={"time": ("time", grid.to_numpy(), {"long_name": "time (UTC)"}),
                 "meridian_angle": ("meridian_angle", meridian_angles(KEOGRAM_ROWS), MERIDIAN_ANGLE_ATTRS)},  # channels R, G, B (labelled on reading)
@@ -175,7 +175,7 @@ def _write_keogram(path: str | os.PathLike, region: slice, grid: pd.DatetimeInde
     """Write the frames' meridian strips (column ``meridian``) into the keogram group's region."""
     if _keogram_group(path) is None:
         return  # a store made before keograms were stored: the index is still complete without one
-    rows = np.zeros((len(grid), KEOGRAM_ROWS, 3), KEOGRAM.dtype)
+    rows = np.zeros((len(grid), KEOGRAM_ROWS, 3), np.uint8)  # the strips of frames, stored as KEOGRAM.dtype
     if "meridian" in frames and len(frames):
         df = _by_minute(frames)
         pos = grid.get_indexer(df.index)
