@@ -193,3 +193,22 @@ def read_frame(path: str | os.PathLike, *, reduce: int = 1) -> np.ndarray:
     if _channel_spread(img) <= _GREY_SPREAD_DN and img.max() > _BLACK_DN:
         raise FrameError(path, "greyscale", "its three channels are equal")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def read_square_frame(path: str | os.PathLike, size: int) -> np.ndarray:
+    """Decode a square sky frame strictly (:func:`read_frame`) as ``size x size`` RGB uint8.
+
+    A JPEG is decoded at the coarsest DCT scale that still gives ``size`` pixels of a 720 px frame
+    (AuroraMAX stills and movie crops), then area-averaged to ``size``: decoding no more than is
+    kept is what makes scoring, keograms and the indices fast.
+
+    Raises
+    ------
+    FrameError
+        As :func:`read_frame`: unreadable, truncated, too small or greyscale.
+    """
+    reduce = next((factor for factor in (8, 4, 2) if size * factor <= 720), 1)
+    img = read_frame(path, reduce=reduce)
+    if img.shape[0] != size or img.shape[1] != size:
+        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    return img

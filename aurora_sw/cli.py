@@ -640,14 +640,14 @@ def indices(
     """Physical indices of individual frames: sky brightness, green/red excess, aurora area."""
     import pandas as pd
 
-    from aurora_sw.index.physical import INDEX_NAMES, frame_indices
-    from aurora_sw.index.score import ANALYSIS_SIZE
-    from aurora_sw.model.data import read_frame
+    from aurora_sw.camera import read_square_frame
+    from aurora_sw.index.physical import ANALYSIS_SIZE, frame_indices
+    from aurora_sw.index.schema import INDEX_NAMES
 
     rows = []
     for f in frames:
         try:
-            values = frame_indices(read_frame(str(f), ANALYSIS_SIZE))
+            values = frame_indices(read_square_frame(f, ANALYSIS_SIZE))
         except OSError as exc:
             raise AuroraSWError(str(exc)) from None
         rows.append({"path": str(f), **dict(zip(INDEX_NAMES, map(float, values)))})
@@ -705,7 +705,8 @@ def query(
     import pandas as pd
 
     from aurora_sw.analysis.merge import condition_mask
-    from aurora_sw.index.store import class_names, open_index
+    from aurora_sw.index.schema import class_names
+    from aurora_sw.index.store import open_index
 
     full = open_index(index)
     ds = full.sel(time=slice(t0, t1)).load()

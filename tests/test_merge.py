@@ -7,7 +7,7 @@ import xarray as xr
 
 from aurora_sw.analysis.merge import aggregate, condition_mask, merge_index_solarwind
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.index.physical import INDEX_NAMES
+from aurora_sw.index.schema import INDEX_NAMES
 from aurora_sw.index.store import build_index
 
 

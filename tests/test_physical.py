@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aurora_sw.camera import read_square_frame
 from aurora_sw.index.background import area_above_night_background, green_excess_map
-from aurora_sw.index.physical import INDEX_NAMES, frame_indices
-from aurora_sw.model.data import read_frame
+from aurora_sw.index.physical import frame_indices
+from aurora_sw.index.schema import INDEX_NAMES
 from aurora_sw.model.evaluate import roc_auc
 
 
@@ -20,7 +21,7 @@ def skies(tmp_path_factory, catalog):
     parts, X = [], []
     for a in (new, full):  # one night each: the background model is fitted per night
         t = pd.read_csv(a.truth_csv)
-        frames = [read_frame(f"{a.root}/{p}", 180) for p in t["path"]]
+        frames = [read_square_frame(f"{a.root}/{p}", 180) for p in t["path"]]
         night_area = area_above_night_background(np.array([green_excess_map(f) for f in frames]))
         X.append(np.column_stack([np.array([frame_indices(f) for f in frames]), night_area]))
         parts.append(t)

@@ -210,7 +210,8 @@ def test_keogram_puts_a_northern_arc_in_the_north(tmp_path):
 def test_arc_shape_indices():
     import cv2
 
-    from aurora_sw.index.physical import INDEX_NAMES, frame_indices
+    from aurora_sw.index.physical import frame_indices
+    from aurora_sw.index.schema import INDEX_NAMES
 
     def shape(draw):
         img = np.full((180, 180, 3), 30, np.uint8)
@@ -252,7 +253,8 @@ def test_stored_keogram_matches_the_frames_and_hides_unfinished_nights(setup, sm
     import pandas as pd
 
     from aurora_sw.errors import AuroraSWError
-    from aurora_sw.index.keogram import KEOGRAM_ROWS, keogram
+    from aurora_sw.index.keogram import keogram
+    from aurora_sw.index.schema import KEOGRAM_ROWS
     from aurora_sw.index.store import open_keogram
     from aurora_sw.ingest import read_manifest
 
@@ -278,7 +280,7 @@ def test_stored_keogram_matches_the_frames_and_hides_unfinished_nights(setup, sm
     shutil.copytree(root / "clean.zarr", old)
     shutil.rmtree(old / "keogram")
     assert open_keogram(old, night) is None
-    from aurora_sw.index.physical import INDEX_NAMES
+    from aurora_sw.index.schema import INDEX_NAMES
 
     write_night(old, night, frames.assign(p_aurora=0.5, **dict.fromkeys(INDEX_NAMES, 0.0)))  # re-writing a night of it still works
     assert night in done_nights(old) and open_keogram(old, night) is None

@@ -12,7 +12,7 @@ import torch
 from aurora_sw.index.score import score_frames
 from aurora_sw.index.store import open_index
 from aurora_sw.ingest import ingest, read_manifest
-from aurora_sw.ingest.manifest import FLAG_BITS
+from aurora_sw.index.schema import FLAG_BITS
 from aurora_sw.model import Checkpoint, create_model, save_checkpoint
 
 

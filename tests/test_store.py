@@ -15,9 +15,8 @@ import pandas as pd
 import pytest
 
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.index.keogram import KEOGRAM_ROWS
-from aurora_sw.index.physical import INDEX_NAMES
-from aurora_sw.index.store import GEOMETRY_ATTRS, _mark, check_index, init_store, open_index, open_keogram, write_night, writer_lock
+from aurora_sw.index.schema import GEOMETRY, INDEX_NAMES, KEOGRAM_ROWS
+from aurora_sw.index.store import _mark, check_index, init_store, open_index, open_keogram, write_night, writer_lock
 
 NIGHTS = ("2024-02-05", "2024-02-06")
 
@@ -27,7 +26,7 @@ def scored_frames(night: str, seed: int, n: int = 300) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     t = pd.Timestamp(night, tz="UTC") + pd.Timedelta(hours=27) + pd.to_timedelta(np.arange(n), "min")
     df = pd.DataFrame({"time_utc": t, "night": night, "flags": "", "p_aurora": rng.random(n), "sun_class": "Night", "moon_class": "NoMoon"})
-    for name in (*INDEX_NAMES, *GEOMETRY_ATTRS):
+    for name in (*INDEX_NAMES, *GEOMETRY):
         df[name] = rng.random(n)
     df["sun_alt"] = -20.0
     df["meridian"] = list(rng.integers(0, 255, (n, KEOGRAM_ROWS, 3), dtype=np.uint8))

@@ -18,8 +18,9 @@ import xarray as xr
 
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index import condition_table, nightly_summary, open_index
-from aurora_sw.index.keogram import KEOGRAM_ROWS, keogram
-from aurora_sw.index.store import class_names, night_window, open_keogram
+from aurora_sw.index.keogram import keogram
+from aurora_sw.index.schema import KEOGRAM_ROWS, class_names, night_window
+from aurora_sw.index.store import open_keogram
 from aurora_sw.ingest import read_manifest
 
 @contextmanager

@@ -7,9 +7,7 @@ import pandas as pd
 import xarray as xr
 
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.index.background import NIGHT_AREA_ATTRS
-from aurora_sw.index.physical import INDEX_NAMES
-from aurora_sw.index.store import class_names
+from aurora_sw.index.schema import INDEX_NAMES, NIGHT_AREA, class_names
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 from aurora_sw.solarwind.rotation import with_rotations
 
@@ -78,7 +76,7 @@ def merge_index_solarwind(
     sw = running_mean(solarwind, running_mean_min) if running_mean_min else solarwind
     keep = condition_mask(index, conditions)
     out = index.copy()
-    for name in ("p_aurora", *INDEX_NAMES, *NIGHT_AREA_ATTRS):
+    for name in ("p_aurora", *INDEX_NAMES, *NIGHT_AREA):
         if name in out:
             out[name] = out[name].where(keep)
     sw_on = sw.reindex(time=index["time"], method="nearest", tolerance=pd.Timedelta(seconds=30))

@@ -14,19 +14,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from aurora_sw.index.schema import NIGHT_AREA_FLOOR_DN, NIGHT_AREA_SIGMAS
 from aurora_sw.ingest.mask import circle_mask
 
 MAP_SIZE = 60  # px: green-excess maps are averaged down to this (3x3 blocks of the 180 px analysis frame)
-NOISE_SIGMAS = 2.0
-FLOOR_DN = 3.0
 MIN_FRAMES = 20  # a night with fewer readable frames has no background to speak of: NaN
-NIGHT_AREA_ATTRS = {
-    "aurora_area_night": (
-        "1",
-        "fraction of the sky circle whose green excess is above the night's per-pixel median by "
-        f"{NOISE_SIGMAS:g} robust sigma (and {FLOOR_DN:g} DN), after removing the frame's median shift",
-    )
-}
 _MAP_MASK = cv2.resize(circle_mask(180, 0.9).astype(np.float32), (MAP_SIZE, MAP_SIZE), interpolation=cv2.INTER_AREA) > 0.99
 
 
@@ -37,7 +29,7 @@ def green_excess_map(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(ge, (MAP_SIZE, MAP_SIZE), interpolation=cv2.INTER_AREA).astype(np.float16)
 
 
-def area_above_night_background(maps: np.ndarray, sigmas: float = NOISE_SIGMAS, floor_dn: float = FLOOR_DN) -> np.ndarray:
+def area_above_night_background(maps: np.ndarray, sigmas: float = NIGHT_AREA_SIGMAS, floor_dn: float = NIGHT_AREA_FLOOR_DN) -> np.ndarray:
     """Aurora-area fraction of each frame of one night against the night's background.
 
     Parameters

@@ -1,7 +1,8 @@
 """Keograms: the north-south meridian of every frame of a night, stacked in time (as asilib does).
 
 Two sources: :func:`keogram` decodes a night's frames (any resolution);
-:func:`aurora_sw.index.store.open_keogram` reads the quick-look keogram (:data:`KEOGRAM_ROWS` rows)
+:func:`aurora_sw.index.store.open_keogram` reads the quick-look keogram
+(:data:`~aurora_sw.index.schema.KEOGRAM_ROWS` rows)
 that scoring stores with the index from the frames it decodes anyway, so an app can draw a night
 without decoding a frame.
 """
@@ -17,13 +18,9 @@ import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
 
+from aurora_sw.camera import read_square_frame
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.model.data import read_frame
-
-
-KEOGRAM_ROWS = 90  # rows of the keogram stored with the index: 2 degrees of meridian angle each
-KEOGRAM_GROUP = "keogram"  # the Zarr group of the index store that holds it
-ANGLE_ATTRS = {"units": "degree", "long_name": "meridian angle: 0 north horizon, 90 zenith, 180 south horizon"}
+from aurora_sw.index.schema import MERIDIAN_ANGLE_ATTRS
 
 
 def meridian_strip(img: np.ndarray, rows: int, width: int = 3) -> np.ndarray:
@@ -49,7 +46,7 @@ def keogram_array(rows: np.ndarray, times: np.ndarray) -> xr.DataArray:
     return xr.DataArray(
         rows,
         dims=("time", "meridian_angle", "channel"),
-        coords={"time": ("time", times, {"long_name": "time (UTC)"}), "meridian_angle": ("meridian_angle", meridian_angles(rows.shape[1]), ANGLE_ATTRS), "channel": ["R", "G", "B"]},
+        coords={"time": ("time", times, {"long_name": "time (UTC)"}), "meridian_angle": ("meridian_angle", meridian_angles(rows.shape[1]), MERIDIAN_ANGLE_ATTRS), "channel": ["R", "G", "B"]},
         name="keogram",
         attrs={"units": "DN", "long_name": "north-south keogram"},
     )
@@ -80,7 +77,7 @@ def keogram(frames: pd.DataFrame, size: int = 180, width: int = 3, progress: boo
     rows = np.full((len(frames), size, 3), np.nan, np.float32)
     for i, path in enumerate(tqdm(frames["path"], desc="keogram", unit="frame", disable=not progress)):
         try:
-            rows[i] = meridian_strip(read_frame(path, size), size, width)
+            rows[i] = meridian_strip(read_square_frame(path, size), size, width)
         except OSError:
             continue
     times = pd.DatetimeIndex(pd.to_datetime(frames["time_utc"], utc=True)).tz_localize(None)

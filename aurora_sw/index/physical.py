@@ -13,27 +13,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from aurora_sw.index.schema import AREA_THRESHOLD_DN
 from aurora_sw.ingest.mask import circle_mask
 
-INDEX_NAMES = ("sky_r", "sky_g", "sky_b", "green_excess", "red_excess", "aurora_area", "arc_orientation", "arc_elongation", "arc_curvature")
-INDEX_ATTRS = {
-    "sky_r": ("DN", "mean red brightness in the sky circle"),
-    "sky_g": ("DN", "mean green brightness in the sky circle"),
-    "sky_b": ("DN", "mean blue brightness in the sky circle"),
-    "green_excess": ("DN", "99th-percentile green excess G-(R+B)/2 above the frame median (557.7 nm sensitive)"),
-    "red_excess": ("DN", "99th-percentile red excess R-(G+B)/2 above the frame median (630.0 nm sensitive)"),
-    "aurora_area": ("1", "fraction of the sky circle with green excess > 6 DN, both above the frame median and absolute"),
-    "arc_orientation": ("degree", "azimuth of the aurora mask's long axis, east of north, 0-180 (image geometry)"),
-    "arc_elongation": ("1", "ratio of the aurora mask's long to short axis (second moments); ~1 blob, >3 arc"),
-    "arc_curvature": ("1", "curvature of a parabola fitted along the mask's long axis, in units of 1/sky radius"),
-}
+ANALYSIS_SIZE = 180  # px: frames are reduced to this before their indices are computed, whatever the model's input
 MIN_ARC_PIXELS = 30
-AREA_THRESHOLD_DN = 6.0
 _MASKS: dict[int, np.ndarray] = {}
 
 
 def frame_indices(rgb: np.ndarray) -> np.ndarray:
-    """The :data:`INDEX_NAMES` values of one square RGB uint8 frame, in that order."""
+    """The :data:`~aurora_sw.index.schema.INDEX_NAMES` values of one square RGB uint8 frame, in
+    that order (their units and meaning: :data:`aurora_sw.index.schema.PHYSICAL`)."""
     size = rgb.shape[0]
     if size not in _MASKS:
         _MASKS[size] = circle_mask(size, 0.9)

@@ -13,13 +13,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from aurora_sw.errors import AuroraSWError
+from aurora_sw.index.schema import GRADCAM
 from aurora_sw.index.score import score_frames
 from aurora_sw.index.store import begin_store, check_index, check_replaceable, commit_store, resumable_store, store_attrs, write_night, writer_lock
 from aurora_sw.ingest import read_manifest
 from aurora_sw.ingest.manifest import add_flag
 from aurora_sw.model.checkpoint import Checkpoint, load_checkpoint
 from aurora_sw.model.factory import create_model
-from aurora_sw.model.gradcam import CAM_ATTRS, cam_statistics, gradcam_maps
+from aurora_sw.model.gradcam import cam_statistics, gradcam_maps
 from aurora_sw.model.runtime import Backend, default_device, resolve_backend
 
 
@@ -35,7 +36,7 @@ def score_night(
 ) -> dict:
     """Score one night's manifest rows and write them into the store; returns counts.
 
-    With ``cam``, Grad-CAM statistics (:data:`aurora_sw.model.gradcam.CAM_ATTRS`) are computed
+    With ``cam``, Grad-CAM statistics (:data:`aurora_sw.index.schema.GRADCAM`) are computed
     for the frames classified as aurora; they are NaN elsewhere.
     """
     scores = score_frames(list(frames["path"]), ckpt, batch_size, num_workers, progress=False, backend=backend)
@@ -50,10 +51,10 @@ def score_night(
 def _cam_statistics(scored: pd.DataFrame, ckpt: Checkpoint) -> pd.DataFrame:
     """Grad-CAM statistics of the frames at or above the threshold, indexed like ``scored``."""
     aurora = scored.index[scored["p_aurora"].to_numpy() >= ckpt.threshold]
-    stats = pd.DataFrame(index=scored.index, columns=list(CAM_ATTRS), dtype=float)
+    stats = pd.DataFrame(index=scored.index, columns=list(GRADCAM), dtype=float)
     if len(aurora):
         maps, _, _ = gradcam_maps(ckpt, list(scored.loc[aurora, "path"]))
-        stats.loc[aurora] = pd.DataFrame([cam_statistics(m) for m in maps], index=aurora)[list(CAM_ATTRS)]
+        stats.loc[aurora] = pd.DataFrame([cam_statistics(m) for m in maps], index=aurora)[list(GRADCAM)]
     return stats
 
 

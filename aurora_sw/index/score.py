@@ -9,15 +9,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from aurora_sw.camera import FrameError
+from aurora_sw.camera import FrameError, read_square_frame
 from aurora_sw.index.background import MAP_SIZE, area_above_night_background, green_excess_map
-from aurora_sw.index.keogram import KEOGRAM_ROWS, meridian_strip
-from aurora_sw.index.physical import INDEX_NAMES, frame_indices
+from aurora_sw.index.keogram import meridian_strip
+from aurora_sw.index.physical import ANALYSIS_SIZE, frame_indices
+from aurora_sw.index.schema import INDEX_NAMES, KEOGRAM_ROWS
 from aurora_sw.model.checkpoint import Checkpoint
-from aurora_sw.model.data import normalize, read_frame
+from aurora_sw.model.data import normalize
 from aurora_sw.model.runtime import Backend, default_device, make_runner
 
-ANALYSIS_SIZE = 180  # px: physical indices are computed at this size, whatever the model's input
 
 
 def default_batch_size(input_size: int, device: str = "cpu") -> int:
@@ -39,7 +39,7 @@ class _ScoreDataset(Dataset):
 
     def __getitem__(self, i: int):
         try:
-            img = read_frame(self.paths[i], max(ANALYSIS_SIZE, self.input_size))
+            img = read_square_frame(self.paths[i], max(ANALYSIS_SIZE, self.input_size))
         except FrameError as exc:
             nan = float("nan")
             return (torch.zeros(3, self.input_size, self.input_size), torch.full((len(INDEX_NAMES),), nan),

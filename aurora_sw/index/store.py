@@ -26,12 +26,11 @@ import xarray as xr
 
 from aurora_sw import locking
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.index.background import NIGHT_AREA_ATTRS
-from aurora_sw.index.keogram import ANGLE_ATTRS, KEOGRAM_GROUP, KEOGRAM_ROWS, keogram_array, meridian_angles
-from aurora_sw.index.physical import INDEX_ATTRS, INDEX_NAMES
-from aurora_sw.model.gradcam import CAM_ATTRS
-from aurora_sw.ingest.manifest import FLAG_BITS, flags_to_bits
-from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
+from aurora_sw.index.keogram import keogram_array, meridian_angles
+from aurora_sw.index.schema import (
+    CLASS_VARIABLES, GEOMETRY, GRADCAM, INDEX_NAMES, KEOGRAM, KEOGRAM_GROUP, KEOGRAM_ROWS, MERIDIAN_ANGLE_ATTRS, MINUTES_PER_NIGHT,
+    NIGHT_AREA, NO_FRAME, VARIABLES, class_codes, flags_to_bits, night_grid, night_window,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +38,6 @@ STORE_FORMAT = "aurora-sw-index/2"  # attrs["aurora_sw_format"]; 2: nights carry
 INDEX_TITLE = "aurora-sw per-minute aurora index"  # also how stores from before the format mark are known
 NIGHT_RECORDS = ("night_done", "night_frames", "night_digest")  # per night, not per minute: hidden by open_index
 DIGEST_BYTES = 32  # sha256
-
-GEOMETRY_ATTRS = {
-    "sun_alt": ("degree", "Sun altitude"),
-    "sun_az": ("degree", "Sun azimuth, east of north"),
-    "moon_alt": ("degree", "Moon altitude"),
-    "moon_az": ("degree", "Moon azimuth, east of north"),
-    "moon_phase": ("degree", "Moon phase (Sun-Moon ecliptic longitude difference folded to 0-180; 180 = full)"),
-    "moon_illum": ("1", "Moon illuminated fraction"),
-}
 
 
 def _code_version() -> str:
@@ -57,11 +47,6 @@ def _code_version() -> str:
         return version("aurora-sw")
     except PackageNotFoundError:
         return "unknown (not installed)"
-
-
-def _codes(values: pd.Series, classes: tuple[str, ...]) -> np.ndarray:
-    lookup = {c: i for i, c in enumerate(classes)}
-    return np.array([lookup.get(v, -1) for v in values], dtype=np.int8)
 
 
 def _by_minute(frames: pd.DataFrame, freq: str = "1min") -> pd.DataFrame:
@@ -103,40 +88,19 @@ def build_index(
     if grid is None:
         grid = pd.date_range(df.index.min(), df.index.max(), freq=freq, name="time")
     df = df.reindex(grid)
-    has = df["p_aurora"].notna().to_numpy()
-
-    data = {
-        "p_aurora": ("time", df["p_aurora"].to_numpy(float), {"units": "1", "long_name": "classifier probability of visible aurora"}),
-        "aurora": (
-            "time",
-            np.where(has, (df["p_aurora"].to_numpy(float) >= threshold).astype(np.int8), -1).astype(np.int8),
-            {"long_name": "aurora visible (p_aurora >= threshold)", "flag_values": [-1, 0, 1], "flag_meanings": "no_frame no yes", "threshold": threshold},
-        ),
+    p = df["p_aurora"].to_numpy(float)
+    values = {
+        "p_aurora": p,
+        "aurora": np.where(np.isnan(p), NO_FRAME, p >= threshold),
+        **{name: df[name].to_numpy(float) for name in (*INDEX_NAMES, *GEOMETRY)},
+        # Computed only by some runs (the night background, Grad-CAM): NaN where not computed.
+        **{name: df[name].to_numpy(float) if name in df else np.full(len(df), np.nan) for name in (*NIGHT_AREA, *GRADCAM)},
+        **{name: class_codes(df[name], classes) for name, classes in CLASS_VARIABLES.items()},
+        "night": pd.to_datetime(df["night"]).to_numpy(),
+        "flags": flags_to_bits(df["flags"]),
     }
-    for name in INDEX_NAMES:
-        units, long_name = INDEX_ATTRS[name]
-        data[name] = ("time", df[name].to_numpy(float), {"units": units, "long_name": long_name})
-    for name, (units, long_name) in GEOMETRY_ATTRS.items():
-        data[name] = ("time", df[name].to_numpy(float), {"units": units, "long_name": long_name})
-    for name, (units, long_name) in {**NIGHT_AREA_ATTRS, **CAM_ATTRS}.items():  # NaN where not computed
-        values = df[name].to_numpy(float) if name in df else np.full(len(df), np.nan)
-        data[name] = ("time", values, {"units": units, "long_name": long_name})
-    data["sun_class"] = (
-        "time",
-        _codes(df["sun_class"], SUN_CLASSES),
-        {"long_name": "Sun-altitude class", "flag_values": list(range(-1, len(SUN_CLASSES))), "flag_meanings": "no_frame " + " ".join(SUN_CLASSES)},
-    )
-    data["moon_class"] = (
-        "time",
-        _codes(df["moon_class"], MOON_CLASSES),
-        {"long_name": "Moon class", "flag_values": list(range(-1, len(MOON_CLASSES))), "flag_meanings": "no_frame " + " ".join(MOON_CLASSES)},
-    )
-    data["night"] = ("time", pd.to_datetime(df["night"]).to_numpy().astype("datetime64[ns]"), {"long_name": "night (local date at dusk)"})
-    data["flags"] = (
-        "time",
-        flags_to_bits(df["flags"]),
-        {"long_name": "frame quality flags", "flag_masks": list(FLAG_BITS.values()), "flag_meanings": " ".join(FLAG_BITS)},
-    )
+    data = {name: ("time", np.asarray(values[name]).astype(var.dtype), var.attrs) for name, var in VARIABLES.items()}
+    data["aurora"][2]["threshold"] = threshold
     ds = xr.Dataset(data, coords={"time": ("time", grid.to_numpy(), {"long_name": "time (UTC)", "standard_name": "time"})})
     ds.attrs.update(
         {
@@ -148,31 +112,6 @@ def build_index(
         }
     )
     return ds
-
-
-def class_names(da: xr.DataArray) -> np.ndarray:
-    """Decode an integer class variable (``sun_class``/``moon_class``) to names ('' where no frame)."""
-    names = {int(v): m for v, m in zip(da.attrs["flag_values"], da.attrs["flag_meanings"].split())}
-    names[-1] = ""
-    codes = np.nan_to_num(np.asarray(da.values, float), nan=-1).astype(int)
-    return np.array([names.get(c, "") for c in codes], dtype=object)
-
-
-NIGHT_START_UTC_HOUR = 18  # 11:00 MST / 12:00 MDT: a local night (dusk to dawn) lies inside one chunk
-MINUTES_PER_NIGHT = 1440
-
-
-def night_grid(first_night: str, last_night: str) -> pd.DatetimeIndex:
-    """The 1-min UTC axis of a store: each night is one 1440-minute chunk from 18:00 UTC of its date."""
-    start = pd.Timestamp(first_night) + pd.Timedelta(hours=NIGHT_START_UTC_HOUR)
-    n = (pd.Timestamp(last_night) - pd.Timestamp(first_night)).days + 1
-    return pd.date_range(start, periods=n * MINUTES_PER_NIGHT, freq="1min", name="time")
-
-
-def night_window(night: str) -> slice:
-    """The store's time slice of one night (its 1440-minute chunk), for ``ds.sel(time=...)``."""
-    start = pd.Timestamp(night) + pd.Timedelta(hours=NIGHT_START_UTC_HOUR)
-    return slice(start, start + pd.Timedelta(minutes=MINUTES_PER_NIGHT - 1))
 
 
 def init_store(path: str | os.PathLike, first_night: str, last_night: str, threshold: float, attrs: dict) -> Path:
@@ -188,7 +127,7 @@ def init_store(path: str | os.PathLike, first_night: str, last_night: str, thres
     if path.exists():
         raise AuroraSWError(f"{path}: already exists; a new index store is only created where nothing is")
     grid = night_grid(first_night, last_night)
-    empty = pd.DataFrame(columns=["time_utc", "night", "flags", "p_aurora", "sun_class", "moon_class", *INDEX_NAMES, *NIGHT_AREA_ATTRS, *GEOMETRY_ATTRS])
+    empty = pd.DataFrame(columns=["time_utc", "night", "flags", "p_aurora", "sun_class", "moon_class", *INDEX_NAMES, *NIGHT_AREA, *GEOMETRY])
     ds = build_index(empty, threshold, attrs, grid=grid)
     checked = [*(v for v in ds.data_vars if ds[v].dims == ("time",)), KEOGRAM_GROUP]
     nights = pd.date_range(first_night, last_night, freq="D")
@@ -210,16 +149,16 @@ def init_store(path: str | os.PathLike, first_night: str, last_night: str, thres
 
 
 def _init_keogram(path: Path, grid: pd.DatetimeIndex) -> None:
-    """The store's keogram group: uint8 (time, meridian_angle, channel), one chunk a night,
+    """The store's keogram group: (time, meridian_angle, channel) of :data:`KEOGRAM`, one chunk a night,
     metadata only (unwritten nights read as 0 and are masked by :func:`open_keogram`)."""
     import dask.array as da
 
     shape = (len(grid), KEOGRAM_ROWS, 3)
     keo = xr.Dataset(
-        {"keogram": (("time", "meridian_angle", "channel"), da.zeros(shape, np.uint8, chunks=(MINUTES_PER_NIGHT, KEOGRAM_ROWS, 3)),
-                     {"units": "DN", "long_name": "north-south keogram (meridian of each frame, north at angle 0)"})},
+        {"keogram": (("time", "meridian_angle", "channel"), da.zeros(shape, dtype=KEOGRAM.dtype, chunks=(MINUTES_PER_NIGHT, KEOGRAM_ROWS, 3)),
+                     KEOGRAM.attrs)},
         coords={"time": ("time", grid.to_numpy(), {"long_name": "time (UTC)"}),
-                "meridian_angle": ("meridian_angle", meridian_angles(KEOGRAM_ROWS), ANGLE_ATTRS)},  # channels R, G, B (labelled on reading)
+                "meridian_angle": ("meridian_angle", meridian_angles(KEOGRAM_ROWS), MERIDIAN_ANGLE_ATTRS)},  # channels R, G, B (labelled on reading)
     )
     keo.to_zarr(path, group=KEOGRAM_GROUP, mode="w", compute=False, consolidated=False)
 
@@ -236,7 +175,7 @@ def _write_keogram(path: str | os.PathLike, region: slice, grid: pd.DatetimeInde
     """Write the frames' meridian strips (column ``meridian``) into the keogram group's region."""
     if _keogram_group(path) is None:
         return  # a store made before keograms were stored: the index is still complete without one
-    rows = np.zeros((len(grid), KEOGRAM_ROWS, 3), np.uint8)
+    rows = np.zeros((len(grid), KEOGRAM_ROWS, 3), np.uint8)  # the strips of frames, stored as KEOGRAM.dtype
     if "meridian" in frames and len(frames):
         df = _by_minute(frames)
         pos = grid.get_indexer(df.index)
@@ -433,7 +372,7 @@ def _without_nights(ds: xr.Dataset, slots: set[int]) -> xr.Dataset:
         elif np.issubdtype(v.dtype, np.datetime64):
             fill = np.datetime64("NaT")
         else:
-            fill = -1  # the classes' and aurora's "no_frame"
+            fill = NO_FRAME
         blocks = [da.full(block.shape, fill, dtype=v.dtype) if i in slots else block for i, block in enumerate(data.blocks)]
         out[name] = v.copy(data=da.concatenate(blocks))
     return out

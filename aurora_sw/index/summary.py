@@ -10,7 +10,8 @@ import pandas as pd
 import xarray as xr
 
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.index.store import class_names, open_index
+from aurora_sw.index.schema import class_names
+from aurora_sw.index.store import open_index
 
 
 def nightly_summary(ds: xr.Dataset) -> pd.DataFrame:

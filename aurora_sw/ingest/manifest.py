@@ -37,12 +37,9 @@ MANIFEST_COLUMNS = [
     "sun_alt", "sun_az", "moon_alt", "moon_az", "moon_phase", "moon_illum",
     "sun_class", "moon_class", "flags", "path",
 ]
-# Quality flags: comma-separated names in the manifest, a CF bitmask in the index. A frame flagged
-# with a reason of aurora_sw.camera.FRAME_PROBLEMS keeps its minute but is never scored or labelled.
-FLAG_BITS = {
-    "unreadable": 1, "dark": 2, "overexposed": 4, "duplicate": 8, "ocr_mismatch": 16,
-    "truncated": 32, "too_small": 64, "greyscale": 128,
-}
+# Quality flags: comma-separated names in the manifest (each has its bit in the index's bitmask,
+# aurora_sw.index.schema.FLAG_BITS). A frame flagged with a reason of aurora_sw.camera.FRAME_PROBLEMS
+# keeps its minute but is never scored or labelled.
 MANIFEST_NAME = "manifest.parquet"
 PROBLEMS_NAME = "ingest_problems.csv"
 PROBLEM_COLUMNS = ["path", "reason", "problem"]
@@ -210,14 +207,6 @@ def build_manifest(
         flags = list(df["flags"])
     df["flags"] = flags
     return df[MANIFEST_COLUMNS], problems
-
-
-def flags_to_bits(flags: pd.Series) -> np.ndarray:
-    """Comma-separated flag names -> integer bitmask (:data:`FLAG_BITS`)."""
-    out = np.zeros(len(flags), np.int16)
-    for name, bit in FLAG_BITS.items():
-        out |= np.where(flags.fillna("").str.contains(name, regex=False), bit, 0).astype(np.int16)
-    return out
 
 
 def read_manifest(archive: str | os.PathLike) -> pd.DataFrame:

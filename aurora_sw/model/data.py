@@ -14,17 +14,12 @@ from aurora_sw.model.factory import IMAGENET_MEAN, IMAGENET_STD
 
 
 def read_frame(path: str, size: int) -> np.ndarray:
-    """RGB uint8 ``size x size`` frame, read strictly; JPEGs are decoded at a reduced scale when
-    that suffices.
+    """RGB uint8 ``size x size`` frame, read strictly (:func:`aurora_sw.camera.read_square_frame`).
 
     Raises :class:`aurora_sw.camera.FrameError` (an ``OSError``) naming the file and the reason
     when the frame must not be used: unreadable, truncated, too small or greyscale.
     """
-    reduce = next((factor for factor in (8, 4, 2) if size * factor <= 720), 1)  # frames are 720 px; decode no more than we keep
-    img = camera.read_frame(path, reduce=reduce)
-    if img.shape[0] != size or img.shape[1] != size:
-        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-    return img
+    return camera.read_square_frame(path, size)
 
 
 _MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)

@@ -103,18 +103,11 @@ def gradcam_maps(
     return np.stack(maps), np.concatenate(probs), np.stack(frames)
 
 
-CAM_ATTRS = {
-    "cam_fraction_above_0_5": ("1", "fraction of the sky circle where the Grad-CAM map of class 'yes' exceeds 0.5"),
-    "cam_centroid_elevation": ("degree", "elevation of the Grad-CAM map's weighted centroid"),
-    "cam_centroid_azimuth": ("degree", "azimuth (east of north) of the Grad-CAM map's weighted centroid"),
-}
-
-
 def cam_statistics(cam: np.ndarray) -> dict:
     """Where the map points in the sky: fraction of the circle above 0.5, centroid elevation/azimuth.
 
     The centroid is the map-weighted mean direction (unit vectors, so azimuth wraps correctly).
-    Keys are those of :data:`CAM_ATTRS`.
+    Keys are the index variables of :data:`aurora_sw.index.schema.GRADCAM` (units, meaning).
     """
     size = cam.shape[0]
     inside = circle_mask(size)
