@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 from test_store import NIGHTS, scored_frames  # a store written from made-up scores, in seconds
 
 HEAVY = ("torch", "torchvision", "timm", "onnxruntime")

@@ -1,7 +1,6 @@
 """The index schema is what the store holds: every variable, in order, with its dtype and attributes,
 and stores written before the schema had one home still read and re-write to the same bytes."""
 
-import shutil
 
 import numpy as np
 import pandas as pd
