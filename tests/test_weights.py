@@ -60,7 +60,7 @@ def label_store(tmp_path_factory):
     for night, day in (("2024-02-05", "20240206"), ("2024-02-06", "20240207")):
         for i, label in enumerate(["yes", "no"] * 2):
             path = folder / f"{day}0{i}0000.jpg"
-            cv2.imwrite(str(path), rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+            cv2.imwrite(str(path), rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
             rows.append({"path": str(path), "time_utc": pd.Timestamp(f"{day}T0{i}:00", tz="UTC"), "night": night, "label": label})
     store = LabelStore(folder / "labels.parquet")
     store.add(pd.DataFrame(rows))
