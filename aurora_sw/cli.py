@@ -521,8 +521,10 @@ def train(
     typer.echo(split_report(split).to_string())
     best = train_classifier(split, cfg, out, resume=resume)
     h = best.metrics["history"][-1]
-    typer.echo(f"best epoch {best.epoch}: val loss {best.metrics['val_loss']:.4f}, val accuracy {best.metrics['val_accuracy']:.3f}; "
-               f"{h['train_frames_per_s']:.0f} training frames/s -> {out / 'best.pt'}")
+    typer.echo(f"best epoch {best.epoch}: val loss {best.metrics['val_loss']:.4f}, val accuracy {best.metrics['val_accuracy']:.3f} "
+               f"(balanced {best.metrics.get('val_balanced_accuracy', float('nan')):.3f}); {h['train_frames_per_s']:.0f} training frames/s -> {out / 'best.pt'}")
+    for r in best.metrics.get("restarted_runs", []):
+        typer.echo(f"  run {r['run']} restarted: no epoch passed the validation check (best: {r['problem']})")
 
 
 @app.command()

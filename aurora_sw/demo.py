@@ -108,7 +108,10 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     sample["label"] = np.where(truth.loc[sample["path"], "aurora_visible"].to_numpy(), "yes", "no")
     store = LabelStore(out / "archive" / "labels.parquet")
     store.add(sample, labeller="synthetic-truth")
-    split = split_by_night(store.df, val_fraction=0.34, seed=cfg.seed)
+    # Every label is used (the loss weighs the two classes equally, see train_classifier):
+    # downsampling to balanced classes threw away up to 60 % of a seed's labels, and with them
+    # most of its rare twilight aurora, which the held-out night then missed.
+    split = split_by_night(store.df, val_fraction=0.34, seed=cfg.seed, balance=False)
     log.info("label split:\n%s", split_report(split))
     t = _stage(timings, "label", t)
 
@@ -169,6 +172,8 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
         "classifier_metrics": metrics,
         "classifier_accuracy_smoothed": round(metrics_smoothed["accuracy"], 4),
         "classifier_weights": "from scratch (offline: no ImageNet weights)",
+        "classifier_validation_check": ckpt.metrics["validation_check"],
+        "classifier_restarted_runs": ckpt.metrics["restarted_runs"],
         "label_counts": {k: int(v) for k, v in split["label"].value_counts().items()},
         "n_frames_scored": scoring["frames"],
         "n_frames_unreadable": scoring["unreadable"],

@@ -1,7 +1,14 @@
 """Two-stage fine-tuning of the aurora classifier (head first, then the whole network).
 
-Seeded, a checkpoint every epoch (``last.pt``) plus the best by validation loss (``best.pt``),
+Seeded, a checkpoint every epoch (``last.pt``) plus the best healthy epoch (``best.pt``),
 resumable with ``resume=True``; AMP and channels_last on CUDA.
+
+A network can come out of training calling every frame one class (seen on the quick demo: a
+near-constant P(aurora) of 0.5 has a validation loss of ln 2, lower than a real but overconfident
+classifier's). Every epoch is therefore checked on the validation nights
+(:func:`validation_check`); a degenerate epoch is never kept as ``best.pt``. If no epoch of a run
+passes, training starts again from a new initialisation at half the learning rate, and after
+``restarts`` such runs it fails with the validation numbers instead of returning a model.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,10 +29,16 @@ from tqdm.auto import tqdm
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.model.checkpoint import Checkpoint, label_set_hash, load_checkpoint, save_checkpoint
 from aurora_sw.model.data import NORMALIZATIONS, FrameDataset, train_transform
+from aurora_sw.model.evaluate import roc_auc
 from aurora_sw.model.factory import CLASSES, DEFAULT_MODEL, create_model
 from aurora_sw.model.runtime import default_device
 
 log = logging.getLogger(__name__)
+
+#: An epoch below this balanced accuracy on the validation nights is no classifier (0.5 is chance).
+MIN_BALANCED_ACCURACY = 0.6
+#: ... nor is one that (almost) never predicts one of the classes: recall of each class at least this.
+MIN_CLASS_RECALL = 0.1
 
 
 @dataclass
@@ -46,6 +60,58 @@ class TrainConfig:
     pretrained: bool = False
     weights: str | None = None
     max_train_seconds: float | None = None  # stop after this wall time (demo budget), then keep the best
+    restarts: int = 1  # fresh runs (new init, half the learning rate) when no epoch passes validation_check
+
+
+def validation_check(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
+    """Is this a classifier at all? Balanced accuracy and per-class recall on the validation nights.
+
+    Parameters
+    ----------
+    y_true
+        Boolean truth per validation frame (True = aurora); both classes must be present.
+    p
+        P(aurora) per frame.
+    threshold
+        Decision threshold on ``p`` (the checkpoint's).
+
+    Returns
+    -------
+    dict
+        ``balanced_accuracy`` (mean of the two recalls: 0.5 for any constant predictor, whatever
+        the class mix), ``recall_yes``, ``recall_no``, ``predicted_yes_fraction``, ``roc_auc``,
+        ``p_std`` (spread of P(aurora)), ``degenerate`` (bool) and ``problem`` (why, or "").
+        Degenerate means balanced accuracy below :data:`MIN_BALANCED_ACCURACY` or one class
+        recalled less than :data:`MIN_CLASS_RECALL` of the time.
+
+    Examples
+    --------
+    >>> validation_check(np.array([True, False, False]), np.full(3, 0.51))["problem"]
+    'calls 100% of the frames aurora (recall: aurora 1.00, no aurora 0.00); balanced accuracy 0.50 < 0.6'
+    """
+    y = np.asarray(y_true, bool)
+    p = np.asarray(p, float)
+    if y.all() or not y.any():
+        raise ValueError("validation_check needs both classes among the validation frames")
+    pred = p >= threshold
+    recall_yes = float(pred[y].mean())
+    recall_no = float((~pred[~y]).mean())
+    balanced = (recall_yes + recall_no) / 2
+    problems = []
+    if min(recall_yes, recall_no) < MIN_CLASS_RECALL:
+        problems.append(f"calls {pred.mean():.0%} of the frames aurora (recall: aurora {recall_yes:.2f}, no aurora {recall_no:.2f})")
+    if balanced < MIN_BALANCED_ACCURACY:
+        problems.append(f"balanced accuracy {balanced:.2f} < {MIN_BALANCED_ACCURACY}")
+    return {
+        "balanced_accuracy": balanced,
+        "recall_yes": recall_yes,
+        "recall_no": recall_no,
+        "predicted_yes_fraction": float(pred.mean()),
+        "roc_auc": roc_auc(y, p),
+        "p_std": float(p.std()),
+        "degenerate": bool(problems),
+        "problem": "; ".join(problems),
+    }
 
     def __post_init__(self) -> None:
         """Refuse settings that would crash deep inside torch or train nothing, naming the setting."""
@@ -73,10 +139,18 @@ def _head_params(model) -> list[str]:
     return [n for n, p in model.named_parameters() if id(p) in ids]
 
 
-def _run_epoch(model, loader, device, optimizer=None, scheduler=None) -> tuple[float, np.ndarray, np.ndarray]:
+def _class_weights(labels: np.ndarray) -> torch.Tensor:
+    """Cross-entropy weights n / (2 n_c): each class counts half, whatever the split's class mix."""
+    counts = np.bincount(labels, minlength=len(CLASSES)).astype(float)
+    return torch.tensor(len(labels) / (len(CLASSES) * np.maximum(counts, 1)), dtype=torch.float32)
+
+
+def _run_epoch(model, loader, device, class_weight: torch.Tensor, optimizer=None, scheduler=None) -> tuple[float, np.ndarray, np.ndarray]:
+    """One pass; returns the class-weighted mean loss, P(aurora) and the labels."""
     train = optimizer is not None
     model.train(train)
-    losses, probs, ys = [], [], []
+    weight = class_weight.to(device)
+    loss_sum, weight_sum, probs, ys = 0.0, 0.0, [], []
     amp = device.type == "cuda"
     for x, y in loader:
         x = x.to(device, non_blocking=True)
@@ -85,7 +159,7 @@ def _run_epoch(model, loader, device, optimizer=None, scheduler=None) -> tuple[f
         y = torch.as_tensor(y, device=device)
         with torch.set_grad_enabled(train), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(x)
-            loss = torch.nn.functional.cross_entropy(logits.float(), y)
+            loss = torch.nn.functional.cross_entropy(logits.float(), y, weight=weight)
         if train:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -93,11 +167,12 @@ def _run_epoch(model, loader, device, optimizer=None, scheduler=None) -> tuple[f
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-        losses.append(loss.item() * len(y))
+        batch_weight = float(weight[y].sum())  # the weighted mean's denominator, to average over batches
+        loss_sum += loss.item() * batch_weight
+        weight_sum += batch_weight
         probs.append(torch.softmax(logits.float(), 1)[:, 1].detach().cpu().numpy())
         ys.append(y.cpu().numpy())
-    n = sum(len(y) for y in ys)
-    return float(sum(losses) / max(n, 1)), np.concatenate(probs), np.concatenate(ys)
+    return loss_sum / max(weight_sum, 1e-12), np.concatenate(probs), np.concatenate(ys)
 
 
 def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True) -> Checkpoint:
@@ -105,49 +180,134 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
 
     Stage 1 trains only the classifier head (``epochs_head`` at ``lr_head``) -- useful with
     ImageNet weights; from scratch it is skipped, since a random backbone cannot be frozen
-    usefully. Stage 2 trains everything (``epochs_full`` at ``lr_full``).
+    usefully. Stage 2 trains everything (``epochs_full`` at ``lr_full``). The loss weighs each
+    class by n / (2 n_c), so an unbalanced split trains and validates like a balanced one.
 
-    Returns the best checkpoint (lowest validation loss); also written to ``out_dir/best.pt``.
+    Every epoch goes through :func:`validation_check` on the val split. The best epoch is the one
+    with the lowest validation loss among those that pass; a run in which none passes is started
+    again (new initialisation seed ``seed + run``, learning rates halved each time), at most
+    ``config.restarts`` times. The checkpoint's ``metrics`` record each epoch's check
+    (``history``), the epochs found degenerate and the runs given up (``restarted_runs``).
+
+    Returns
+    -------
+    Checkpoint
+        The best epoch; also written to ``out_dir/best.pt``.
+
+    Raises
+    ------
+    AuroraSWError
+        A split is missing or lacks one class, ``resume`` finds another label set, or no epoch of
+        any run passed the validation check (the message gives the validation numbers; no
+        ``best.pt`` is written).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
     device = default_device()
     train_df, val_df = split[split["split"] == "train"], split[split["split"] == "val"]
     if train_df.empty or val_df.empty:
         raise AuroraSWError("training needs both a 'train' and a 'val' split with labelled frames")
+    for name, part in (("train", train_df), ("val", val_df)):
+        missing = sorted(set(CLASSES) - set(part["label"]))
+        if missing:
+            raise AuroraSWError(
+                f"the {name} split has no frames labelled {'/'.join(missing)}: training and its validation check need both classes; "
+                "label frames of that class on more nights, or change --val-fraction/--seed to split the nights differently"
+            )
     y_of = {c: i for i, c in enumerate(CLASSES)}
-    train_ds = FrameDataset(train_df["path"], train_df["label"].map(y_of), config.input_size, train_transform(config.input_size, config.jitter), cache=True, normalization=config.normalization)
-    val_ds = FrameDataset(val_df["path"], val_df["label"].map(y_of), config.input_size, None, cache=True, normalization=config.normalization)
-    gen = torch.Generator().manual_seed(config.seed)
+    train_y = train_df["label"].map(y_of).to_numpy()
+    train_ds = FrameDataset(train_df["path"], train_y, config.input_size, train_transform(config.input_size, config.jitter), cache=True, normalization=config.normalization)
+    val_y = val_df["label"].map(y_of).to_numpy()
+    val_ds = FrameDataset(val_df["path"], val_y, config.input_size, None, cache=True, normalization=config.normalization)
+    # Each split weighs its own classes: the validation loss is then the mean of the two classes'
+    # losses, comparable across nights whatever their share of aurora.
+    class_weights = (_class_weights(train_y), _class_weights(val_y))
+    lhash = label_set_hash(list(split["path"]), list(split["label"]))
+
+    last_path = out / "last.pt"
+    last: Checkpoint | None = None
+    if resume and last_path.exists():
+        last = load_checkpoint(last_path)
+        if last.label_hash != lhash:
+            raise AuroraSWError(f"{last_path}: trained on another label set; resume needs the same labels")
+    first_run = int(last.metrics.get("run", 0)) if last else 0
+    restarted: list[dict] = list(last.metrics.get("restarted_runs", [])) if last else []
+    history: list[dict] = list(last.metrics.get("history", [])) if last else []  # every epoch of every run
+    deadline = time.perf_counter() + config.max_train_seconds if config.max_train_seconds else None
+    for run in range(first_run, config.restarts + 1):
+        best = _train_run(
+            run, config, train_ds, val_ds, class_weights, device, out, lhash, history, restarted,
+            resume_from=last if run == first_run else None, deadline=deadline, progress=progress,
+        )
+        if best is not None:
+            return best
+        this_run = [h for h in history if h.get("run", 0) == run]
+        if not this_run:
+            raise AuroraSWError(f"{out}: no epoch was trained (already complete? use a new folder or more epochs)")
+        top = max(this_run, key=lambda h: h["val_balanced_accuracy"])
+        if not any(r["run"] == run for r in restarted):  # a resumed, already failed run is listed once
+            restarted.append({"run": run, "seed": config.seed + run, "lr_scale": 0.5**run, "epochs": len(this_run), "best_epoch": top["epoch"],
+                              "best_val_balanced_accuracy": top["val_balanced_accuracy"], "problem": top["problem"]})
+        log.warning("run %d: no epoch passed the validation check (best: epoch %d, %s)", run, top["epoch"], top["problem"])
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+    final = load_checkpoint(last_path)  # the failure is part of the record: last.pt lists every run given up
+    final.metrics["restarted_runs"] = restarted
+    save_checkpoint(final, last_path)
+    n_yes = int((val_df["label"] == "yes").sum())
+    top = max(restarted, key=lambda r: r["best_val_balanced_accuracy"])
+    stale = " (the best.pt there is from an earlier training)" if (out / "best.pt").exists() else ""
+    raise AuroraSWError(
+        f"{out}: training gave no usable classifier: on the validation nights ({len(val_df)} frames, {n_yes} aurora, {len(val_df) - n_yes} no aurora) "
+        f"no epoch of {len(restarted)} run(s) passed the check; the best, run {top['run']} epoch {top['best_epoch']}, {top['problem']}. "
+        f"No best.pt was written{stale}. Check the labels, label more nights, or train more epochs"
+    )
+
+
+def _train_run(
+    run: int,
+    config: TrainConfig,
+    train_ds: FrameDataset,
+    val_ds: FrameDataset,
+    class_weights: tuple[torch.Tensor, torch.Tensor],
+    device: torch.device,
+    out: Path,
+    lhash: str,
+    history: list[dict],
+    restarted: list[dict],
+    resume_from: Checkpoint | None,
+    deadline: float | None,
+    progress: bool,
+) -> Checkpoint | None:
+    """One run of the schedule, appending its epochs to ``history``; its best healthy checkpoint, or None."""
+    seed, lr_scale = config.seed + run, 0.5**run
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    gen = torch.Generator().manual_seed(seed)
     train_dl = DataLoader(train_ds, config.batch_size, shuffle=True, generator=gen, num_workers=config.num_workers, drop_last=len(train_ds) > config.batch_size)
     val_dl = DataLoader(val_ds, config.batch_size * 2, num_workers=config.num_workers)
+    val_yes = np.asarray(val_ds.labels) == 1
 
     pretrained = config.pretrained or config.weights is not None
     model = create_model(config.model_name, pretrained=config.pretrained, weights=config.weights).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    stages = ([("head", config.epochs_head, config.lr_head)] if pretrained else []) + [("full", config.epochs_full, config.lr_full)]
+    stages = ([("head", config.epochs_head, config.lr_head * lr_scale)] if pretrained else []) + [("full", config.epochs_full, config.lr_full * lr_scale)]
     schedule = [(name, lr) for name, n, lr in stages for _ in range(n)]
-    lhash = label_set_hash(list(split["path"]), list(split["label"]))
 
-    start_epoch, best_loss, history = 0, float("inf"), []
-    last_path = out / "last.pt"
-    if resume and last_path.exists():
-        last = load_checkpoint(last_path)
-        if last.label_hash != lhash:
-            raise AuroraSWError(f"{last_path}: trained on another label set; resume needs the same labels")
-        model.load_state_dict(last.state_dict)
-        start_epoch = last.epoch
-        best_loss = last.metrics.get("best_val_loss", float("inf"))
-        history = last.metrics.get("history", [])
-        log.info("resuming after epoch %d", start_epoch)
+    start_epoch, best_loss = 0, float("inf")
+    best: Checkpoint | None = None
+    if resume_from is not None:
+        model.load_state_dict(resume_from.state_dict)
+        start_epoch = resume_from.epoch
+        best_loss = resume_from.metrics.get("best_val_loss", float("inf"))
+        if (out / "best.pt").exists():
+            prev = load_checkpoint(out / "best.pt")
+            best = prev if prev.label_hash == lhash and prev.metrics.get("run", 0) == run else None
+        log.info("resuming run %d after epoch %d", run, start_epoch)
 
-    best: Checkpoint | None = load_checkpoint(out / "best.pt") if resume and (out / "best.pt").exists() else None
-    t_start = time.perf_counter()
     optimizer, scheduler, current_stage = None, None, None
-    bar = tqdm(range(start_epoch, len(schedule)), desc="training", unit="epoch", disable=not progress)
+    bar = tqdm(range(start_epoch, len(schedule)), desc=f"training (run {run})" if run else "training", unit="epoch", disable=not progress)
     for epoch in bar:
         stage, lr = schedule[epoch]
         if stage != current_stage:
@@ -162,37 +322,46 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
                 warnings.simplefilter("ignore", UserWarning)
                 for _ in range(done_in_stage * len(train_dl)):
                     scheduler.step()
-            if resume and epoch == start_epoch and start_epoch > 0 and last.optimizer_state and schedule[epoch - 1][0] == stage:
-                optimizer.load_state_dict(last.optimizer_state)
+            if resume_from is not None and epoch == start_epoch and start_epoch > 0 and resume_from.optimizer_state and schedule[epoch - 1][0] == stage:
+                optimizer.load_state_dict(resume_from.optimizer_state)
             current_stage = stage
         t0 = time.perf_counter()
-        tr_loss, _, _ = _run_epoch(model, train_dl, device, optimizer, scheduler)
+        tr_loss, _, _ = _run_epoch(model, train_dl, device, class_weights[0], optimizer, scheduler)
         train_fps = len(train_ds) / (time.perf_counter() - t0)
-        va_loss, va_p, va_y = _run_epoch(model, val_dl, device)
-        va_acc = float(((va_p >= 0.5) == va_y).mean())
-        history.append(dict(epoch=epoch + 1, stage=stage, train_loss=tr_loss, val_loss=va_loss, val_accuracy=va_acc, train_frames_per_s=train_fps))
-        bar.set_postfix(loss=f"{tr_loss:.3f}", val_loss=f"{va_loss:.3f}", val_acc=f"{va_acc:.3f}")
-        improved = va_loss < best_loss
-        best_loss = min(best_loss, va_loss)
+        va_loss, va_p, _ = _run_epoch(model, val_dl, device, class_weights[1])
+        check = validation_check(val_yes, va_p)
+        va_acc = float(((va_p >= 0.5) == val_yes).mean())
+        history.append(dict(
+            run=run, epoch=epoch + 1, stage=stage, train_loss=tr_loss, val_loss=va_loss, val_accuracy=va_acc,
+            val_balanced_accuracy=check["balanced_accuracy"], val_roc_auc=check["roc_auc"], degenerate=check["degenerate"],
+            problem=check["problem"], train_frames_per_s=train_fps,
+        ))
+        bar.set_postfix(loss=f"{tr_loss:.3f}", val_loss=f"{va_loss:.3f}", val_bal_acc=f"{check['balanced_accuracy']:.3f}")
+        improved = not check["degenerate"] and va_loss < best_loss
+        if improved:
+            best_loss = va_loss
         ckpt = Checkpoint(
             model_name=config.model_name,
             state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             input_size=config.input_size,
             normalization=config.normalization,
-            train_config={**asdict(config), "device": device.type},
+            train_config={**asdict(config), "device": device.type, "seed_used": config.seed + run, "lr_scale": lr_scale},
             label_hash=lhash,
-            metrics={"val_loss": va_loss, "val_accuracy": va_acc, "best_val_loss": best_loss, "history": history},
+            metrics={
+                "val_loss": va_loss, "val_accuracy": va_acc, "val_balanced_accuracy": check["balanced_accuracy"], "validation_check": check,
+                "selection": "lowest validation loss among the epochs that pass validation_check",
+                "best_val_loss": best_loss, "run": run, "restarted_runs": restarted,
+                "degenerate_epochs": [[h.get("run", 0), h["epoch"]] for h in history if h.get("degenerate")], "history": list(history),
+            },
             epoch=epoch + 1,
             optimizer_state=optimizer.state_dict(),
         )
-        save_checkpoint(ckpt, last_path)
+        save_checkpoint(ckpt, out / "last.pt")
         if improved:
             ckpt.optimizer_state = None
             save_checkpoint(ckpt, out / "best.pt")
             best = ckpt
-        if config.max_train_seconds and time.perf_counter() - t_start > config.max_train_seconds:
+        if deadline is not None and time.perf_counter() > deadline:
             log.info("time budget of %.0f s reached after epoch %d", config.max_train_seconds, epoch + 1)
             break
-    if best is None:
-        raise AuroraSWError(f"{out}: no epoch was trained (already complete? use a new folder or more epochs)")
     return best
