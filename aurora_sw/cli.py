@@ -96,6 +96,7 @@ def demo(
     OUT/summary.json with planted_lag_min, recovered_lag_min, lag_ci_min, classifier_accuracy and
     n_frames_scored.
     """
+    from aurora_sw.analysis.lag import format_global_p
     from aurora_sw.demo import DemoConfig, run_demo
 
     _quiet_libraries()
@@ -117,7 +118,7 @@ def demo(
         typer.echo("  p-value at peak        none: no well-defined peak (the peak-lag CI spans most of the lags)")
     else:
         typer.echo(f"  p-value at peak        {s['peak_p_value']:.2g} at that lag (autocorrelation-aware) vs {s['peak_p_value_naive']:.2g} naive; "
-                   f"{s['peak_p_value_global']:.2g} for the best of {s['n_lags']} lags ({s['n_surrogates']} surrogates)")
+                   f"{format_global_p(s['peak_p_value_global'], s['n_surrogates'])} for the best of {s['n_lags']} lags ({s['n_surrogates']} surrogates)")
     typer.echo(f"  stage times (s)        {json.dumps(s['timings_s'])}")
     typer.echo(f"  summary                {out / 'summary.json'}")
     typer.echo(f"\nExplore it:  aurora-sw explore --data {out}")

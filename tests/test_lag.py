@@ -284,3 +284,12 @@ def test_correlate_over_a_lag_range_wider_than_the_data_says_what_it_masked_and_
     ds = xr.open_dataset(tmp_path / "lag_newell_green_excess.nc")
     assert ds.attrs["peak_lag_ci_unbounded"] == 1 and int(masked.split()[0]) == ds.attrs["n_lags_masked"] > 500
     assert bool(ds["r"].where(ds["n_pairs"] < 900).isnull().all()) and ds.attrs["n_surrogates"] == 500
+
+
+def test_global_p_at_the_surrogate_floor_is_quoted_as_a_bound():
+    """500 surrogates, none reaching the peak: (1+0)/(1+500) is an upper bound, not a value."""
+    from aurora_sw.analysis.lag import format_global_p
+
+    assert format_global_p(1 / 501, 500) == "<= 0.002"
+    assert format_global_p(6 / 501, 500) == "0.012"
+    assert format_global_p(float("nan"), 0) == "n/a"

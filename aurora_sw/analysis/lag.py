@@ -475,6 +475,18 @@ def pairs_at_lag(driver: xr.DataArray, response: xr.DataArray, lag_min: float) -
     return xs[ok], ys[ok]
 
 
+def format_global_p(p: float, n_surrogates: int) -> str:
+    """The global p-value as it can be quoted: ``<= 1/(n+1)`` when no surrogate reached the peak.
+
+    With ``n`` surrogates the estimate ``(1 + k) / (1 + n)`` cannot go below ``1 / (1 + n)``; at that
+    floor the honest statement is an upper bound, not a value.
+    """
+    if not np.isfinite(p):
+        return "n/a"
+    floor = 1.0 / (1 + n_surrogates)
+    return f"<= {floor:.2g}" if p <= floor * (1 + 1e-9) else f"{p:.2g}"
+
+
 def peak_summary(ds: xr.Dataset) -> str:
     """One line about the peak of a :func:`lagged_correlation` result that can be quoted as it is.
 
@@ -491,7 +503,7 @@ def peak_summary(ds: xr.Dataset) -> str:
     text = f"peak lag {a['peak_lag_min']:6.0f} min ({ci})  r = {a['peak_r']:+.3f}  p = {a['peak_p_value']:.2g} at this lag (naive {a['peak_p_value_naive']:.2g})"
     if a["n_surrogates"]:
         n_lags = ds.sizes["lag"] - a["n_lags_masked"]
-        text += f", {a['peak_p_value_global']:.2g} for the best of {n_lags} lags ({a['n_surrogates']} surrogates)"
+        text += f", {format_global_p(a['peak_p_value_global'], a['n_surrogates'])} for the best of {n_lags} lags ({a['n_surrogates']} surrogates)"
     return text
 
 

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from aurora_sw.analysis.lag import format_global_p
+
 
 def _figure(width: float = 7.0, height: float = 4.0):
     import matplotlib
@@ -41,7 +43,8 @@ def plot_lagged_correlation(ds: xr.Dataset, path: str | os.PathLike | None = Non
     if a.get("peak_lag_ci_unbounded"):
         verdict = "no well-defined peak"
     elif np.isfinite(a.get("peak_p_value_global", np.nan)):
-        verdict = f"global p = {a['peak_p_value_global']:.1g}"  # the best of all lags, not one chosen in advance
+        p_text = format_global_p(a["peak_p_value_global"], a.get("n_surrogates", 0))  # the best of all lags, not one chosen in advance
+        verdict = f"global p {p_text.replace('<=', '≤')}" if p_text.startswith("<") else f"global p = {p_text}"
     else:
         verdict = f"p = {a['peak_p_value']:.1g} at that lag"
     ax.set_title(f"{a.get('driver')} -> {a.get('response')}: peak {a['peak_lag_min']:.0f} min, r = {a['peak_r']:.2f}, {verdict}")
