@@ -62,6 +62,26 @@ class TrainConfig:
     max_train_seconds: float | None = None  # stop after this wall time (demo budget), then keep the best
     restarts: int = 1  # fresh runs (new init, half the learning rate) when no epoch passes validation_check
 
+    def __post_init__(self) -> None:
+        """Refuse settings that would crash deep inside torch or train nothing, naming the setting."""
+        epochs = self.epochs_full + (self.epochs_head if self.pretrained or self.weights else 0)
+        problems = [
+            f"input_size={self.input_size} (pixels; at least 1)" if self.input_size < 1 else "",
+            f"batch_size={self.batch_size} (at least 2: BatchNorm needs 2 frames a batch)" if self.batch_size < 2 else "",
+            f"epochs_head={self.epochs_head}, epochs_full={self.epochs_full} (not negative, and at least one epoch to train; "
+            "head epochs run only from ImageNet weights)"
+            if min(self.epochs_head, self.epochs_full) < 0 or epochs < 1 else "",
+            f"lr_head={self.lr_head}, lr_full={self.lr_full} (positive)" if not (self.lr_head > 0 and self.lr_full > 0) else "",
+            f"weight_decay={self.weight_decay}, jitter={self.jitter} (not negative)" if not (self.weight_decay >= 0 and self.jitter >= 0) else "",
+            f"normalization={self.normalization!r} (one of {', '.join(NORMALIZATIONS)})" if self.normalization not in NORMALIZATIONS else "",
+            f"num_workers={self.num_workers} (0 or more)" if self.num_workers < 0 else "",
+            f"restarts={self.restarts} (0 or more)" if self.restarts < 0 else "",
+            f"max_train_seconds={self.max_train_seconds} (positive)" if self.max_train_seconds is not None and not self.max_train_seconds > 0 else "",
+        ]
+        problems = [p for p in problems if p]
+        if problems:
+            raise AuroraSWError("training settings refused: " + "; ".join(problems))
+
 
 def validation_check(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
     """Is this a classifier at all? Balanced accuracy and per-class recall on the validation nights.
@@ -112,25 +132,6 @@ def validation_check(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) 
         "degenerate": bool(problems),
         "problem": "; ".join(problems),
     }
-
-    def __post_init__(self) -> None:
-        """Refuse settings that would crash deep inside torch or train nothing, naming the setting."""
-        epochs = self.epochs_full + (self.epochs_head if self.pretrained or self.weights else 0)
-        problems = [
-            f"input_size={self.input_size} (pixels; at least 1)" if self.input_size < 1 else "",
-            f"batch_size={self.batch_size} (at least 2: BatchNorm needs 2 frames a batch)" if self.batch_size < 2 else "",
-            f"epochs_head={self.epochs_head}, epochs_full={self.epochs_full} (not negative, and at least one epoch to train; "
-            "head epochs run only from ImageNet weights)"
-            if min(self.epochs_head, self.epochs_full) < 0 or epochs < 1 else "",
-            f"lr_head={self.lr_head}, lr_full={self.lr_full} (positive)" if not (self.lr_head > 0 and self.lr_full > 0) else "",
-            f"weight_decay={self.weight_decay}, jitter={self.jitter} (not negative)" if not (self.weight_decay >= 0 and self.jitter >= 0) else "",
-            f"normalization={self.normalization!r} (one of {', '.join(NORMALIZATIONS)})" if self.normalization not in NORMALIZATIONS else "",
-            f"num_workers={self.num_workers} (0 or more)" if self.num_workers < 0 else "",
-            f"max_train_seconds={self.max_train_seconds} (positive)" if self.max_train_seconds is not None and not self.max_train_seconds > 0 else "",
-        ]
-        problems = [p for p in problems if p]
-        if problems:
-            raise AuroraSWError("training settings refused: " + "; ".join(problems))
 
 
 def _head_params(model) -> list[str]:
