@@ -404,3 +404,43 @@ def skymap(site: Site, epoch: CameraEpoch | datetime | None = None, *, size: int
             "earth_model": f"sphere of radius {EARTH_RADIUS_KM} km about the site's geodetic position",
         },
     )
+
+
+def bearing_deg(lat1_deg: np.ndarray, lon1_deg: np.ndarray, lat2_deg: np.ndarray, lon2_deg: np.ndarray) -> np.ndarray:
+    """Initial great-circle bearing (deg east of north, in [0, 360)) from point 1 towards point 2."""
+    p1, p2 = np.radians(lat1_deg), np.radians(lat2_deg)
+    dl = np.radians(np.asarray(lon2_deg) - np.asarray(lon1_deg))
+    y = np.sin(dl) * np.cos(p2)
+    x = np.cos(p1) * np.sin(p2) - np.sin(p1) * np.cos(p2) * np.cos(dl)
+    return np.mod(np.degrees(np.arctan2(y, x)), 360.0)
+
+
+def magnetic_north_azimuth(site: Site, time: datetime, *, height_km: float = EMISSION_HEIGHT_KM) -> float:
+    """Azimuth (deg east of geographic north, in (-180, 180]) of magnetic north above the site.
+
+    The direction of the AACGM-v2 magnetic meridian (the line of constant AACGM longitude, along
+    which auroral arcs' normals lie) through the point ``height_km`` above the site at ``time``;
+    the site's magnetic declination as auroral work uses it. Needs ``aacgmv2`` (the ``magnetic``
+    extra; it builds from source, so it needs a C compiler).
+
+    Raises
+    ------
+    AuroraSWError
+        ``aacgmv2`` is not installed, or AACGM is undefined there (near the magnetic equator) or
+        then (outside its coefficients' years).
+    """
+    try:
+        import aacgmv2
+    except ImportError:
+        raise AuroraSWError("the magnetic meridian needs aacgmv2: pip install 'aurora-sw[magnetic]' (it builds from source: needs a C compiler)") from None
+    from aurora_sw.times import utc_time
+
+    t = utc_time(time).tz_localize(None).to_pydatetime()
+    mlat, mlon, _ = aacgmv2.convert_latlon(site.lat_deg, site.lon_deg, height_km, t, "G2A")
+    step = 0.1  # deg of AACGM latitude either side of the site (~11 km)
+    south = aacgmv2.convert_latlon(mlat - step, mlon, height_km, t, "A2G")
+    north = aacgmv2.convert_latlon(mlat + step, mlon, height_km, t, "A2G")
+    if not np.isfinite([mlat, mlon, *south[:2], *north[:2]]).all():
+        raise AuroraSWError(f"site {site.name!r}: AACGM coordinates are undefined there at {t:%Y-%m-%d} (near the magnetic equator, or outside the model's years)")
+    azimuth = float(bearing_deg(south[0], south[1], north[0], north[1]))
+    return azimuth - 360.0 if azimuth > 180.0 else azimuth
