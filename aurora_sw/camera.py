@@ -342,7 +342,8 @@ def skymap(site: Site, epoch: CameraEpoch | datetime | None = None, *, size: int
     site
         The camera's site (geodetic latitude, longitude and height of the camera).
     epoch
-        The camera epoch (or a UTC time, for the epoch in force then; default: the latest epoch).
+        The camera epoch (or a time, naive meaning UTC, for the epoch in force then; default: the
+        latest epoch).
         Its sky circle sets the native crop size.
     size
         Pixels on a side of the square sky-circle crop the map is for (default: the epoch's native
@@ -369,7 +370,9 @@ def skymap(site: Site, epoch: CameraEpoch | datetime | None = None, *, size: int
     if epoch is None:
         epoch = max(site.camera_epochs, key=lambda e: e.start)
     elif isinstance(epoch, datetime):
-        epoch = site.camera_epoch(epoch)
+        from aurora_sw.times import utc_time
+
+        epoch = site.camera_epoch(utc_time(epoch).tz_localize("UTC").to_pydatetime())
     size = int(size or 2 * epoch.mask_radius_px)
     if size < 2:
         raise AuroraSWError(f"skymap: size {size} px is no sky-circle crop (e.g. size 720)")
@@ -435,7 +438,7 @@ def magnetic_north_azimuth(site: Site, time: datetime, *, height_km: float = EMI
         raise AuroraSWError("the magnetic meridian needs aacgmv2: pip install 'aurora-sw[magnetic]' (it builds from source: needs a C compiler)") from None
     from aurora_sw.times import utc_time
 
-    t = utc_time(time).tz_localize(None).to_pydatetime()
+    t = utc_time(time).to_pydatetime()  # naive UTC, as aacgmv2 takes it
     mlat, mlon, _ = aacgmv2.convert_latlon(site.lat_deg, site.lon_deg, height_km, t, "G2A")
     step = 0.1  # deg of AACGM latitude either side of the site (~11 km)
     south = aacgmv2.convert_latlon(mlat - step, mlon, height_km, t, "A2G")

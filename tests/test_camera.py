@@ -204,6 +204,9 @@ def test_skymap_zenith_is_the_site_and_outside_the_circle_is_nan(catalog):
         assert np.isnan(values[~inside]).all() and np.isfinite(values[inside]).all(), name
     assert np.nanmin(sm.elevation.values) >= 0.0
     assert skymap(site, size=None).sizes["x"] == 2 * site.camera_epochs[-1].mask_radius_px  # the native crop
+    from datetime import datetime
+
+    assert skymap(site, datetime(2012, 2, 6, 6), size=64).attrs["camera_epoch"] == site.camera_epochs[0].name  # naive: UTC
 
 
 @pytest.mark.parametrize("height_km", [110.0, 230.0])
