@@ -23,6 +23,9 @@ $(BIN)/aurora-sw: pyproject.toml $(CONSTRAINTS)
 	@# torch first, exactly this pair: it is on local disk; a newer one is a multi-GB download.
 	$(BIN)/pip install -q -c $(CONSTRAINTS) torch==2.14.1 torchvision==0.29.1 > $(VENV)/pip-torch.log 2>&1 || (tail -n 25 $(VENV)/pip-torch.log; exit 1)
 	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[dev]" > $(VENV)/pip.log 2>&1 || (tail -n 25 $(VENV)/pip.log; exit 1)
+	@# aacgmv2 (keograms along the magnetic meridian) has no wheels: it builds with a C compiler, or is left out.
+	@$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[magnetic]" > $(VENV)/pip-magnetic.log 2>&1 || \
+	  echo "note: keograms along the magnetic meridian need aacgmv2, which builds from source: install a C compiler (apt-get install gcc), then $(BIN)/pip install -c $(CONSTRAINTS) aacgmv2 (its tests are skipped until then)"
 	$(BIN)/python -c "import aurora_sw.cli, torch, timm, pyspedas, streamlit"
 	touch $@
 

@@ -1,4 +1,17 @@
-"""Strict frame reading: a frame is decoded only if it is whole, large enough and in colour.
+"""The camera as data: its sky geometry and strict frame reading.
+
+**Geometry.** A frame is the square crop of the sky circle (:func:`crop_sky`), as every stage
+downstream of ingest sees it: an equidistant fisheye with the zenith at the centre, the horizon on
+the inscribed circle, north up and east left (as a camera looking up sees the sky). One projection,
+written once: :func:`pixel_to_altaz` and its inverse :func:`altaz_to_pixel`, :func:`pixel_altaz`
+for every pixel, :func:`circle_mask` for the sky circle, and :func:`skymap`, which carries each
+pixel's azimuth, elevation and the latitude/longitude where its line of sight meets an emission
+height, as asilib's and pyaurorax's skymaps do. Latitudes and longitudes are geodetic (WGS84, as
+the catalog's sites), mapped on a sphere of :data:`EARTH_RADIUS_KM` (the mean radius) about the
+site: the ellipsoid would change a mapped point's distance from the site by under 0.5 %, less than
+the fisheye model's own error.
+
+**Strict frame reading.** A frame is decoded only if it is whole, large enough and in colour.
 
 libjpeg decodes a JPEG cut short (an interrupted copy or download) as a full-size image whose
 missing part is flat grey, and only prints "Premature end of JPEG file"; OpenCV returns it as a
@@ -12,10 +25,13 @@ the manifest's flag names for frames that are kept on the time axis but never sc
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 import cv2
 import numpy as np
+import xarray as xr
 
+from aurora_sw.catalog import CameraEpoch, Site
 from aurora_sw.errors import AuroraSWError
 
 # Reason (and manifest flag) -> what it means for the user.
@@ -212,3 +228,222 @@ def read_square_frame(path: str | os.PathLike, size: int) -> np.ndarray:
     if img.shape[0] != size or img.shape[1] != size:
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
     return img
+
+
+# ----------------------------------------------------------------------------- geometry
+
+EARTH_RADIUS_KM = 6371.0  # mean radius (IUGG): the sphere that skymaps and the synthetic sky map onto
+EMISSION_HEIGHT_KM = 110.0  # the green line's height, where skymaps put each pixel by default
+
+
+def circle_mask(size: int, *, radius_frac: float = 1.0) -> np.ndarray:
+    """Boolean ``size x size`` mask of the sky circle (the inscribed circle, scaled by ``radius_frac``).
+
+    ``radius_frac=0.9`` keeps the sky above ~9 deg elevation, clear of trees and horizon clutter.
+    """
+    c = (size - 1) / 2.0
+    yy, xx = np.ogrid[:size, :size]
+    return (yy - c) ** 2 + (xx - c) ** 2 <= (radius_frac * size / 2.0) ** 2
+
+
+def crop_sky(frame: np.ndarray, epoch: CameraEpoch, *, out_size: int | None = None) -> np.ndarray:
+    """Crop ``frame`` (H x W x 3) to the epoch's sky circle and zero what lies outside it.
+
+    Parameters
+    ----------
+    frame
+        A camera frame, e.g. a 1280x720 movie frame.
+    epoch
+        Camera geometry: circle centre (x, y) and radius in pixels of that frame.
+    out_size
+        Resize the square crop to this many pixels (default: 2 x radius).
+    """
+    cx, cy = epoch.mask_center_xy
+    r = epoch.mask_radius_px
+    h, w = frame.shape[:2]
+    pad = max(0, r - cx, r - cy, cx + r - w, cy + r - h)
+    if pad:
+        frame = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        cx, cy = cx + pad, cy + pad
+    crop = frame[cy - r : cy + r, cx - r : cx + r].copy()
+    if out_size and out_size != 2 * r:
+        crop = cv2.resize(crop, (out_size, out_size), interpolation=cv2.INTER_AREA)
+    crop[~circle_mask(crop.shape[0])] = 0
+    return crop
+
+
+def pixel_to_altaz(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Elevation and azimuth (deg) of pixel positions (x column, y row; pixel centres are whole
+    numbers) in a ``size`` x ``size`` sky-circle crop.
+
+    Equidistant fisheye: elevation falls linearly from 90 deg at the centre to 0 on the circle
+    (negative beyond it, where the crop holds no sky); azimuth is east of north, 0 to 360, north
+    up and east left. The arithmetic keeps the inputs' float type.
+    """
+    c = (size - 1) / 2.0
+    dx, dy = x - c, y - c
+    r = np.hypot(dx, dy) / (size / 2.0)
+    alt = 90.0 * (1.0 - r)
+    az = np.mod(np.degrees(np.arctan2(-dx, -dy)), 360.0)
+    return alt, az
+
+
+def altaz_to_pixel(alt: np.ndarray, az: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel position (x column, y row) of sky directions, elevation and azimuth in degrees: the
+    inverse of :func:`pixel_to_altaz`."""
+    r = (90.0 - alt) / 90.0 * (size / 2.0)
+    z = np.radians(az)
+    c = (size - 1) / 2.0
+    return c - r * np.sin(z), c - r * np.cos(z)
+
+
+def pixel_altaz(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Elevation and azimuth (deg, float32 ``size`` x ``size``) of every pixel of a sky-circle crop.
+
+    :func:`pixel_to_altaz` on the pixel grid, with the corners outside the circle at elevation 0
+    (the horizon) rather than below it; :func:`skymap` marks them NaN instead.
+    """
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    alt, az = pixel_to_altaz(xx, yy, size)
+    return np.maximum(alt, 0.0).astype(np.float32), az.astype(np.float32)
+
+
+def ground_distance_km(elevation_deg: np.ndarray, height_km: float, *, observer_height_km: float = 0.0) -> np.ndarray:
+    """Great-circle distance (km, at sea level) from the camera to below where a line of sight at
+    ``elevation_deg`` meets a spherical shell ``height_km`` above sea level.
+
+    In the triangle Earth centre - camera - point, the central angle is
+    ``arccos((R + h0) / (R + h) cos e) - e`` for a camera ``h0`` above sea level; the distance is
+    ``R`` times that angle (:data:`EARTH_RADIUS_KM`).
+    """
+    e = np.radians(elevation_deg)
+    ratio = (EARTH_RADIUS_KM + observer_height_km) / (EARTH_RADIUS_KM + height_km)
+    theta = np.arccos(np.clip(ratio * np.cos(e), -1, 1)) - e
+    return EARTH_RADIUS_KM * theta
+
+
+def destination(lat_deg: float, lon_deg: float, azimuth_deg: np.ndarray, distance_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Latitude and longitude (deg, longitude in [-180, 180)) reached from a point by going
+    ``distance_km`` along the great circle that starts at ``azimuth_deg`` east of north, on the
+    sphere of :data:`EARTH_RADIUS_KM`."""
+    p1, l1 = np.radians(lat_deg), np.radians(lon_deg)
+    b, d = np.radians(azimuth_deg), np.asarray(distance_km, dtype=float) / EARTH_RADIUS_KM
+    p2 = np.arcsin(np.clip(np.sin(p1) * np.cos(d) + np.cos(p1) * np.sin(d) * np.cos(b), -1, 1))
+    l2 = l1 + np.arctan2(np.sin(b) * np.sin(d) * np.cos(p1), np.cos(d) - np.sin(p1) * np.sin(p2))
+    return np.degrees(p2), np.mod(np.degrees(l2) + 180.0, 360.0) - 180.0
+
+
+def skymap(site: Site, epoch: CameraEpoch | datetime | None = None, *, size: int | None = None,
+           emission_height_km: float = EMISSION_HEIGHT_KM) -> xr.Dataset:
+    """The camera's skymap: where in the sky, and above which point of the Earth, each pixel looks.
+
+    Parameters
+    ----------
+    site
+        The camera's site (geodetic latitude, longitude and height of the camera).
+    epoch
+        The camera epoch (or a time, naive meaning UTC, for the epoch in force then; default: the
+        latest epoch).
+        Its sky circle sets the native crop size.
+    size
+        Pixels on a side of the square sky-circle crop the map is for (default: the epoch's native
+        crop, twice its circle's radius).
+    emission_height_km
+        Height above sea level (km) where each line of sight is mapped to the ground: 110 km for
+        the green 557.7 nm line (the default), ~230 km for the red 630 nm line.
+
+    Returns
+    -------
+    xarray.Dataset
+        On dims ``(y, x)`` (pixel row from the top, pixel column from the left): ``azimuth`` (deg
+        east of geographic north), ``elevation`` (deg), ``lat`` and ``lon`` (deg, geodetic, of the
+        point ``emission_height_km`` up along the line of sight), all NaN outside the sky circle.
+        Attributes name the site, the epoch, the projection and the height.
+
+    Examples
+    --------
+    >>> from aurora_sw.catalog import load_catalog
+    >>> site = load_catalog().site("yellowknife")
+    >>> sm = skymap(site, size=180)
+    >>> float(sm.lat[90, 90]), float(sm.lon[90, 90])   # near the zenith: the site
+    """
+    if epoch is None:
+        epoch = max(site.camera_epochs, key=lambda e: e.start)
+    elif isinstance(epoch, datetime):
+        from aurora_sw.times import utc_time
+
+        epoch = site.camera_epoch(utc_time(epoch).tz_localize("UTC").to_pydatetime())
+    size = int(size or 2 * epoch.mask_radius_px)
+    if size < 2:
+        raise AuroraSWError(f"skymap: size {size} px is no sky-circle crop (e.g. size 720)")
+    if not 0 < emission_height_km < 10_000:
+        raise AuroraSWError(f"skymap: emission height {emission_height_km} km is not an auroral height (e.g. 110)")
+    yy, xx = np.mgrid[0:size, 0:size].astype(float)
+    alt, az = pixel_to_altaz(xx, yy, size)
+    outside = ~circle_mask(size)
+    alt[outside] = np.nan
+    az[outside] = np.nan
+    dist = ground_distance_km(alt, emission_height_km, observer_height_km=site.elevation_m / 1000.0)
+    lat, lon = destination(site.lat_deg, site.lon_deg, az, dist)
+    lat[outside] = np.nan
+    lon[outside] = np.nan
+    pixel = {"units": "pixel"}
+    return xr.Dataset(
+        {
+            "azimuth": (("y", "x"), az, {"units": "degree", "long_name": "azimuth of the line of sight, east of geographic north"}),
+            "elevation": (("y", "x"), alt, {"units": "degree", "long_name": "elevation of the line of sight above the horizon"}),
+            "lat": (("y", "x"), lat, {"units": "degrees_north", "standard_name": "latitude",
+                                      "long_name": f"geodetic latitude of the line of sight at {emission_height_km:g} km"}),
+            "lon": (("y", "x"), lon, {"units": "degrees_east", "standard_name": "longitude",
+                                      "long_name": f"geodetic longitude of the line of sight at {emission_height_km:g} km"}),
+        },
+        coords={"y": ("y", np.arange(size), {**pixel, "long_name": "pixel row, north at the top"}),
+                "x": ("x", np.arange(size), {**pixel, "long_name": "pixel column, east at the left"})},
+        attrs={
+            "site": site.name, "site_lat_deg": site.lat_deg, "site_lon_deg": site.lon_deg, "site_elevation_m": site.elevation_m,
+            "camera_epoch": epoch.name, "epoch_start": epoch.start.isoformat(), "epoch_end": epoch.end.isoformat() if epoch.end else "",
+            "projection": "equidistant fisheye: zenith at the centre, horizon on the inscribed circle, north up, east left",
+            "emission_height_km": float(emission_height_km),
+            "earth_model": f"sphere of radius {EARTH_RADIUS_KM} km about the site's geodetic position",
+        },
+    )
+
+
+def bearing_deg(lat1_deg: np.ndarray, lon1_deg: np.ndarray, lat2_deg: np.ndarray, lon2_deg: np.ndarray) -> np.ndarray:
+    """Initial great-circle bearing (deg east of north, in [0, 360)) from point 1 towards point 2."""
+    p1, p2 = np.radians(lat1_deg), np.radians(lat2_deg)
+    dl = np.radians(np.asarray(lon2_deg) - np.asarray(lon1_deg))
+    y = np.sin(dl) * np.cos(p2)
+    x = np.cos(p1) * np.sin(p2) - np.sin(p1) * np.cos(p2) * np.cos(dl)
+    return np.mod(np.degrees(np.arctan2(y, x)), 360.0)
+
+
+def magnetic_north_azimuth(site: Site, time: datetime, *, height_km: float = EMISSION_HEIGHT_KM) -> float:
+    """Azimuth (deg east of geographic north, in (-180, 180]) of magnetic north above the site.
+
+    The direction of the AACGM-v2 magnetic meridian (the line of constant AACGM longitude, along
+    which auroral arcs' normals lie) through the point ``height_km`` above the site at ``time``;
+    the site's magnetic declination as auroral work uses it. Needs ``aacgmv2`` (the ``magnetic``
+    extra; it builds from source, so it needs a C compiler).
+
+    Raises
+    ------
+    AuroraSWError
+        ``aacgmv2`` is not installed, or AACGM is undefined there (near the magnetic equator) or
+        then (outside its coefficients' years).
+    """
+    try:
+        import aacgmv2
+    except ImportError:
+        raise AuroraSWError("the magnetic meridian needs aacgmv2: pip install 'aurora-sw[magnetic]' (it builds from source: needs a C compiler)") from None
+    from aurora_sw.times import utc_time
+
+    t = utc_time(time).to_pydatetime()  # naive UTC, as aacgmv2 takes it
+    mlat, mlon, _ = aacgmv2.convert_latlon(site.lat_deg, site.lon_deg, height_km, t, "G2A")
+    step = 0.1  # deg of AACGM latitude either side of the site (~11 km)
+    south = aacgmv2.convert_latlon(mlat - step, mlon, height_km, t, "A2G")
+    north = aacgmv2.convert_latlon(mlat + step, mlon, height_km, t, "A2G")
+    if not np.isfinite([mlat, mlon, *south[:2], *north[:2]]).all():
+        raise AuroraSWError(f"site {site.name!r}: AACGM coordinates are undefined there at {t:%Y-%m-%d} (near the magnetic equator, or outside the model's years)")
+    azimuth = float(bearing_deg(south[0], south[1], north[0], north[1]))
+    return azimuth - 360.0 if azimuth > 180.0 else azimuth

@@ -749,17 +749,24 @@ def keogram_cmd(
     night: str = typer.Option(..., "--night", help="Night (local date at dusk), e.g. 2024-02-05."),
     archive: Optional[Path] = typer.Option(None, "--archive", help="Archive folder (manifest.parquet): decode the night's frames."),
     index: Optional[Path] = typer.Option(None, "--index", help="Index store: read the keogram stored by `score` (no decoding, 2 deg rows)."),
-    size: int = typer.Option(180, "--size", help="With --archive: pixels from the northern to the southern horizon."),
+    size: int = typer.Option(180, "--size", help="With --archive: pixels from horizon to horizon."),
+    azimuth: float = typer.Option(0.0, "--azimuth", help="With --archive: the meridian's azimuth, deg east of geographic north (0 north-south, 90 east-west); from magnetic north with --magnetic."),
+    magnetic: bool = typer.Option(False, "--magnetic", help="With --archive: measure --azimuth from the site's magnetic meridian (AACGM at 110 km; needs aacgmv2)."),
+    site: str = typer.Option("yellowknife", "--site", help="Site key in the catalog (for --magnetic)."),
     out: Path = typer.Option(Path("keogram.png"), "--out", help="PNG (and a .nc beside it)."),
+    catalog: Optional[Path] = CatalogOpt,
 ) -> None:
-    """North-south keogram of one night, from the archive's frames or from the index store."""
+    """Keogram of one night: north-south from the index store, or along any meridian from the archive's frames."""
+    from aurora_sw.index.keogram import check_azimuth, keogram, meridian_azimuth, plot_keogram
     from aurora_sw.times import night_date
 
     if (archive is None) == (index is None):
         raise AuroraSWError("keogram: give exactly one of --archive (decode frames) or --index (stored keogram)")
     night = night_date(night)
+    check_azimuth(azimuth)
+    if index is not None and (azimuth or magnetic):
+        raise AuroraSWError("keogram: the index stores the north-south keogram only; use --archive for --azimuth or --magnetic")
 
-    from aurora_sw.index.keogram import keogram, plot_keogram
     from aurora_sw.index.store import open_index, open_keogram
     from aurora_sw.ingest import read_manifest
 
@@ -773,12 +780,15 @@ def keogram_cmd(
         frames = m[m["night"] == night]
         if frames.empty:
             raise AuroraSWError(f"{archive}: no frames for night {night}; nights: {', '.join(sorted(m['night'].unique())[:10])}")
-        keo = keogram(frames, size=size, progress=True)
+        if magnetic:
+            azimuth = meridian_azimuth(_catalog(catalog).site(site), frames["time_utc"].min(), azimuth_deg=azimuth, magnetic=True)
+        keo = keogram(frames, size=size, azimuth_deg=azimuth, progress=True)
     with _output_file(out) as png:
         plot_keogram(keo, png)
     with _output_file(out.with_suffix(".nc")) as nc:
         keo.to_netcdf(nc)
-    typer.echo(f"{int(keo.notnull().any(['meridian_angle', 'channel']).sum())} frames -> {out}")
+    along = f" (meridian at azimuth {azimuth:.1f} deg east of north)" if azimuth else ""
+    typer.echo(f"{int(keo.notnull().any(['meridian_angle', 'channel']).sum())} frames -> {out}{along}")
 
 
 @app.command()

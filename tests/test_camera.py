@@ -1,10 +1,22 @@
-"""Strict frame reading: truncated, tiny and greyscale frames are refused with their reason."""
+"""The camera: strict frame reading (truncated, tiny and greyscale frames refused with their reason),
+the fisheye geometry and the skymap."""
 
 import cv2
 import numpy as np
 import pytest
 
-from aurora_sw.camera import FrameError, read_frame
+from aurora_sw.camera import (
+    EARTH_RADIUS_KM,
+    FrameError,
+    altaz_to_pixel,
+    circle_mask,
+    crop_sky,
+    magnetic_north_azimuth,
+    pixel_altaz,
+    pixel_to_altaz,
+    read_frame,
+    skymap,
+)
 from aurora_sw.errors import AuroraSWError
 
 
@@ -97,3 +109,134 @@ def test_the_model_reader_is_the_strict_one(sky, tmp_path):
         model_read_frame(str(tmp_path / "cut.jpg"), 64)
     with pytest.raises(FrameError, match="truncated"):  # training never sees the grey-filled frame
         FrameDataset([str(tmp_path / "cut.jpg")], [0], 64)[0]
+
+
+# ----------------------------------------------------------------------------- geometry
+
+
+def angle_diff(a, b):
+    """Smallest difference between two azimuths (deg)."""
+    return np.abs((np.asarray(a) - np.asarray(b) + 180.0) % 360.0 - 180.0)
+
+
+def test_the_projection_and_its_inverse_round_trip():
+    rng = np.random.default_rng(1)
+    alt, az = rng.uniform(0.0, 89.0, 500), rng.uniform(0.0, 360.0, 500)
+    for size in (180, 181, 720):
+        x, y = altaz_to_pixel(alt, az, size)
+        alt2, az2 = pixel_to_altaz(x, y, size)
+        np.testing.assert_allclose(alt2, alt, atol=1e-9)
+        assert angle_diff(az2, az).max() < 1e-9
+        # and the other way: pixels inside the circle -> sky -> the same pixels
+        px, py = rng.uniform(0, size - 1, (2, 500))
+        inside = np.hypot(px - (size - 1) / 2, py - (size - 1) / 2) < size / 2
+        x2, y2 = altaz_to_pixel(*pixel_to_altaz(px[inside], py[inside], size), size)
+        np.testing.assert_allclose(x2, px[inside], atol=1e-9)
+        np.testing.assert_allclose(y2, py[inside], atol=1e-9)
+
+
+def test_north_is_up_east_is_left_zenith_in_the_middle():
+    alt, az = pixel_altaz(181)
+    assert alt[90, 90] == 90.0
+    assert alt[0, 90] < 1.0 and az[0, 90] == 0.0  # top: the northern horizon
+    assert alt[90, 0] < 1.0 and az[90, 0] == 90.0  # left: east
+    assert az[180, 90] == 180.0 and az[90, 180] == 270.0
+    assert alt[0, 0] == 0.0  # a corner outside the circle reads as the horizon, not below it
+    np.testing.assert_allclose(alt[90, 45], 45.0, atol=0.3)  # equidistant: half way out is 45 deg up
+
+
+def test_the_sky_mask_is_the_circle_and_its_inner_part_clears_the_horizon():
+    size = 360
+    full, inner = circle_mask(size), circle_mask(size, radius_frac=0.9)
+    assert abs(full.mean() - np.pi / 4) < 0.01
+    assert (inner <= full).all() and abs(inner.sum() / full.sum() - 0.81) < 0.01
+    alt, _ = pixel_altaz(size)
+    assert alt[inner].min() >= 8.5  # radius_frac 0.9: above ~9 deg elevation
+
+
+def test_crop_sky_cuts_the_epochs_circle_out_of_a_movie_frame(catalog):
+    epoch = catalog.site("yellowknife").camera_epochs[0]
+    frame = np.full((720, 1280, 3), 200, np.uint8)
+    cx, cy = epoch.mask_center_xy
+    frame[cy, cx] = (10, 250, 30)  # the zenith
+    crop = crop_sky(frame, epoch)
+    r = epoch.mask_radius_px
+    assert crop.shape == (2 * r, 2 * r, 3)
+    assert tuple(crop[r, r]) == (10, 250, 30)
+    assert (crop[~circle_mask(2 * r)] == 0).all() and (crop[circle_mask(2 * r)] > 0).all()
+    assert crop_sky(frame, epoch, out_size=180).shape == (180, 180, 3)
+
+
+# ----------------------------------------------------------------------------- skymap
+
+
+def haversine_km(lat1, lon1, lat2, lon2):
+    p1, p2, dl = np.radians(lat1), np.radians(lat2), np.radians(np.asarray(lon2) - lon1)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+
+
+def initial_bearing(lat1, lon1, lat2, lon2):
+    p1, p2, dl = np.radians(lat1), np.radians(lat2), np.radians(np.asarray(lon2) - lon1)
+    return np.degrees(np.arctan2(np.sin(dl) * np.cos(p2), np.cos(p1) * np.sin(p2) - np.sin(p1) * np.cos(p2) * np.cos(dl))) % 360
+
+
+def expected_distance_km(elevation_deg, height_km, observer_km):
+    """Sea-level distance to below where a ray at ``elevation_deg`` meets the shell: the slant range
+    from the law of cosines, then the central angle from the law of sines."""
+    r0, r1, e = EARTH_RADIUS_KM + observer_km, EARTH_RADIUS_KM + height_km, np.radians(elevation_deg)
+    slant = -r0 * np.sin(e) + np.sqrt((r0 * np.sin(e)) ** 2 + r1**2 - r0**2)
+    return EARTH_RADIUS_KM * np.arcsin(slant * np.cos(e) / r1)
+
+
+def test_skymap_zenith_is_the_site_and_outside_the_circle_is_nan(catalog):
+    site = catalog.site("yellowknife")
+    sm = skymap(site, site.camera_epochs[0], size=181)
+    assert set(sm.data_vars) == {"azimuth", "elevation", "lat", "lon"}
+    assert sm.attrs["camera_epoch"] == site.camera_epochs[0].name and sm.attrs["emission_height_km"] == 110.0
+    assert sm["lat"].attrs["units"] == "degrees_north" and sm["lon"].attrs["units"] == "degrees_east"
+    assert all(sm[v].attrs.get("units") and sm[v].attrs.get("long_name") for v in sm.data_vars)
+    assert float(sm.elevation[90, 90]) == 90.0
+    np.testing.assert_allclose([float(sm.lat[90, 90]), float(sm.lon[90, 90])], [site.lat_deg, site.lon_deg], atol=1e-9)
+    inside = circle_mask(181)
+    for name in sm.data_vars:
+        values = sm[name].values
+        assert np.isnan(values[~inside]).all() and np.isfinite(values[inside]).all(), name
+    assert np.nanmin(sm.elevation.values) >= 0.0
+    assert skymap(site, size=None).sizes["x"] == 2 * site.camera_epochs[-1].mask_radius_px  # the native crop
+    from datetime import datetime
+
+    assert skymap(site, datetime(2012, 2, 6, 6), size=64).attrs["camera_epoch"] == site.camera_epochs[0].name  # naive: UTC
+
+
+@pytest.mark.parametrize("height_km", [110.0, 230.0])
+def test_skymap_puts_each_pixel_where_the_closed_form_geometry_does(catalog, height_km):
+    site = catalog.site("yellowknife")
+    sm = skymap(site, size=360, emission_height_km=height_km)
+    el, az, lat, lon = (sm[v].values.ravel() for v in ("elevation", "azimuth", "lat", "lon"))
+    keep = np.isfinite(el) & (el > 0.5) & (el < 89.0)
+    el, az, lat, lon = el[keep], az[keep], lat[keep], lon[keep]
+    dist = haversine_km(site.lat_deg, site.lon_deg, lat, lon)
+    np.testing.assert_allclose(dist, expected_distance_km(el, height_km, site.elevation_m / 1000), rtol=1e-6, atol=1e-6)
+    assert angle_diff(initial_bearing(site.lat_deg, site.lon_deg, lat, lon), az).max() < 1e-6
+    # sanity in numbers: at 110 km, 45 deg up is ~110 km away and the horizon ~1150 km
+    if height_km == 110.0:
+        assert 100 < expected_distance_km(45.0, 110.0, 0.21) < 115
+        assert 1100 < dist.max() < 1200
+
+
+def test_magnetic_north_lies_along_constant_aacgm_longitude(catalog):
+    aacgmv2 = pytest.importorskip("aacgmv2")
+    from datetime import datetime, timezone
+
+    from aurora_sw.camera import destination
+
+    site = catalog.site("yellowknife")
+    t = datetime(2024, 2, 6, 6, tzinfo=timezone.utc)
+    azimuth = magnetic_north_azimuth(site, t)
+    assert 0.0 < azimuth < 30.0  # east of geographic north at Yellowknife
+    tn = t.replace(tzinfo=None)
+    mlat0, mlon0, _ = aacgmv2.convert_latlon(site.lat_deg, site.lon_deg, 110.0, tn, "G2A")
+    lat, lon = destination(site.lat_deg, site.lon_deg, azimuth, 100.0)
+    mlat1, mlon1, _ = aacgmv2.convert_latlon(float(lat), float(lon), 110.0, tn, "G2A")
+    assert mlat1 - mlat0 > 0.5 and abs(mlon1 - mlon0) < 0.05

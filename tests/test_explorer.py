@@ -1,9 +1,11 @@
 """The Explorer app on demo output, through Streamlit's AppTest (no browser)."""
 
+import base64
 import hashlib
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -41,7 +43,7 @@ def test_without_data_it_explains_how_to_make_some(tmp_path, monkeypatch):
 
 KEY_WIDGETS = {
     "Overview": [("selectbox", "season"), ("multiselect", "sun_filter"), ("multiselect", "moon_filter"), ("selectbox", "rotation"), ("selectbox", "recurrence_var")],
-    "Night": [("selectbox", "night"), ("slider", "frame"), ("toggle", "cam"), ("toggle", "play"), ("toggle", "show_keogram")],
+    "Night": [("selectbox", "night"), ("slider", "frame"), ("toggle", "cam"), ("toggle", "play"), ("toggle", "show_keogram"), ("toggle", "frame_map")],
     "Classifier": [("selectbox", "report"), ("selectbox", "hist_condition")],
     "Correlations": [("selectbox", "driver"), ("selectbox", "response"), ("slider", "lags"), ("selectbox", "smooth"), ("multiselect", "conditions")],
     "Labelling": [("text_input", "store"), ("button", "label_yes"), ("button", "label_no"), ("button", "label_unsure"), ("button", "undo_button")],
@@ -90,6 +92,34 @@ def test_changing_the_night_changes_what_is_shown(demo_run, monkeypatch):
     at.toggle(key="cam").set_value(True).run()  # Grad-CAM overlay of the shown frame
     assert not at.exception
     assert "Grad-CAM" in at.get("image")[0].captions[0]
+
+
+def test_the_frame_is_drawn_on_a_map_around_the_camera(demo_run, monkeypatch):
+    import json
+
+    from aurora_sw.catalog import load_catalog
+
+    out, _ = demo_run
+    at = app_for(out, monkeypatch, "Night")
+    before = len(at.get("plotly_chart"))
+    at.toggle(key="frame_map").set_value(True).run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == before + 1
+    spec = json.loads(charts[-1].proto.spec)
+    lat = values(spec["data"][0]["y"])
+    site = next(iter(load_catalog().sites.values()))
+    assert len(lat) > 5000 and "110 km" in spec["layout"]["title"]["text"]
+    # pixels above 10 deg elevation lie within ~550 km (5 deg of latitude) of the camera at 110 km
+    assert abs(lat.min() + lat.max() - 2 * site.lat_deg) < 1.0
+    assert 4 < lat.max() - site.lat_deg < 6
+
+
+def values(array) -> np.ndarray:
+    """A plotly figure's array: a list, or numpy's bytes in base64 (plotly >= 6)."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array, dtype=float)
 
 
 def test_changing_the_variable_changes_the_correlation(demo_run, monkeypatch):

@@ -1,5 +1,6 @@
 """Night: P(aurora) with sky-condition shading, solar wind on the same time axis, keogram, frames
-with a Grad-CAM toggle and play, and the night's data as CSV."""
+with a Grad-CAM toggle and play, the frame drawn on a map (its skymap at 110 km), and the night's
+data as CSV."""
 
 from __future__ import annotations
 
@@ -11,15 +12,20 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from aurora_sw.camera import EMISSION_HEIGHT_KM, read_square_frame, skymap
+from aurora_sw.catalog import load_catalog
 from aurora_sw.model.checkpoint import load_checkpoint
 from aurora_sw.model.data import read_frame
 from aurora_sw.model.gradcam import gradcam_maps, overlay_image
+from aurora_sw.times import utc_time
 from explorer_views.data import DataRoot, as_rgb, night_frames, refusals_shown
 
 SKY_COLOURS = {"Night": "rgba(20,20,60,0.00)", "Astro": "rgba(70,90,160,0.12)", "Nautical": "rgba(90,130,200,0.20)", "Civil": "rgba(150,180,230,0.28)", "Day": "rgba(240,220,150,0.35)"}
 SOLAR_WIND_PANELS = (("bz_gsm", "Bz GSM (nT)", "#4a90e2"), ("vsw", "V (km/s)", "#9b59b6"), ("kp", "Kp", "#e74c3c"), ("newell", "Newell coupling", "#f5a623"))
 FRAME_SIZE = 360
 PLAY_INTERVAL_S = 0.4  # seconds a frame while playing
+MAP_FRAME_PX = 120  # frame pixels drawn on the map (~9,000 points)
+MAP_MIN_ELEVATION_DEG = 10.0  # lower pixels are stretched over hundreds of km of map
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -31,6 +37,30 @@ def _checkpoint(path: str):
 def _cam_overlay(ckpt_path: str, frame_path: str) -> np.ndarray:
     maps, _, _ = gradcam_maps(_checkpoint(ckpt_path), [frame_path], size=FRAME_SIZE)
     return overlay_image(read_frame(frame_path, FRAME_SIZE), maps[0])
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _map_geometry(site_key: str, epoch_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pixels kept, their latitudes, their longitudes) of the camera epoch's skymap at 110 km."""
+    site = load_catalog().site(site_key)
+    epoch = next(e for e in site.camera_epochs if e.name == epoch_name)
+    sm = skymap(site, epoch, size=MAP_FRAME_PX, emission_height_km=EMISSION_HEIGHT_KM)
+    keep = sm["elevation"].values >= MAP_MIN_ELEVATION_DEG
+    return keep, sm["lat"].values[keep], sm["lon"].values[keep]
+
+
+def frame_map_figure(rgb: np.ndarray, keep: np.ndarray, lat: np.ndarray, lon: np.ndarray, site, title: str) -> go.Figure:
+    """The frame's pixels (``MAP_FRAME_PX`` square RGB) at their skymap latitude and longitude, with
+    kilometres equal along both axes (no map tiles: the Explorer works offline)."""
+    colours = [f"rgb({r},{g},{b})" for r, g, b in rgb[keep]]
+    fig = go.Figure(go.Scattergl(x=lon, y=lat, mode="markers", hoverinfo="skip", showlegend=False,
+                                 marker=dict(color=colours, size=5, symbol="square", line=dict(width=0))))
+    fig.add_trace(go.Scatter(x=[site.lon_deg], y=[site.lat_deg], mode="markers+text", text=["camera"], textposition="top center",
+                             marker=dict(color="white", size=8, symbol="x"), showlegend=False))
+    fig.update_xaxes(title="longitude (°E)")
+    fig.update_yaxes(title="latitude (°N)", scaleanchor="x", scaleratio=1.0 / np.cos(np.radians(site.lat_deg)))
+    fig.update_layout(title=title, height=460, plot_bgcolor="black", margin=dict(t=40, b=30))
+    return fig
 
 
 def sky_runs(classes: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp, str]]:
@@ -92,6 +122,7 @@ def _draw_frame(data: DataRoot, df: pd.DataFrame, frames: pd.DataFrame) -> None:
     playing = c0.toggle("play", key="play")
     show_cam = c1.toggle("Grad-CAM overlay", key="cam", disabled=data.checkpoint_path() is None,
                          help="class 'yes' evidence from model/best.pt")
+    show_map = c1.toggle("on a map", key="frame_map", help=f"each pixel where its line of sight is {EMISSION_HEIGHT_KM:g} km up (the camera's skymap)")
     if st.session_state.get("frame", n) >= n:  # a new session or a shorter night: start at midnight
         st.session_state["frame"] = n // 2
     if playing:  # advance before the slider is drawn, then rerun this fragment shortly
@@ -111,6 +142,18 @@ def _draw_frame(data: DataRoot, df: pd.DataFrame, frames: pd.DataFrame) -> None:
         if "aurora_area_night" in v and np.isfinite(v["aurora_area_night"]):
             right.metric("aurora area (night model)", f"{v['aurora_area_night']:.1%}")
         right.write(f"sky: {v['sun_class']} / {v['moon_class']}")
+    if show_map:
+        _draw_frame_map(path, row["minute"])
     if playing:
         time.sleep(PLAY_INTERVAL_S)
         st.rerun(scope="fragment")
+
+
+def _draw_frame_map(path, minute: pd.Timestamp) -> None:
+    cat = load_catalog()
+    site_key = next(iter(cat.sites)) if len(cat.sites) == 1 else st.selectbox("camera site", list(cat.sites), key="map_site")
+    site = cat.site(site_key)
+    epoch = site.camera_epoch(utc_time(minute).tz_localize("UTC").to_pydatetime())
+    keep, lat, lon = _map_geometry(site_key, epoch.name)
+    title = f"{minute:%Y-%m-%d %H:%M} UTC at {EMISSION_HEIGHT_KM:g} km, above {MAP_MIN_ELEVATION_DEG:g}° elevation ({epoch.name})"
+    st.plotly_chart(frame_map_figure(read_square_frame(path, MAP_FRAME_PX), keep, lat, lon, site, title), width="stretch")

@@ -14,12 +14,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from aurora_sw.camera import circle_mask
 from aurora_sw.index.schema import NIGHT_AREA_FLOOR_DN, NIGHT_AREA_SIGMAS
-from aurora_sw.ingest.mask import circle_mask
 
 MAP_SIZE = 60  # px: green-excess maps are averaged down to this (3x3 blocks of the 180 px analysis frame)
 MIN_FRAMES = 20  # a night with fewer readable frames has no background to speak of: NaN
-_MAP_MASK = cv2.resize(circle_mask(180, 0.9).astype(np.float32), (MAP_SIZE, MAP_SIZE), interpolation=cv2.INTER_AREA) > 0.99
+_MAP_MASK = cv2.resize(circle_mask(180, radius_frac=0.9).astype(np.float32), (MAP_SIZE, MAP_SIZE), interpolation=cv2.INTER_AREA) > 0.99
 
 
 def green_excess_map(rgb: np.ndarray) -> np.ndarray:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from aurora_sw.camera import circle_mask
 from aurora_sw.index.schema import AREA_THRESHOLD_DN
-from aurora_sw.ingest.mask import circle_mask
 
 ANALYSIS_SIZE = 180  # px: frames are reduced to this before their indices are computed, whatever the model's input
 MIN_ARC_PIXELS = 30
@@ -26,7 +26,7 @@ def frame_indices(rgb: np.ndarray) -> np.ndarray:
     that order (their units and meaning: :data:`aurora_sw.index.schema.PHYSICAL`)."""
     size = rgb.shape[0]
     if size not in _MASKS:
-        _MASKS[size] = circle_mask(size, 0.9)
+        _MASKS[size] = circle_mask(size, radius_frac=0.9)
     px = rgb[_MASKS[size]].astype(np.float32)
     r, g, b = px[:, 0], px[:, 1], px[:, 2]
     ge = g - 0.5 * (r + b)

@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from aurora_sw.camera import crop_sky
 from aurora_sw.catalog import Site
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.ingest.mask import crop_sky
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ def video_records(
             continue
         t = pd.Timestamp(t_s, unit="s", tz="UTC")
         epoch = site.camera_epoch(t.to_pydatetime())
-        crop = crop_sky(f.rgb, epoch, out_size)
+        crop = crop_sky(f.rgb, epoch, out_size=out_size)
         out = frames_dir / f"{t:%Y-%m-%d}" / t.strftime("%Y%m%dT%H%M%SZ.jpg")
         out.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(out), crop[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])

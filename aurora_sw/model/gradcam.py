@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import torch
 
+from aurora_sw.camera import circle_mask, pixel_altaz
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.ingest.mask import circle_mask, pixel_altaz
 from aurora_sw.model.checkpoint import Checkpoint
 from aurora_sw.model.data import normalize, read_frame
 from aurora_sw.model.factory import CLASSES

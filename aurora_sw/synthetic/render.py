@@ -1,8 +1,9 @@
 """Fisheye all-sky frames of a synthetic night over a site.
 
 Radiance is built in linear units (1 = white) and tone-mapped like a camera (gain, gamma,
-vignetting, read noise). The projection is equidistant: zenith at the centre, horizon at the
-circle's edge, north up and east left (as a camera looking up sees the sky).
+vignetting, read noise). The projection is the camera's (:mod:`aurora_sw.camera`: equidistant,
+zenith at the centre, horizon at the circle's edge, north up and east left), so the synthetic sky
+and a real frame share one geometry and one skymap.
 
 Components, each driven by physics or by a seeded random process:
 
@@ -24,9 +25,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from aurora_sw.ingest.mask import circle_mask, pixel_altaz
+from aurora_sw.camera import altaz_to_pixel, circle_mask, ground_distance_km, pixel_altaz
 
-EARTH_RADIUS_KM = 6371.0
 GREEN = np.array([0.28, 1.0, 0.42], dtype=np.float32)  # 557.7 nm in the camera's RGB
 RED = np.array([1.0, 0.12, 0.16], dtype=np.float32)  # 630.0 nm
 BLUE_N2 = np.array([0.45, 0.25, 1.0], dtype=np.float32)  # 427.8 nm N2+ lower borders
@@ -96,18 +96,12 @@ class SkyGeometry:
 
     def pixel_of(self, alt: np.ndarray, az: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel (x, y) of sky directions (deg); the inverse of the projection."""
-        s = self.size
-        r = (90.0 - alt) / 90.0 * (s / 2.0)
-        z = np.radians(az)
-        c = (s - 1) / 2.0
-        return c - r * np.sin(z), c - r * np.cos(z)
+        return altaz_to_pixel(alt, az, self.size)
 
     def shell_coordinates(self, height_km: float) -> tuple[np.ndarray, np.ndarray]:
-        """Ground (east, north) km of where each pixel's ray meets a shell ``height_km`` up."""
-        e = np.radians(np.maximum(self.alt, 0.5))
-        ratio = EARTH_RADIUS_KM / (EARTH_RADIUS_KM + height_km)
-        theta = np.arccos(np.clip(ratio * np.cos(e), -1, 1)) - e
-        s = EARTH_RADIUS_KM * theta
+        """Ground (east, north) km of where each pixel's ray meets a shell ``height_km`` up
+        (rays below 0.5 deg elevation are taken at 0.5 deg)."""
+        s = ground_distance_km(np.maximum(self.alt, 0.5), height_km)
         z = np.radians(self.az)
         return (s * np.sin(z)).astype(np.float32), (s * np.cos(z)).astype(np.float32)
 
