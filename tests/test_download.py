@@ -45,7 +45,7 @@ def test_downloads_present_nights_and_names_missing_ones(server, tmp_path):
     files, problems = download_movies("2024-02-01", "2024-02-02", tmp_path / "videos", cat, progress=False)
     assert [f.name for f in files] == ["auroramaxHD_20240201_720p.mp4"]
     assert files[0].stat().st_size == 5012 and not list((tmp_path / "videos").glob("*.part"))
-    assert len(problems) == 1 and "HTTP 404" in problems[0]["problem"] and "20240202" in problems[0]["path"]
+    assert len(problems) == 1 and "HTTP 404" in problems[0].problem and "20240202" in problems[0].path
     again, _ = download_movies("2024-02-01", "2024-02-01", tmp_path / "videos", cat, progress=False)
     assert again == files  # already there: skipped
 
