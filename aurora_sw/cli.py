@@ -138,7 +138,7 @@ def synth(
     """Generate a synthetic archive: JPEG frames, MP4 timelapses, OMNI CDFs, Kp and truth."""
     from aurora_sw.synthetic import generate_archive
 
-    a = generate_archive(out, start, nights, seed, delay, size, video_nights=video_nights, video_minutes=video_minutes, catalog=_catalog(catalog))
+    a = generate_archive(out, start, n_nights=nights, seed=seed, delay_min=delay, size=size, video_nights=video_nights, video_minutes=video_minutes, catalog=_catalog(catalog))
     typer.echo(f"{a.n_frames} frames of {len(a.nights)} nights in {a.root} (planted delay {a.planted_delay_min:.0f} min)")
 
 
@@ -146,7 +146,7 @@ def synth(
 def ingest(
     sources: list[Path] = typer.Argument(..., help="AuroraMAX movies (MP4), folders of them, or folders of JPEG/PNG frames with the UTC time in the file name."),
     out: Path = typer.Option(..., "--out", help="Archive folder; its manifest.parquet is created or extended, movie frames go to OUT/frames/."),
-    site: str = typer.Option("yellowknife", "--site", help="Site key in the catalog."),
+    site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: its default_site)."),
     every: str = typer.Option("60s", "--every", help="Keep one frame per this much sky time (e.g. 60s, 2min)."),
     lock_timeout: float = typer.Option(60.0, "--lock-timeout", help="Seconds to wait while another ingest writes the same archive (0: stop at once)."),
     catalog: Optional[Path] = CatalogOpt,
@@ -166,15 +166,17 @@ def ingest(
     from aurora_sw.times import duration_s
 
     every_s = duration_s(every, "--every")
-    s = run_ingest(sources, out, _catalog(catalog), site, every_s, lock_timeout_s=lock_timeout)
+    cat = _catalog(catalog)
+    s = run_ingest(sources, out, cat, site_key=site, every_s=every_s, lock_timeout_s=lock_timeout)
+    problems_csv = out / cat.outputs.problems
     typer.echo(f"{s.n_added} frames added, {s.n_total} in {s.manifest_path}")
     if s.problems:
         counts = ", ".join(f"{reason} {n}" for reason, n in s.problem_counts.items())
-        typer.echo(f"{len(s.problems)} problems ({counts}), listed in {out / 'ingest_problems.csv'}")
+        typer.echo(f"{len(s.problems)} problems ({counts}), listed in {problems_csv}")
     for p in s.problems[:20]:
-        typer.echo(f"  problem: {p['path']}: {p['problem']}", err=True)
+        typer.echo(f"  problem: {p.path}: {p.problem}", err=True)
     if len(s.problems) > 20:
-        typer.echo(f"  ... {len(s.problems) - 20} more in {out / 'ingest_problems.csv'}", err=True)
+        typer.echo(f"  ... {len(s.problems) - 20} more in {problems_csv}", err=True)
 
 
 @app.command("fetch-movies")
@@ -197,7 +199,7 @@ def fetch_movies(
     files, problems = download_movies(first, last, out, _catalog(catalog), resolution)
     typer.echo(f"{len(files)} movies in {out}")
     for p in problems:
-        typer.echo(f"  problem: {p['path']}: {p['problem']}", err=True)
+        typer.echo(f"  problem: {p.path}: {p.problem}", err=True)
 
 
 @solarwind_app.command("fetch")
@@ -447,7 +449,7 @@ def label_import(
     source: Path = typer.Argument(..., help="A folder-labelled set ([train|val/]yes|no|unsure/*.jpg) or a CSV with path,label."),
     store: Path = typer.Option(Path("labels.parquet"), "--store", help="The label store to add to."),
     labeller: str = typer.Option("unknown", "--labeller", help="Who labelled these."),
-    site: str = typer.Option("yellowknife", "--site"),
+    site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: its default_site)."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Add labels to the store (the latest label of a frame wins)."""
@@ -533,7 +535,7 @@ def evaluate(
     labels: Path = typer.Option(..., "--labels", help="Label store, or a split.parquet written by `train`."),
     split: str = typer.Option("val", "--split", help="Which split to evaluate when the file has one ('all' for every row)."),
     out: Path = typer.Option(Path("report"), "--out", help="Folder for metrics.json, per_condition.csv and the plots."),
-    site: str = typer.Option("yellowknife", "--site"),
+    site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: its default_site)."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Accuracy, precision, recall, F1, ROC/PR-AUC, calibration and the per-sky-condition table."""

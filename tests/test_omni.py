@@ -7,7 +7,7 @@ import pytest
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
 from aurora_sw.solarwind import omni as omni_mod
 from aurora_sw.solarwind.variables import load_solar_wind
-from aurora_sw.synthetic.dataset import write_omni_cdfs
+from aurora_sw.synthetic.omni_files import write_omni_cdfs
 from aurora_sw.synthetic.solarwind import aurora_activity, synthetic_solar_wind
 
 
