@@ -47,6 +47,20 @@ def _catalog(path: Optional[Path]):
     return load_catalog(path)
 
 
+def _layout(root: Path | None, catalog: Optional[Path]):
+    """The project layout of ``root`` (default: the working directory) under the catalog's names."""
+    from aurora_sw.layout import ProjectLayout
+
+    return ProjectLayout(root if root is not None else Path("."), _catalog(catalog).outputs)
+
+
+def _index_layout(index: Path, catalog: Optional[Path]):
+    """The layout of the project the index store lies in (analyses and solar wind beside it)."""
+    from aurora_sw.layout import ProjectLayout
+
+    return ProjectLayout.of_index(index, _catalog(catalog).outputs)
+
+
 def _quiet_libraries() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for name in ("pyspedas", "pytplot", "matplotlib", "PIL", "urllib3", "numexpr"):
@@ -196,7 +210,7 @@ def fetch_movies(
         raise AuroraSWError(f"fetch-movies: --end {last} is before --start {first}")
     if resolution not in ("480p", "720p", "1080p"):
         raise AuroraSWError(f"fetch-movies: --resolution {resolution!r}: use 480p, 720p or 1080p")
-    files, problems = download_movies(first, last, out, _catalog(catalog), resolution)
+    files, problems = download_movies(first, last, out, catalog=_catalog(catalog), resolution=resolution)
     typer.echo(f"{len(files)} movies in {out}")
     for p in problems:
         typer.echo(f"  problem: {p.path}: {p.problem}", err=True)
@@ -220,7 +234,8 @@ def solarwind_fetch(
     from aurora_sw.solarwind.variables import load_solar_wind
 
     _quiet_libraries()
-    ds = load_solar_wind(start, end, [v.strip() for v in variables.split(",") if v.strip()], _catalog(catalog), cache, offline, kp_cache)
+    ds = load_solar_wind(start, end, [v.strip() for v in variables.split(",") if v.strip()], catalog=_catalog(catalog), cache_dir=cache, offline=offline,
+                         kp_cache_dir=kp_cache)
     for name in ds.data_vars:
         da = ds[name]
         typer.echo(f"  {name:12s} {da.attrs.get('units', ''):>22s}  valid {float(da.notnull().mean()):6.1%}  mean {float(da.mean()):10.3f}")
@@ -243,7 +258,7 @@ def solarwind_events(
     """Fetch (sunpy/HEK, cached by month) or read an event list and print it."""
     from aurora_sw.solarwind.events import load_events
 
-    ev = load_events(name, start, end, _catalog(catalog), cache, offline)
+    ev = load_events(name, start, end, catalog=_catalog(catalog), cache_dir=cache, offline=offline)
     typer.echo(ev.to_string(index=False, max_rows=40) if len(ev) else "no events")
     typer.echo(f"{len(ev)} events in {name} from {start} to {end}")
     if out:
@@ -267,7 +282,7 @@ def _index_and_solar_wind(index: Path, names: list[str], span, catalog, cache, k
         raise AuroraSWError(f"{index}: no variable {', '.join(map(repr, missing))}; have {', '.join(ds.data_vars)}")
     start, end = span(pd.DatetimeIndex(ds["time"].values))
     hour = pd.Timedelta(minutes=60)  # the loader's end is exclusive; an hour more costs nothing (files are daily)
-    sw = load_solar_wind(start - hour, end + hour, names, catalog, cache, offline, kp_cache)
+    sw = load_solar_wind(start - hour, end + hour, names, catalog=catalog, cache_dir=cache, offline=offline, kp_cache_dir=kp_cache)
     return ds, sw
 
 
@@ -318,7 +333,7 @@ def correlate(
         typer.echo(f"{name:12s} {res.summary(name)}")
         if lag.attrs["n_lags_masked"]:
             typer.echo(f"{'':12s} {lag.attrs['lag_mask']}")
-    out = out or Path(index).resolve().parent / "analyses"
+    out = out or _index_layout(index, catalog).analyses
     res.write(out)
     typer.echo(f"results and plots in {out}")
 
@@ -368,12 +383,12 @@ def epochs(
         from aurora_sw.solarwind.events import load_events
 
         t = pd.DatetimeIndex(ds["time"].values)  # events whose window reaches the index
-        times = pd.DatetimeIndex(load_events(events, t.min() - pd.Timedelta(minutes=last), t.max() - pd.Timedelta(minutes=first), cat, offline=offline)["time"])
+        times = pd.DatetimeIndex(load_events(events, t.min() - pd.Timedelta(minutes=last), t.max() - pd.Timedelta(minutes=first), catalog=cat, offline=offline)["time"])
     else:
         times = event_times_from_csv(events)
     series = {**{n: sw[n] for n in sw.data_vars}, **{n: ds[n] for n in needs}}
     res = run_epochs(series, times, variable=variable, window_min=(first, last), bin_min=bin_min)
-    out = out or Path(index).resolve().parent / "analyses"
+    out = out or _index_layout(index, catalog).analyses
     stem = f"epochs_{events if definition or events in cat.events else Path(events).stem}_{variable}"
     res.write(out, stem)
     typer.echo(f"{res.summary()}; results in {out / stem}.nc/.png")
@@ -410,7 +425,7 @@ def recurrence(
     aurora = open_index(index)["p_aurora"].load()
     driver = None
     if variable:
-        sw_path = solarwind or (Path(index).resolve().parent / "solarwind.nc")
+        sw_path = solarwind or _index_layout(index, catalog).solarwind
         if sw_path.exists():
             with xr.open_dataset(sw_path) as sw_file:
                 if variable not in sw_file:
@@ -419,9 +434,10 @@ def recurrence(
         else:
             t = pd.DatetimeIndex(aurora["time"].values)
             pad = pd.Timedelta(days=27 * rotations)
-            driver = load_solar_wind(t.min() - pad, t.max() + pad, [variable], _catalog(catalog), cache, offline, kp_cache)[variable]
+            driver = load_solar_wind(t.min() - pad, t.max() + pad, [variable], catalog=_catalog(catalog), cache_dir=cache, offline=offline,
+                                     kp_cache_dir=kp_cache)[variable]
     res = run_recurrence(aurora, driver, rotation=rotation)
-    out = res.write(out or Path(index).resolve().parent / "analyses" / f"recurrence_{rotation}.png")
+    out = res.write(out or _index_layout(index, catalog).analyses / f"recurrence_{rotation}.png")
     typer.echo(f"{res.summary()} -> {out}")
 
 
@@ -439,7 +455,8 @@ def label_sample(
     from aurora_sw.ingest import read_manifest
     from aurora_sw.labels import sample_for_labelling
 
-    sample = sample_for_labelling(read_manifest(archive), per_night, max_fraction, tuple(sun.split(",")), tuple(moon.split(",")), seed)
+    sample = sample_for_labelling(read_manifest(archive), per_night=per_night, max_fraction=max_fraction, sun_classes=tuple(sun.split(",")),
+                                  moon_classes=tuple(moon.split(",")), seed=seed)
     sample.assign(label="")[["path", "time_utc", "night", "sun_class", "moon_class", "label"]].to_csv(out, index=False)
     typer.echo(f"{len(sample)} frames from {sample['night'].nunique()} nights -> {out} (fill the label column with yes/no/unsure)")
 
@@ -447,7 +464,7 @@ def label_sample(
 @label_app.command("import")
 def label_import(
     source: Path = typer.Argument(..., help="A folder-labelled set ([train|val/]yes|no|unsure/*.jpg) or a CSV with path,label."),
-    store: Path = typer.Option(Path("labels.parquet"), "--store", help="The label store to add to."),
+    store: Optional[Path] = typer.Option(None, "--store", help="The label store to add to (default: the catalog's outputs.labels, archive/labels.parquet)."),
     labeller: str = typer.Option("unknown", "--labeller", help="Who labelled these."),
     site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: its default_site)."),
     catalog: Optional[Path] = CatalogOpt,
@@ -457,6 +474,7 @@ def label_import(
 
     cat = _catalog(catalog)
     rows = import_folders(source, cat, site) if source.is_dir() else import_csv(source, cat, site)
+    store = store or _layout(None, catalog).labels
     s = LabelStore(store)
     s.add(rows, labeller=labeller)
     counts = rows["label"].value_counts().to_dict()
@@ -465,13 +483,15 @@ def label_import(
 
 @label_app.command("report")
 def label_report(
-    store: Path = typer.Option(Path("labels.parquet"), "--store"),
+    store: Optional[Path] = typer.Option(None, "--store", help="The label store (default: the catalog's outputs.labels, archive/labels.parquet)."),
     val_fraction: float = typer.Option(0.2, "--val-fraction", help="Fraction of nights for validation."),
     seed: int = typer.Option(0, "--seed"),
+    catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Counts per class and the night-wise, class-balanced split that `train` would use."""
     from aurora_sw.labels import LabelStore, split_by_night, split_report
 
+    store = store or _layout(None, catalog).labels
     s = LabelStore(store)
     if not len(s):
         raise AuroraSWError(f"{store}: no labels yet; use `aurora-sw label import`")
@@ -482,7 +502,7 @@ def label_report(
 @app.command()
 def train(
     labels: Path = typer.Option(..., "--labels", help="Label store (labels.parquet)."),
-    out: Path = typer.Option(Path("model"), "--out", help="Folder for checkpoints (last.pt every epoch, best.pt) and the split."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for checkpoints (last.pt every epoch, best.pt) and the split (default: the catalog's outputs.model, model)."),
     val_fraction: float = typer.Option(0.2, "--val-fraction", help="Fraction of nights held out for validation."),
     input_size: int = typer.Option(240, "--input-size", help="Network input in pixels (240 as the seed; 64-128 for CPU)."),
     epochs_head: int = typer.Option(6, "--epochs-head", help="Stage 1: head only (with ImageNet weights)."),
@@ -518,6 +538,7 @@ def train(
         normalization=normalization, max_train_seconds=max_seconds,
     )
     split = split_by_night(read_label_table(labels), val_fraction, seed=seed)
+    out = out or _layout(None, None).model
     _output_dir(out)
     split.to_parquet(out / "split.parquet", index=False)
     typer.echo(split_report(split).to_string())
@@ -611,7 +632,7 @@ def gradcam(
 def score(
     archive: Path = typer.Option(..., "--archive", help="Archive folder (manifest.parquet)."),
     model: Path = typer.Option(..., "--model", help="Classifier checkpoint (best.pt)."),
-    out: Path = typer.Option(Path("index.zarr"), "--out", help="The index store (Zarr), one chunk per night."),
+    out: Optional[Path] = typer.Option(None, "--out", help="The index store (Zarr), one chunk per night (default: the catalog's outputs.index, index.zarr)."),
     resume: bool = typer.Option(False, "--resume", help="Keep complete, intact nights in OUT (or of an interrupted run); score the rest and damaged ones."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per batch (default: by input size; 16 at 240 px on CPU, 128 on GPU)."),
     workers: int = typer.Option(0, "--workers", help="DataLoader processes decoding frames."),
@@ -631,6 +652,7 @@ def score(
     from aurora_sw.workflows.score import score as run_score
 
     _quiet_libraries()
+    out = out or _layout(None, catalog).index
     r = run_score(archive, model, out, resume=resume, batch_size=batch_size, workers=workers, backend=backend, cam=cam, dask=dask,
                   scheduler=scheduler, catalog_path=_catalog(catalog).path)
     typer.echo(r.summary())

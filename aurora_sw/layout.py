@@ -52,6 +52,16 @@ class ProjectLayout:
             catalog = load_catalog()
         return cls(Path(root if root is not None else catalog.outputs.root), catalog.outputs)
 
+    @classmethod
+    def of_index(cls, index: str | os.PathLike, outputs: Outputs | None = None) -> "ProjectLayout":
+        """The layout of the project an index store lies in (``index`` is its ``outputs.index``),
+        so that analyses go beside it and its ``solarwind.nc`` is found."""
+        outputs = outputs or Outputs()
+        root = Path(index).resolve()
+        for _ in Path(outputs.index).parts:
+            root = root.parent
+        return cls(root, outputs)
+
     @property
     def synthetic(self) -> Path:
         """The synthetic archive's folder (frames, movies, OMNI CDFs, Kp, truth)."""

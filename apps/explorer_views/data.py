@@ -1,6 +1,8 @@
 """The data root and cached loading: every page reads through here.
 
-Everything lives under one data root (``--data``, default ``demo_out``). A path typed by the user
+Everything lives under one data root (``--data``, default ``demo_out``), laid out as the catalog's
+``outputs`` say (:class:`aurora_sw.layout.ProjectLayout`: ``index.zarr``, ``solarwind.nc``,
+``archive/manifest.parquet``, ``model/best.pt``, ...). A path typed by the user
 or stored in a file is resolved and refused if it leaves the root; a refusal, like any user error,
 reaches the page as one ``st.error`` line through :func:`refusals_shown`.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +19,21 @@ import pandas as pd
 import streamlit as st
 import xarray as xr
 
+from aurora_sw.catalog import Outputs, load_catalog
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index import condition_table, nightly_summary, open_index
 from aurora_sw.index.keogram import keogram
 from aurora_sw.index.schema import KEOGRAM_ROWS, class_names, night_window
 from aurora_sw.index.store import open_keogram
 from aurora_sw.ingest import read_manifest
+from aurora_sw.layout import ProjectLayout
+
+
+@lru_cache(maxsize=1)
+def _catalog_outputs() -> Outputs:
+    """The catalog's layout names (read once per Explorer process)."""
+    return load_catalog().outputs
+
 
 @contextmanager
 def refusals_shown() -> Iterator[None]:
@@ -41,8 +53,9 @@ NIGHT_VARS = ("p_aurora", "aurora", "green_excess", "aurora_area", "aurora_area_
 class DataRoot:
     """The folder the Explorer reads (an ``aurora-sw demo`` output or a project folder)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, outputs: Outputs | None = None) -> None:
         self.root = Path(root).resolve()
+        self.layout = ProjectLayout(self.root, outputs or _catalog_outputs())
 
     def inside(self, path: str | Path) -> Path:
         """``path`` (relative to the root, or absolute) resolved; refused outside the root."""
@@ -68,7 +81,7 @@ class DataRoot:
 
     @property
     def has_index(self) -> bool:
-        return (self.root / "index.zarr").exists()
+        return self.layout.index.exists()
 
     def index(self) -> xr.Dataset:
         return _index(str(self.root))
@@ -93,7 +106,7 @@ class DataRoot:
         return _manifest(str(self.root))
 
     def checkpoint_path(self) -> Path | None:
-        p = self.root / "model" / "best.pt"
+        p = self.layout.checkpoint
         return p if p.exists() else None
 
 
@@ -101,7 +114,7 @@ class DataRoot:
 def _keogram(root: str, night: str) -> tuple[np.ndarray, np.ndarray]:
     """The keogram stored with the index (no frame decoded); from the frames for older stores."""
     data = DataRoot(root)
-    keo = open_keogram(data.root / "index.zarr", night) if data.has_index else None
+    keo = open_keogram(data.layout.index, night) if data.has_index else None
     if keo is None:
         keo = keogram(night_frames(data, night), size=KEOGRAM_ROWS)
     return keo["time"].values, keo.transpose("meridian_angle", "time", "channel").values
@@ -109,7 +122,7 @@ def _keogram(root: str, night: str) -> tuple[np.ndarray, np.ndarray]:
 
 @st.cache_resource(show_spinner=False)
 def _index(root: str) -> xr.Dataset:
-    return open_index(Path(root) / "index.zarr")  # lazy: pages load only what they show
+    return open_index(DataRoot(root).layout.index)  # lazy: pages load only what they show
 
 
 @st.cache_data(show_spinner=False)
@@ -135,7 +148,7 @@ def _night(root: str, night: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def _solarwind(root: str) -> xr.Dataset | None:
-    path = Path(root) / "solarwind.nc"
+    path = DataRoot(root).layout.solarwind
     if not path.exists():
         return None
     try:
@@ -147,9 +160,10 @@ def _solarwind(root: str) -> xr.Dataset | None:
 
 @st.cache_data(show_spinner=False)
 def _manifest(root: str) -> pd.DataFrame | None:
-    if not (Path(root) / "archive" / "manifest.parquet").exists():
+    layout = DataRoot(root).layout
+    if not layout.manifest.exists():
         return None
-    m = read_manifest(Path(root) / "archive")
+    m = read_manifest(layout.archive)
     m["minute"] = pd.to_datetime(m["time_utc"], utc=True).dt.tz_localize(None).dt.floor("1min")
     return m
 
