@@ -150,7 +150,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     # the lag analysis on the imaged nights.
     truth_sw = xr.open_dataset(syn.truth_solarwind)
     span = pd.DatetimeIndex(truth_sw["time"].values)
-    sw = load_solar_wind(span.min(), span.max(), ["newell", "bz_gsm", "vsw", "kp"], catalog, cache_dir=syn.omni_dir, offline=True, kp_cache_dir=syn.kp_dir)
+    sw = load_solar_wind(span.min(), span.max(), ["newell", "bz_gsm", "vsw", "kp"], catalog=catalog, cache_dir=syn.omni_dir, offline=True, kp_cache_dir=syn.kp_dir)
     sw.to_netcdf(layout.solarwind)
     found = correlate_stage(out, index, sw, cfg)
     lag = found.lags["newell"]

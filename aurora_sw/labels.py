@@ -22,6 +22,7 @@ LABEL_COLUMNS = ["path", "time_utc", "night", "label", "labeller", "labelled_at"
 
 def sample_for_labelling(
     manifest: pd.DataFrame,
+    *,
     per_night: int = 20,
     max_fraction: float = 0.5,
     sun_classes: tuple[str, ...] = ("Night",),

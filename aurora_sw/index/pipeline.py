@@ -29,6 +29,7 @@ def score_night(
     ckpt: Checkpoint,
     store: str | os.PathLike,
     night: str,
+    *,
     batch_size: int | None = None,
     num_workers: int = 0,
     backend: Backend = "auto",
@@ -62,6 +63,7 @@ def score_archive(
     archive: str | os.PathLike,
     model: str | os.PathLike | Checkpoint,
     out: str | os.PathLike,
+    *,
     resume: bool = False,
     batch_size: int | None = None,
     num_workers: int = 0,
@@ -82,6 +84,12 @@ def score_archive(
 
     Parameters
     ----------
+    archive
+        The archive folder (its ``manifest.parquet``).
+    model
+        The classifier checkpoint (a path, or a loaded :class:`~aurora_sw.model.checkpoint.Checkpoint`).
+    out
+        The index store (Zarr) to make or replace.
     resume
         Continue an interrupted run: the unfinished new store if there is one, else ``out`` itself,
         where nights that are complete and intact (:func:`aurora_sw.index.store.check_index`: ok
@@ -196,7 +204,7 @@ def _score_nights(
     else:
         bar = tqdm(total=int(manifest["night"].isin(todo).sum()), desc="scoring", unit="frame", disable=not progress)
         for n in todo:
-            results.append(score_night(groups[n], ckpt, store, n, batch_size, num_workers, backend, cam))
+            results.append(score_night(groups[n], ckpt, store, n, batch_size=batch_size, num_workers=num_workers, backend=backend, cam=cam))
             bar.update(len(groups[n]))
         bar.close()
     return results

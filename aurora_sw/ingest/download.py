@@ -34,6 +34,7 @@ def download_movies(
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
     out: str | os.PathLike,
+    *,
     catalog: Catalog | None = None,
     resolution: str | None = None,
     timeout_s: float = 60.0,

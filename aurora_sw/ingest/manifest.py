@@ -169,7 +169,7 @@ def build_manifest(
             continue
         if frames_dir is None:
             raise AuroraSWError(f"{video}: ingesting movies needs a folder for the extracted frames")
-        recs, probs = video_records(video, site, frames_dir, every_s, progress=progress)
+        recs, probs = video_records(video, site, frames_dir=frames_dir, every_s=every_s, progress=progress)
         records += recs
         problems += probs
     if not records:

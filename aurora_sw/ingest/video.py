@@ -211,6 +211,7 @@ def fit_times(index: np.ndarray, read_s: np.ndarray, cadence_s: float, tol_s: fl
 def video_records(
     path: Path,
     site: Site,
+    *,
     frames_dir: Path,
     every_s: float = 60.0,
     out_size: int = 720,

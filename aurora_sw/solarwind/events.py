@@ -57,6 +57,7 @@ def _query_hek(month: pd.Timestamp, min_class: str) -> pd.DataFrame:
 def load_flares(
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
+    *,
     min_class: str = "M1.0",
     cache_dir: str | os.PathLike | None = None,
     offline: bool = False,
@@ -119,6 +120,7 @@ def load_events(
     name: str,
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
+    *,
     catalog: Catalog | None = None,
     cache_dir: str | os.PathLike | None = None,
     offline: bool = False,
@@ -131,7 +133,7 @@ def load_events(
     spec = catalog.event_list(name)
     start, end = utc_range(start, end)
     if spec.source == "hek_flares":
-        return load_flares(start, end, spec.min_class, cache_dir, offline, spec.cache_dir)
+        return load_flares(start, end, min_class=spec.min_class, cache_dir=cache_dir, offline=offline, configured_cache=spec.cache_dir)
     base = catalog.path.parent if catalog.path else Path.cwd()
     events = _read_csv_events(spec, name, base)
     return events[(events["time"] >= start) & (events["time"] < end)].reset_index(drop=True)

@@ -133,6 +133,7 @@ def load_omni(
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
     variables: list[str] | None = None,
+    *,
     catalog: Catalog | None = None,
     cache_dir: str | os.PathLike | None = None,
     offline: bool = False,

@@ -71,6 +71,7 @@ def load_solar_wind(
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
     names: list[str],
+    *,
     catalog: Catalog | None = None,
     cache_dir: str | os.PathLike | None = None,
     offline: bool = False,
@@ -85,10 +86,26 @@ def load_solar_wind(
 
     Parameters
     ----------
+    start, end
+        The UTC span, ``end`` excluded (:func:`aurora_sw.times.utc_range`: a time with a zone
+        is converted, one without is UTC).
+    names
+        Catalog variables (``solarwind.variables``), e.g. ``["newell", "bz_gsm"]``.
+    catalog
+        The catalog (default :func:`~aurora_sw.catalog.load_catalog`).
     cache_dir, kp_cache_dir
         Local caches for OMNI and Kp (defaults from the environment or the catalog).
     offline
         Read only the caches.
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per name on a 1-min naive-UTC ``time`` axis, with ``units`` and ``long_name``.
+
+    Examples
+    --------
+    >>> sw = load_solar_wind("2024-02-01", "2024-02-02", ["newell", "bz_gsm"], offline=True)  # doctest: +SKIP
     """
     catalog = catalog or load_catalog()
     start, end = utc_range(start, end)
@@ -103,10 +120,10 @@ def load_solar_wind(
     ds = xr.Dataset(coords={"time": grid})
     for source, members in by_source.items():
         if source.startswith("omni_"):
-            loaded = load_omni(start, end, members, catalog, cache_dir, offline, datatype=source.removeprefix("omni_"))
+            loaded = load_omni(start, end, members, catalog=catalog, cache_dir=cache_dir, offline=offline, datatype=source.removeprefix("omni_"))
             series = {n: loaded[n].to_series() for n in members}
         elif source == "kp":
-            kp = load_kp(start, end, catalog, kp_cache_dir, offline).to_series()
+            kp = load_kp(start, end, catalog=catalog, cache_dir=kp_cache_dir, offline=offline).to_series()
             series = {n: kp for n in members}
         else:
             series = {n: _load_csv(n, catalog) for n in members}
