@@ -18,7 +18,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from aurora_sw.errors import CatalogError
 
@@ -254,11 +254,13 @@ class Catalog(_Strict):
     outputs: Outputs = Outputs()
     path: Path | None = Field(default=None, exclude=True)
 
-    @model_validator(mode="after")
-    def _default_site_known(self) -> "Catalog":
-        if self.default_site is not None and self.default_site not in self.sites:
-            raise ValueError(f"default_site {self.default_site!r} is not one of the sites ({', '.join(sorted(self.sites))})")
-        return self
+    @field_validator("default_site")
+    @classmethod
+    def _default_site_known(cls, value: str | None, info: ValidationInfo) -> str | None:
+        sites = info.data.get("sites") or {}
+        if value is not None and value not in sites:
+            raise ValueError(f"{value!r} is not one of the sites ({', '.join(sorted(sites))})")
+        return value
 
     @property
     def default_site_key(self) -> str:

@@ -118,3 +118,13 @@ def test_a_killed_ingest_rerun_equals_a_clean_run(movies, tmp_path, catalog, mon
     a = read_manifest(tmp_path / "killed")[cols]
     b = read_manifest(tmp_path / "clean")[cols]
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_overlay_zones_come_from_the_site_zone():
+    from datetime import timedelta
+
+    from aurora_sw.ingest.video import zone_offsets
+
+    assert zone_offsets(TZ) == {"MST": timedelta(hours=-7), "MDT": timedelta(hours=-6)}
+    helsinki = ZoneInfo("Europe/Helsinki")  # another camera's zone: its own abbreviations
+    assert parse_overlay("2024-07-01 23:00:00 EEST", helsinki) == datetime(2024, 7, 1, 20, 0, tzinfo=timezone.utc)

@@ -23,7 +23,7 @@ from aurora_sw.catalog import Outputs, load_catalog
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index import condition_table, nightly_summary, open_index
 from aurora_sw.index.keogram import keogram
-from aurora_sw.index.schema import KEOGRAM_ROWS, class_names, night_window
+from aurora_sw.index.schema import KEOGRAM_ROWS, class_names, night_start_hour, night_window
 from aurora_sw.index.store import open_keogram
 from aurora_sw.ingest import read_manifest
 from aurora_sw.layout import ProjectLayout
@@ -138,7 +138,8 @@ def _condition_table(root: str, months: tuple[int, ...]) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def _night(root: str, night: str) -> pd.DataFrame:
     """One night's minutes (one Zarr chunk), with sky classes decoded."""
-    ds = _index(root).sel(time=night_window(night))
+    index = _index(root)
+    ds = index.sel(time=night_window(night, start_hour=night_start_hour(index.attrs)))
     ds = ds[[v for v in (*NIGHT_VARS, "sun_class", "moon_class") if v in ds]].load()
     df = ds[[v for v in NIGHT_VARS if v in ds]].to_dataframe()
     df["sun_class"] = class_names(ds["sun_class"])

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from aurora_sw.catalog import load_catalog
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.schema import GRADCAM
 from aurora_sw.index.score import score_frames
@@ -70,6 +71,7 @@ def score_archive(
     client=None,
     progress: bool = True,
     catalog_path: str | None = None,
+    site_key: str | None = None,
     backend: Backend = "auto",
     cam: bool = False,
 ) -> dict:
@@ -95,6 +97,10 @@ def score_archive(
         where nights that are complete and intact (:func:`aurora_sw.index.store.check_index`: ok
         or unverified) are kept and the others (incomplete or damaged) are scored again. Needs the
         checkpoint the store was scored with. Without it the store is created afresh.
+    catalog_path, site_key
+        The catalog (recorded in the store) and the archive's site in it (default: its default
+        site), whose longitude sets where each night's chunk starts
+        (:attr:`~aurora_sw.catalog.Site.night_start_utc_hour`).
     client
         A ``dask.distributed.Client``: nights are mapped to its workers (each writes its own
         region); ``None`` scores them here, one after another.
@@ -129,6 +135,7 @@ def score_archive(
         "archive": str(Path(archive).resolve()),
         "catalog": catalog_path or "",
         "inference_backend": resolve_backend(backend, default_device()),
+        "night_start_utc_hour": load_catalog(catalog_path).site(site_key).night_start_utc_hour,
     }
     check_replaceable(out)  # before the lock, which leaves its file beside OUT
     with writer_lock(out):
