@@ -567,6 +567,7 @@ def evaluate(
     from aurora_sw.model.checkpoint import load_checkpoint
     from aurora_sw.model.evaluate import write_report
     from aurora_sw.sky import sky_conditions
+    from aurora_sw.times import aware_utc
 
     cat = _catalog(catalog)
     site_cfg = cat.site(site)  # a bad --site is refused before any frame is scored
@@ -585,7 +586,7 @@ def evaluate(
     ckpt = load_checkpoint(model)
     _output_dir(out)
     scores = score_frames(list(df["path"]), ckpt)
-    geo = sky_conditions(pd.DatetimeIndex(pd.to_datetime(df["time_utc"], utc=True)), site_cfg, cat.sky_conditions)
+    geo = sky_conditions(pd.DatetimeIndex(aware_utc(df["time_utc"])), site_cfg, cat.sky_conditions)
     frames = df.reset_index(drop=True).assign(p_aurora=scores["p_aurora"], sun_class=geo["sun_class"].to_numpy(), moon_class=geo["moon_class"].to_numpy())
     m = write_report(frames, out, ckpt.threshold)
     typer.echo(f"{m['n']} frames: accuracy {m['accuracy']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}, "

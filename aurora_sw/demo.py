@@ -19,6 +19,7 @@ import xarray as xr
 
 from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.layout import ProjectLayout
+from aurora_sw.times import aware_utc
 from aurora_sw.workflows.correlate import CorrelationResult, correlate
 
 log = logging.getLogger(__name__)
@@ -129,8 +130,8 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
 
     scoring = score_archive(layout.archive, ckpt, layout.index, progress=progress, catalog_path=str(catalog.path))
     index = open_index(layout.index).load()
-    p_by_minute = pd.Series(index["p_aurora"].values, index=pd.DatetimeIndex(index["time"].values).tz_localize("UTC"))
-    scored = manifest.assign(p_aurora=p_by_minute.reindex(pd.to_datetime(manifest["time_utc"], utc=True).dt.floor("1min")).to_numpy())
+    p_by_minute = pd.Series(index["p_aurora"].values, index=aware_utc(index["time"].values))
+    scored = manifest.assign(p_aurora=p_by_minute.reindex(aware_utc(manifest["time_utc"]).dt.floor("1min")).to_numpy())
     t = _stage(timings, "score", t)
 
     # Held-out nights: every frame of them, not just the labelled sample.

@@ -15,6 +15,7 @@ import pandas as pd
 
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.locking import writer_lock
+from aurora_sw.times import aware_utc
 
 LABELS = ("yes", "no", "unsure")
 LABEL_COLUMNS = ["path", "time_utc", "night", "label", "labeller", "labelled_at"]
@@ -263,7 +264,7 @@ class LabelStore:
         new = pd.DataFrame(
             {
                 "path": rows["path"].astype(str).to_numpy(),
-                "time_utc": pd.to_datetime(rows["time_utc"], utc=True).to_numpy(),
+                "time_utc": aware_utc(rows["time_utc"]).to_numpy(),
                 "night": rows["night"].astype(str).to_numpy(),
                 "label": rows[label_col].to_numpy(),
                 "labeller": labeller,

@@ -27,6 +27,7 @@ from aurora_sw.index.schema import KEOGRAM_ROWS, class_names, night_start_hour, 
 from aurora_sw.index.store import open_keogram
 from aurora_sw.ingest import read_manifest
 from aurora_sw.layout import ProjectLayout
+from aurora_sw.times import naive_utc
 
 
 @lru_cache(maxsize=1)
@@ -165,7 +166,7 @@ def _manifest(root: str) -> pd.DataFrame | None:
     if not layout.manifest.exists():
         return None
     m = read_manifest(layout.archive)
-    m["minute"] = pd.to_datetime(m["time_utc"], utc=True).dt.tz_localize(None).dt.floor("1min")
+    m["minute"] = naive_utc(m["time_utc"]).dt.floor("1min")
     return m
 
 

@@ -31,6 +31,7 @@ from aurora_sw.index.schema import (
     CLASS_VARIABLES, GEOMETRY, GRADCAM, INDEX_NAMES, KEOGRAM, KEOGRAM_GROUP, KEOGRAM_ROWS, MERIDIAN_ANGLE_ATTRS, MINUTES_PER_NIGHT,
     NIGHT_AREA, NO_FRAME, VARIABLES, class_codes, flags_to_bits, night_grid, night_start_hour, night_window,
 )
+from aurora_sw.times import naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def _code_version() -> str:
 def _by_minute(frames: pd.DataFrame, freq: str = "1min") -> pd.DataFrame:
     """Frames indexed by their UTC minute (naive), the first frame of a minute kept."""
     df = frames.copy()
-    df["time"] = pd.to_datetime(df["time_utc"], utc=True).dt.tz_localize(None).dt.floor(freq)
+    df["time"] = naive_utc(df["time_utc"]).dt.floor(freq)
     return df.sort_values("time").drop_duplicates("time", keep="first").set_index("time")
 
 

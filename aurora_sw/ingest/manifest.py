@@ -32,6 +32,7 @@ from aurora_sw.ingest.problems import PROBLEM_COLUMNS, ProblematicFile
 from aurora_sw.ingest.video import VIDEO_SUFFIXES, find_videos, video_records
 from aurora_sw.locking import writer_lock
 from aurora_sw.sky import local_night, sky_conditions
+from aurora_sw.times import aware_utc
 
 MANIFEST_COLUMNS = [
     "time_utc", "night", "source", "frame_index", "ocr_text", "time_residual_s",
@@ -176,7 +177,7 @@ def build_manifest(
         return pd.DataFrame(columns=MANIFEST_COLUMNS), problems
 
     df = pd.DataFrame(records).sort_values(["time_utc", "path"]).reset_index(drop=True)
-    df["time_utc"] = pd.to_datetime(df["time_utc"], utc=True)
+    df["time_utc"] = aware_utc(df["time_utc"])
     bins = df["time_utc"].dt.floor(pd.Timedelta(seconds=every_s)).to_numpy()
     first = np.r_[True, bins[1:] != bins[:-1]]
     keeper = np.maximum.accumulate(np.where(first, np.arange(len(df)), 0))  # the kept row of each row's bin
@@ -254,7 +255,7 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame, every_s: float) -> tuple[pd.Dat
     if new.empty:
         return old, 0, []
     step = pd.Timedelta(seconds=every_s)
-    old_times = pd.to_datetime(old["time_utc"], utc=True)
+    old_times = aware_utc(old["time_utc"])
     row_of = {(p, t): i for i, p, t in zip(old.index, old["path"], old_times)}
     at = [row_of.get((p, t)) for p, t in zip(new["path"], new["time_utc"])]
     known = np.array([i is not None for i in at])

@@ -17,7 +17,7 @@ from aurora_sw.catalog import Catalog, EventList, load_catalog
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
 from aurora_sw.network import host_reachable
 from aurora_sw.solarwind.omni import resolve_cache_dir
-from aurora_sw.times import utc_range
+from aurora_sw.times import naive_utc, utc_range
 
 HEK_URL = "https://www.lmsal.com/hek/her"
 EVENT_COLUMNS = ["time", "peak_time", "end_time", "goes_class", "noaa_ar"]
@@ -106,7 +106,7 @@ def _read_csv_events(spec: EventList, name: str, base: Path) -> pd.DataFrame:
     path = path if path.is_absolute() else base / path
     try:
         df = pd.read_csv(path)
-        times = pd.to_datetime(df[spec.time_column], utc=True).dt.tz_localize(None)
+        times = naive_utc(df[spec.time_column])
     except FileNotFoundError:
         raise AuroraSWError(f"events.{name}: {path} does not exist") from None
     except KeyError:

@@ -14,7 +14,7 @@ from aurora_sw.errors import AuroraSWError
 from aurora_sw.solarwind.coupling import DERIVED
 from aurora_sw.solarwind.kp import load_kp
 from aurora_sw.solarwind.omni import load_omni
-from aurora_sw.times import utc_range
+from aurora_sw.times import naive_utc, utc_range
 
 
 def _with_dependencies(names: list[str], catalog: Catalog) -> list[str]:
@@ -51,7 +51,7 @@ def _load_csv(name: str, catalog: Catalog) -> pd.Series:
     for col in (var.time_column, var.source_var):
         if col not in df:
             raise AuroraSWError(f"{path}: no column {col!r} (solarwind.variables.{name})")
-    t = pd.to_datetime(df[var.time_column], utc=True).dt.tz_localize(None)
+    t = naive_utc(df[var.time_column])
     values = pd.to_numeric(df[var.source_var], errors="coerce").to_numpy(float) * var.scale
     if var.fill is not None:
         values[values == var.fill] = np.nan
