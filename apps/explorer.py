@@ -3,9 +3,10 @@ and label frames.
 
     aurora-sw explore --data demo_out
 
-Reads what the library wrote under the data root (index.zarr, solarwind.nc, archive/manifest.parquet,
-model/, summary.json); it never recomputes the archive. ``aurora-sw explore`` binds it to 127.0.0.1
-wherever it is started; started any other way, the page warns when it is served beyond this machine.
+Reads what the library wrote under the data root, laid out as the catalog's ``outputs`` say
+(index.zarr, solarwind.nc, archive/manifest.parquet, model/, summary.json); it never recomputes
+the archive. ``aurora-sw explore`` binds it to 127.0.0.1 wherever it is started; started any
+other way, the page warns when it is served beyond this machine.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def exposure_banner() -> None:
 def main() -> None:
     st.set_page_config(page_title="aurora-sw Explorer", layout="wide")
     exposure_banner()
-    data = data_root()
+    with refusals_shown():  # a damaged catalog: one line, not a traceback
+        data = data_root()
     if not data.has_index:
         st.title("aurora-sw Explorer")
         st.warning(f"No aurora index under {data.root}.")

@@ -8,6 +8,7 @@ locations live in one YAML file. Loading it validates every key; a problem raise
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from datetime import datetime
@@ -17,7 +18,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from aurora_sw.errors import CatalogError
 
@@ -41,7 +42,11 @@ class CameraEpoch(_Strict):
 
 
 class Site(_Strict):
-    """An all-sky camera site (WGS84 geodetic position)."""
+    """An all-sky camera site (WGS84 geodetic position).
+
+    ``name`` reads ``CAMERA, PLACE`` (``AuroraMAX, Yellowknife NWT, Canada``): the synthetic
+    movies burn the camera in at the top left and the place at the top right, as AuroraMAX does.
+    """
 
     name: str
     lat_deg: float = Field(ge=-90, le=90)
@@ -62,7 +67,31 @@ class Site(_Strict):
 
     @cached_property
     def tz(self) -> ZoneInfo:
+        """The site's IANA time zone (what the camera's burned-in local time follows)."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def camera_name(self) -> str:
+        """The camera part of ``name`` (before the first comma)."""
+        return self.name.split(",", 1)[0].strip()
+
+    @property
+    def place(self) -> str:
+        """The place part of ``name`` (after the first comma; the whole name if it has none)."""
+        parts = self.name.split(",", 1)
+        return parts[1].strip() if len(parts) > 1 else self.name
+
+    @property
+    def night_start_utc_hour(self) -> int:
+        """The UTC hour at which the site's nights begin on the index's time axis (0-23).
+
+        A night (named by its local date at dusk) is one 24-h chunk from this hour of its date:
+        the whole UTC hour one to two hours before local mean solar noon,
+        ``floor(12 - lon/15 - 1) mod 24`` with ``lon`` in degrees east. Noon is as far from
+        dusk and dawn as a day allows, so a night never straddles two chunks. Yellowknife
+        (-114.35 deg, solar noon 19:37 UTC) gives 18 (11:00 MST, 12:00 MDT).
+        """
+        return int(math.floor(12.0 - self.lon_deg / 15.0 - 1.0)) % 24
 
     def camera_epoch(self, time: datetime) -> CameraEpoch:
         """The camera epoch in force at ``time`` (timezone-aware UTC)."""
@@ -183,15 +212,41 @@ class EventList(_Strict):
 
 
 class Outputs(_Strict):
+    """Where a project's outputs lie, relative to its root folder (read through
+    :class:`aurora_sw.layout.ProjectLayout`, which every face and the demo use).
+
+    Every entry but ``root`` is a relative path under the root (no ``..``, not absolute).
+    ``manifest`` and ``problems`` name files inside the ``archive`` folder; the archive's own
+    format fixes them (the ingest stage writes and reads these names), so only these values are
+    accepted.
+    """
+
     root: str = "aurora_sw_data"
-    manifest: str = "manifest.parquet"
+    synthetic: str = "synthetic"
+    archive: str = "archive"
+    manifest: Literal["manifest.parquet"] = "manifest.parquet"
+    problems: Literal["ingest_problems.csv"] = "ingest_problems.csv"
+    labels: str = "archive/labels.parquet"
+    model: str = "model"
     index: str = "index.zarr"
+    solarwind: str = "solarwind.nc"
+    analyses: str = "analyses"
+    summary: str = "summary.json"
+
+    @field_validator("synthetic", "archive", "labels", "model", "index", "solarwind", "analyses", "summary")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        path = Path(value)
+        if not value.strip() or path.is_absolute() or ".." in path.parts or path == Path("."):
+            raise ValueError(f"{value!r}: give a path relative to the project root, without '..'")
+        return value
 
 
 class Catalog(_Strict):
     """The whole validated catalog. Use :func:`load_catalog` to get one."""
 
     sites: dict[str, Site] = Field(min_length=1)
+    default_site: str | None = None
     sky_conditions: SkyConditionThresholds = SkyConditionThresholds()
     sources: dict[str, Source] = {}
     solarwind: SolarWindConfig
@@ -199,8 +254,23 @@ class Catalog(_Strict):
     outputs: Outputs = Outputs()
     path: Path | None = Field(default=None, exclude=True)
 
-    def site(self, key: str) -> Site:
-        """The site called ``key``; an unknown key raises :class:`CatalogError` listing the known ones."""
+    @field_validator("default_site")
+    @classmethod
+    def _default_site_known(cls, value: str | None, info: ValidationInfo) -> str | None:
+        sites = info.data.get("sites") or {}
+        if value is not None and value not in sites:
+            raise ValueError(f"{value!r} is not one of the sites ({', '.join(sorted(sites))})")
+        return value
+
+    @property
+    def default_site_key(self) -> str:
+        """The site used when none is named: ``default_site``, else the first site listed."""
+        return self.default_site or next(iter(self.sites))
+
+    def site(self, key: str | None = None) -> Site:
+        """The site called ``key`` (``None``: :attr:`default_site_key`); an unknown key raises
+        :class:`CatalogError` listing the known ones."""
+        key = key or self.default_site_key
         try:
             return self.sites[key]
         except KeyError:

@@ -47,6 +47,20 @@ def _catalog(path: Optional[Path]):
     return load_catalog(path)
 
 
+def _layout(root: Path | None, catalog: Optional[Path]):
+    """The project layout of ``root`` (default: the working directory) under the catalog's names."""
+    from aurora_sw.layout import ProjectLayout
+
+    return ProjectLayout(root if root is not None else Path("."), _catalog(catalog).outputs)
+
+
+def _index_layout(index: Path, catalog: Optional[Path]):
+    """The layout of the project the index store lies in (analyses and solar wind beside it)."""
+    from aurora_sw.layout import ProjectLayout
+
+    return ProjectLayout.of_index(index, _catalog(catalog).outputs)
+
+
 def _quiet_libraries() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for name in ("pyspedas", "pytplot", "matplotlib", "PIL", "urllib3", "numexpr"):
@@ -139,7 +153,7 @@ def synth(
     """Generate a synthetic archive: JPEG frames, MP4 timelapses, OMNI CDFs, Kp and truth."""
     from aurora_sw.synthetic import generate_archive
 
-    a = generate_archive(out, start, nights, seed, delay, size, video_nights=video_nights, video_minutes=video_minutes, catalog=_catalog(catalog))
+    a = generate_archive(out, start, n_nights=nights, seed=seed, delay_min=delay, size=size, video_nights=video_nights, video_minutes=video_minutes, catalog=_catalog(catalog))
     typer.echo(f"{a.n_frames} frames of {len(a.nights)} nights in {a.root} (planted delay {a.planted_delay_min:.0f} min)")
 
 
@@ -147,7 +161,7 @@ def synth(
 def ingest(
     sources: list[Path] = typer.Argument(..., help="AuroraMAX movies (MP4), folders of them, or folders of JPEG/PNG frames with the UTC time in the file name."),
     out: Path = typer.Option(..., "--out", help="Archive folder; its manifest.parquet is created or extended, movie frames go to OUT/frames/."),
-    site: str = typer.Option("yellowknife", "--site", help="Site key in the catalog."),
+    site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: its default_site)."),
     every: str = typer.Option("60s", "--every", help="Keep one frame per this much sky time (e.g. 60s, 2min)."),
     lock_timeout: float = typer.Option(60.0, "--lock-timeout", help="Seconds to wait while another ingest writes the same archive (0: stop at once)."),
     catalog: Optional[Path] = CatalogOpt,
@@ -167,15 +181,17 @@ def ingest(
     from aurora_sw.times import duration_s
 
     every_s = duration_s(every, "--every")
-    s = run_ingest(sources, out, _catalog(catalog), site, every_s, lock_timeout_s=lock_timeout)
+    cat = _catalog(catalog)
+    s = run_ingest(sources, out, cat, site_key=site, every_s=every_s, lock_timeout_s=lock_timeout)
+    problems_csv = out / cat.outputs.problems
     typer.echo(f"{s.n_added} frames added, {s.n_total} in {s.manifest_path}")
     if s.problems:
         counts = ", ".join(f"{reason} {n}" for reason, n in s.problem_counts.items())
-        typer.echo(f"{len(s.problems)} problems ({counts}), listed in {out / 'ingest_problems.csv'}")
+        typer.echo(f"{len(s.problems)} problems ({counts}), listed in {problems_csv}")
     for p in s.problems[:20]:
-        typer.echo(f"  problem: {p['path']}: {p['problem']}", err=True)
+        typer.echo(f"  problem: {p.path}: {p.problem}", err=True)
     if len(s.problems) > 20:
-        typer.echo(f"  ... {len(s.problems) - 20} more in {out / 'ingest_problems.csv'}", err=True)
+        typer.echo(f"  ... {len(s.problems) - 20} more in {problems_csv}", err=True)
 
 
 @app.command("fetch-movies")
@@ -195,10 +211,10 @@ def fetch_movies(
         raise AuroraSWError(f"fetch-movies: --end {last} is before --start {first}")
     if resolution not in ("480p", "720p", "1080p"):
         raise AuroraSWError(f"fetch-movies: --resolution {resolution!r}: use 480p, 720p or 1080p")
-    files, problems = download_movies(first, last, out, _catalog(catalog), resolution)
+    files, problems = download_movies(first, last, out, catalog=_catalog(catalog), resolution=resolution)
     typer.echo(f"{len(files)} movies in {out}")
     for p in problems:
-        typer.echo(f"  problem: {p['path']}: {p['problem']}", err=True)
+        typer.echo(f"  problem: {p.path}: {p.problem}", err=True)
 
 
 @solarwind_app.command("fetch")
@@ -219,7 +235,8 @@ def solarwind_fetch(
     from aurora_sw.solarwind.variables import load_solar_wind
 
     _quiet_libraries()
-    ds = load_solar_wind(start, end, [v.strip() for v in variables.split(",") if v.strip()], _catalog(catalog), cache, offline, kp_cache)
+    ds = load_solar_wind(start, end, [v.strip() for v in variables.split(",") if v.strip()], catalog=_catalog(catalog), cache_dir=cache, offline=offline,
+                         kp_cache_dir=kp_cache)
     for name in ds.data_vars:
         da = ds[name]
         typer.echo(f"  {name:12s} {da.attrs.get('units', ''):>22s}  valid {float(da.notnull().mean()):6.1%}  mean {float(da.mean()):10.3f}")
@@ -242,7 +259,7 @@ def solarwind_events(
     """Fetch (sunpy/HEK, cached by month) or read an event list and print it."""
     from aurora_sw.solarwind.events import load_events
 
-    ev = load_events(name, start, end, _catalog(catalog), cache, offline)
+    ev = load_events(name, start, end, catalog=_catalog(catalog), cache_dir=cache, offline=offline)
     typer.echo(ev.to_string(index=False, max_rows=40) if len(ev) else "no events")
     typer.echo(f"{len(ev)} events in {name} from {start} to {end}")
     if out:
@@ -266,7 +283,7 @@ def _index_and_solar_wind(index: Path, names: list[str], span, catalog, cache, k
         raise AuroraSWError(f"{index}: no variable {', '.join(map(repr, missing))}; have {', '.join(ds.data_vars)}")
     start, end = span(pd.DatetimeIndex(ds["time"].values))
     hour = pd.Timedelta(minutes=60)  # the loader's end is exclusive; an hour more costs nothing (files are daily)
-    sw = load_solar_wind(start - hour, end + hour, names, catalog, cache, offline, kp_cache)
+    sw = load_solar_wind(start - hour, end + hour, names, catalog=catalog, cache_dir=cache, offline=offline, kp_cache_dir=kp_cache)
     return ds, sw
 
 
@@ -317,7 +334,7 @@ def correlate(
         typer.echo(f"{name:12s} {res.summary(name)}")
         if lag.attrs["n_lags_masked"]:
             typer.echo(f"{'':12s} {lag.attrs['lag_mask']}")
-    out = out or Path(index).resolve().parent / "analyses"
+    out = out or _index_layout(index, catalog).analyses
     res.write(out)
     typer.echo(f"results and plots in {out}")
 
@@ -367,12 +384,12 @@ def epochs(
         from aurora_sw.solarwind.events import load_events
 
         t = pd.DatetimeIndex(ds["time"].values)  # events whose window reaches the index
-        times = pd.DatetimeIndex(load_events(events, t.min() - pd.Timedelta(minutes=last), t.max() - pd.Timedelta(minutes=first), cat, offline=offline)["time"])
+        times = pd.DatetimeIndex(load_events(events, t.min() - pd.Timedelta(minutes=last), t.max() - pd.Timedelta(minutes=first), catalog=cat, offline=offline)["time"])
     else:
         times = event_times_from_csv(events)
     series = {**{n: sw[n] for n in sw.data_vars}, **{n: ds[n] for n in needs}}
     res = run_epochs(series, times, variable=variable, window_min=(first, last), bin_min=bin_min)
-    out = out or Path(index).resolve().parent / "analyses"
+    out = out or _index_layout(index, catalog).analyses
     stem = f"epochs_{events if definition or events in cat.events else Path(events).stem}_{variable}"
     res.write(out, stem)
     typer.echo(f"{res.summary()}; results in {out / stem}.nc/.png")
@@ -409,7 +426,7 @@ def recurrence(
     aurora = open_index(index)["p_aurora"].load()
     driver = None
     if variable:
-        sw_path = solarwind or (Path(index).resolve().parent / "solarwind.nc")
+        sw_path = solarwind or _index_layout(index, catalog).solarwind
         if sw_path.exists():
             with xr.open_dataset(sw_path) as sw_file:
                 if variable not in sw_file:
@@ -418,9 +435,10 @@ def recurrence(
         else:
             t = pd.DatetimeIndex(aurora["time"].values)
             pad = pd.Timedelta(days=27 * rotations)
-            driver = load_solar_wind(t.min() - pad, t.max() + pad, [variable], _catalog(catalog), cache, offline, kp_cache)[variable]
+            driver = load_solar_wind(t.min() - pad, t.max() + pad, [variable], catalog=_catalog(catalog), cache_dir=cache, offline=offline,
+                                     kp_cache_dir=kp_cache)[variable]
     res = run_recurrence(aurora, driver, rotation=rotation)
-    out = res.write(out or Path(index).resolve().parent / "analyses" / f"recurrence_{rotation}.png")
+    out = res.write(out or _index_layout(index, catalog).analyses / f"recurrence_{rotation}.png")
     typer.echo(f"{res.summary()} -> {out}")
 
 
@@ -438,7 +456,8 @@ def label_sample(
     from aurora_sw.ingest import read_manifest
     from aurora_sw.labels import sample_for_labelling
 
-    sample = sample_for_labelling(read_manifest(archive), per_night, max_fraction, tuple(sun.split(",")), tuple(moon.split(",")), seed)
+    sample = sample_for_labelling(read_manifest(archive), per_night=per_night, max_fraction=max_fraction, sun_classes=tuple(sun.split(",")),
+                                  moon_classes=tuple(moon.split(",")), seed=seed)
     sample.assign(label="")[["path", "time_utc", "night", "sun_class", "moon_class", "label"]].to_csv(out, index=False)
     typer.echo(f"{len(sample)} frames from {sample['night'].nunique()} nights -> {out} (fill the label column with yes/no/unsure)")
 
@@ -446,9 +465,9 @@ def label_sample(
 @label_app.command("import")
 def label_import(
     source: Path = typer.Argument(..., help="A folder-labelled set ([train|val/]yes|no|unsure/*.jpg) or a CSV with path,label."),
-    store: Path = typer.Option(Path("labels.parquet"), "--store", help="The label store to add to."),
+    store: Optional[Path] = typer.Option(None, "--store", help="The label store to add to (default: the catalog's outputs.labels, archive/labels.parquet)."),
     labeller: str = typer.Option("unknown", "--labeller", help="Who labelled these."),
-    site: str = typer.Option("yellowknife", "--site"),
+    site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: its default_site)."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Add labels to the store (the latest label of a frame wins)."""
@@ -456,6 +475,7 @@ def label_import(
 
     cat = _catalog(catalog)
     rows = import_folders(source, cat, site) if source.is_dir() else import_csv(source, cat, site)
+    store = store or _layout(None, catalog).labels
     s = LabelStore(store)
     s.add(rows, labeller=labeller)
     counts = rows["label"].value_counts().to_dict()
@@ -464,13 +484,15 @@ def label_import(
 
 @label_app.command("report")
 def label_report(
-    store: Path = typer.Option(Path("labels.parquet"), "--store"),
+    store: Optional[Path] = typer.Option(None, "--store", help="The label store (default: the catalog's outputs.labels, archive/labels.parquet)."),
     val_fraction: float = typer.Option(0.2, "--val-fraction", help="Fraction of nights for validation."),
     seed: int = typer.Option(0, "--seed"),
+    catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Counts per class and the night-wise, class-balanced split that `train` would use."""
     from aurora_sw.labels import LabelStore, split_by_night, split_report
 
+    store = store or _layout(None, catalog).labels
     s = LabelStore(store)
     if not len(s):
         raise AuroraSWError(f"{store}: no labels yet; use `aurora-sw label import`")
@@ -481,7 +503,7 @@ def label_report(
 @app.command()
 def train(
     labels: Path = typer.Option(..., "--labels", help="Label store (labels.parquet)."),
-    out: Path = typer.Option(Path("model"), "--out", help="Folder for checkpoints (last.pt every epoch, best.pt) and the split."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for checkpoints (last.pt every epoch, best.pt) and the split (default: the catalog's outputs.model, model)."),
     val_fraction: float = typer.Option(0.2, "--val-fraction", help="Fraction of nights held out for validation."),
     input_size: int = typer.Option(240, "--input-size", help="Network input in pixels (240 as the seed; 64-128 for CPU)."),
     epochs_head: int = typer.Option(6, "--epochs-head", help="Stage 1: head only (with ImageNet weights)."),
@@ -517,6 +539,7 @@ def train(
         normalization=normalization, max_train_seconds=max_seconds,
     )
     split = split_by_night(read_label_table(labels), val_fraction, seed=seed)
+    out = out or _layout(None, None).model
     _output_dir(out)
     split.to_parquet(out / "split.parquet", index=False)
     typer.echo(split_report(split).to_string())
@@ -534,7 +557,7 @@ def evaluate(
     labels: Path = typer.Option(..., "--labels", help="Label store, or a split.parquet written by `train`."),
     split: str = typer.Option("val", "--split", help="Which split to evaluate when the file has one ('all' for every row)."),
     out: Path = typer.Option(Path("report"), "--out", help="Folder for metrics.json, per_condition.csv and the plots."),
-    site: str = typer.Option("yellowknife", "--site"),
+    site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: its default_site)."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Accuracy, precision, recall, F1, ROC/PR-AUC, calibration and the per-sky-condition table."""
@@ -545,6 +568,7 @@ def evaluate(
     from aurora_sw.model.checkpoint import load_checkpoint
     from aurora_sw.model.evaluate import write_report
     from aurora_sw.sky import sky_conditions
+    from aurora_sw.times import aware_utc
 
     cat = _catalog(catalog)
     site_cfg = cat.site(site)  # a bad --site is refused before any frame is scored
@@ -563,7 +587,7 @@ def evaluate(
     ckpt = load_checkpoint(model)
     _output_dir(out)
     scores = score_frames(list(df["path"]), ckpt)
-    geo = sky_conditions(pd.DatetimeIndex(pd.to_datetime(df["time_utc"], utc=True)), site_cfg, cat.sky_conditions)
+    geo = sky_conditions(pd.DatetimeIndex(aware_utc(df["time_utc"])), site_cfg, cat.sky_conditions)
     frames = df.reset_index(drop=True).assign(p_aurora=scores["p_aurora"], sun_class=geo["sun_class"].to_numpy(), moon_class=geo["moon_class"].to_numpy())
     m = write_report(frames, out, ckpt.threshold)
     typer.echo(f"{m['n']} frames: accuracy {m['accuracy']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}, "
@@ -610,7 +634,7 @@ def gradcam(
 def score(
     archive: Path = typer.Option(..., "--archive", help="Archive folder (manifest.parquet)."),
     model: Path = typer.Option(..., "--model", help="Classifier checkpoint (best.pt)."),
-    out: Path = typer.Option(Path("index.zarr"), "--out", help="The index store (Zarr), one chunk per night."),
+    out: Optional[Path] = typer.Option(None, "--out", help="The index store (Zarr), one chunk per night (default: the catalog's outputs.index, index.zarr)."),
     resume: bool = typer.Option(False, "--resume", help="Keep complete, intact nights in OUT (or of an interrupted run); score the rest and damaged ones."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per batch (default: by input size; 16 at 240 px on CPU, 128 on GPU)."),
     workers: int = typer.Option(0, "--workers", help="DataLoader processes decoding frames."),
@@ -630,6 +654,7 @@ def score(
     from aurora_sw.workflows.score import score as run_score
 
     _quiet_libraries()
+    out = out or _layout(None, catalog).index
     r = run_score(archive, model, out, resume=resume, batch_size=batch_size, workers=workers, backend=backend, cam=cam, dask=dask,
                   scheduler=scheduler, catalog_path=_catalog(catalog).path)
     typer.echo(r.summary())

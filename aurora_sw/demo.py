@@ -18,6 +18,8 @@ import pandas as pd
 import xarray as xr
 
 from aurora_sw.catalog import Catalog, load_catalog
+from aurora_sw.layout import ProjectLayout
+from aurora_sw.times import aware_utc
 from aurora_sw.workflows.correlate import CorrelationResult, correlate
 
 log = logging.getLogger(__name__)
@@ -67,9 +69,10 @@ def correlate_stage(out: str | Path, index: xr.Dataset, solarwind: xr.Dataset, c
 def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog | None = None, progress: bool = True) -> dict:
     """Run the chain into ``out`` and return (and write ``out/summary.json``) its summary.
 
-    Layout of ``out``: ``synthetic/`` (frames, OMNI CDFs, truth), ``archive/`` (manifest,
-    labels), ``model/`` (checkpoints; ``model/heldout/`` the held-out report and predictions), ``index.zarr``, ``lag_newell_p_aurora.nc``,
-    ``summary.json``.
+    Layout of ``out`` (:class:`aurora_sw.layout.ProjectLayout`, names from the catalog's
+    ``outputs``): ``synthetic/`` (frames, OMNI CDFs, truth), ``archive/`` (manifest, labels),
+    ``model/`` (checkpoints; ``model/heldout/`` the held-out report and predictions),
+    ``index.zarr``, ``solarwind.nc``, ``lag_newell_p_aurora.nc``, ``summary.json``.
     """
     import torch
 
@@ -89,15 +92,18 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     catalog = catalog or load_catalog()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    layout = ProjectLayout(out, catalog.outputs)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     timings: dict[str, float] = {}
     t = time.perf_counter()
 
-    syn = generate_archive(out / "synthetic", cfg.start_night, cfg.nights, cfg.seed, cfg.delay_min, cfg.frame_size, catalog=catalog, progress=progress)
+    syn = generate_archive(
+        layout.synthetic, cfg.start_night, n_nights=cfg.nights, seed=cfg.seed, delay_min=cfg.delay_min, size=cfg.frame_size, catalog=catalog, progress=progress
+    )
     t = _stage(timings, "generate", t)
 
-    summary_ingest = ingest([syn.frames_dir], out / "archive", catalog, progress=progress)
-    manifest = read_manifest(out / "archive")
+    summary_ingest = ingest([syn.frames_dir], layout.archive, catalog, progress=progress)
+    manifest = read_manifest(layout.archive)
     t = _stage(timings, "ingest", t)
 
     # The labeller: ground truth, on a date-aware sample, as a person would label.
@@ -106,7 +112,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     truth = truth.set_index("path")
     sample = sample_for_labelling(manifest, per_night=cfg.label_per_night, sun_classes=SUN_CLASSES, moon_classes=MOON_CLASSES, seed=cfg.seed)
     sample["label"] = np.where(truth.loc[sample["path"], "aurora_visible"].to_numpy(), "yes", "no")
-    store = LabelStore(out / "archive" / "labels.parquet")
+    store = LabelStore(layout.labels)
     store.add(sample, labeller="synthetic-truth")
     # Every label is used (the loss weighs the two classes equally, see train_classifier):
     # downsampling to balanced classes threw away up to 60 % of a seed's labels, and with them
@@ -119,20 +125,20 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
         input_size=cfg.input_size, epochs_head=0, epochs_full=cfg.epochs, lr_full=cfg.lr, batch_size=32,
         seed=cfg.seed, max_train_seconds=cfg.max_train_seconds,
     )
-    ckpt = train_classifier(split, train_cfg, out / "model", progress=progress)
+    ckpt = train_classifier(split, train_cfg, layout.model, progress=progress)
     t = _stage(timings, "train", t)
 
-    scoring = score_archive(out / "archive", ckpt, out / "index.zarr", progress=progress, catalog_path=str(catalog.path))
-    index = open_index(out / "index.zarr").load()
-    p_by_minute = pd.Series(index["p_aurora"].values, index=pd.DatetimeIndex(index["time"].values).tz_localize("UTC"))
-    scored = manifest.assign(p_aurora=p_by_minute.reindex(pd.to_datetime(manifest["time_utc"], utc=True).dt.floor("1min")).to_numpy())
+    scoring = score_archive(layout.archive, ckpt, layout.index, progress=progress, catalog_path=str(catalog.path))
+    index = open_index(layout.index).load()
+    p_by_minute = pd.Series(index["p_aurora"].values, index=aware_utc(index["time"].values))
+    scored = manifest.assign(p_aurora=p_by_minute.reindex(aware_utc(manifest["time_utc"]).dt.floor("1min")).to_numpy())
     t = _stage(timings, "score", t)
 
     # Held-out nights: every frame of them, not just the labelled sample.
     val_nights = sorted(split.loc[split["split"] == "val", "night"].unique())
     held = scored[scored["night"].isin(val_nights)]
     y_true = truth.loc[held["path"], "aurora_visible"].to_numpy()
-    metrics = write_report(held.assign(label=np.where(y_true, "yes", "no")), out / "model" / "heldout", ckpt.threshold)
+    metrics = write_report(held.assign(label=np.where(y_true, "yes", "no")), layout.model / "heldout", ckpt.threshold)
     held_sorted = held.assign(y=y_true).sort_values("time_utc")
     smoothed = np.concatenate(
         [hmm_smooth(g["p_aurora"].to_numpy(), g["time_utc"]) for _, g in held_sorted.groupby("night")]
@@ -143,10 +149,10 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
 
     # The whole synthetic span (several solar rotations: the recurrence chart needs them), then
     # the lag analysis on the imaged nights.
-    truth_sw = xr.open_dataset(syn.root / "truth" / "solarwind.nc")
+    truth_sw = xr.open_dataset(syn.truth_solarwind)
     span = pd.DatetimeIndex(truth_sw["time"].values)
-    sw = load_solar_wind(span.min(), span.max(), ["newell", "bz_gsm", "vsw", "kp"], catalog, cache_dir=syn.omni_dir, offline=True, kp_cache_dir=syn.kp_dir)
-    sw.to_netcdf(out / "solarwind.nc")
+    sw = load_solar_wind(span.min(), span.max(), ["newell", "bz_gsm", "vsw", "kp"], catalog=catalog, cache_dir=syn.omni_dir, offline=True, kp_cache_dir=syn.kp_dir)
+    sw.to_netcdf(layout.solarwind)
     found = correlate_stage(out, index, sw, cfg)
     lag = found.lags["newell"]
     sw = found.drivers
@@ -185,5 +191,5 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
         "config": {k: v for k, v in cfg.__dict__.items() if k != "extra"},
     }
     truth_sw.close()
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    layout.summary.write_text(json.dumps(summary, indent=2, default=str))
     return summary

@@ -15,6 +15,7 @@ import pandas as pd
 
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.locking import writer_lock
+from aurora_sw.times import aware_utc
 
 LABELS = ("yes", "no", "unsure")
 LABEL_COLUMNS = ["path", "time_utc", "night", "label", "labeller", "labelled_at"]
@@ -22,6 +23,7 @@ LABEL_COLUMNS = ["path", "time_utc", "night", "label", "labeller", "labelled_at"
 
 def sample_for_labelling(
     manifest: pd.DataFrame,
+    *,
     per_night: int = 20,
     max_fraction: float = 0.5,
     sun_classes: tuple[str, ...] = ("Night",),
@@ -147,7 +149,7 @@ def split_report(split: pd.DataFrame) -> pd.DataFrame:
     return counts
 
 
-def _with_times(df: pd.DataFrame, catalog, site_key: str, source: str) -> pd.DataFrame:
+def _with_times(df: pd.DataFrame, catalog, site_key: str | None, source: str) -> pd.DataFrame:
     """Add ``time_utc`` (from the file names) and ``night``; name the files without a time."""
     from aurora_sw.ingest.jpeg import filename_patterns, time_from_name
     from aurora_sw.sky import local_night
@@ -166,8 +168,11 @@ def _with_times(df: pd.DataFrame, catalog, site_key: str, source: str) -> pd.Dat
     return df
 
 
-def import_folders(root: str | os.PathLike, catalog=None, site_key: str = "yellowknife") -> pd.DataFrame:
+def import_folders(root: str | os.PathLike, catalog=None, site_key: str | None = None) -> pd.DataFrame:
     """Labels from a folder-labelled set: ``ROOT/[train|val|test/]{yes,no,unsure}/*.jpg``.
+
+    ``site_key`` names the site whose local dates name the nights (default: the catalog's
+    default site).
 
     Returns rows with ``path``, ``label``, ``time_utc``, ``night`` and ``given_split`` (the
     folder's split, kept for reference: splits are redone by night, since the seed's within-night
@@ -189,8 +194,12 @@ def import_folders(root: str | os.PathLike, catalog=None, site_key: str = "yello
     return _with_times(pd.DataFrame(rows), catalog or load_catalog(), site_key, str(root))
 
 
-def import_csv(path: str | os.PathLike, catalog=None, site_key: str = "yellowknife") -> pd.DataFrame:
-    """Labels from a CSV with columns ``path`` and ``label`` (yes/no/unsure); paths relative to the CSV."""
+def import_csv(path: str | os.PathLike, catalog=None, site_key: str | None = None) -> pd.DataFrame:
+    """Labels from a CSV with columns ``path`` and ``label`` (yes/no/unsure); paths relative to the CSV.
+
+    ``site_key`` names the site whose local dates name the nights (default: the catalog's
+    default site).
+    """
     from aurora_sw.catalog import load_catalog
 
     path = Path(path)
@@ -255,7 +264,7 @@ class LabelStore:
         new = pd.DataFrame(
             {
                 "path": rows["path"].astype(str).to_numpy(),
-                "time_utc": pd.to_datetime(rows["time_utc"], utc=True).to_numpy(),
+                "time_utc": aware_utc(rows["time_utc"]).to_numpy(),
                 "night": rows["night"].astype(str).to_numpy(),
                 "label": rows[label_col].to_numpy(),
                 "labeller": labeller,

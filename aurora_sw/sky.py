@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from aurora_sw.catalog import Site, SkyConditionThresholds
+from aurora_sw.times import aware_utc
 
 SUN_CLASSES = ("Night", "Astro", "Nautical", "Civil", "Day")
 MOON_CLASSES = ("NoMoon", "Moon_Quarter", "Moon_Full")
@@ -51,8 +52,7 @@ def sun_moon_geometry(times: pd.DatetimeIndex | np.ndarray, site: Site) -> pd.Da
     from astropy.time import Time
 
     _configure_astropy_offline()
-    idx = pd.DatetimeIndex(times)
-    idx = idx.tz_convert("UTC") if idx.tz is not None else idx.tz_localize("UTC")
+    idx = aware_utc(pd.DatetimeIndex(times))
     if len(idx) == 0:
         return pd.DataFrame(
             columns=["sun_alt", "sun_az", "moon_alt", "moon_az", "moon_phase", "moon_illum"], index=idx
@@ -133,7 +133,6 @@ def local_night(times: pd.DatetimeIndex, site: Site) -> np.ndarray:
 
     Returns ``datetime64[D]`` dates, so 2024-02-01 02:00 local belongs to night 2024-01-31.
     """
-    idx = pd.DatetimeIndex(times)
-    idx = idx.tz_convert("UTC") if idx.tz is not None else idx.tz_localize("UTC")
+    idx = aware_utc(pd.DatetimeIndex(times))
     local = idx.tz_convert(site.timezone) - pd.Timedelta(hours=12)
     return local.tz_localize(None).normalize().to_numpy().astype("datetime64[D]")

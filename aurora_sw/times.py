@@ -1,7 +1,8 @@
 """Times a user types (``--start``, ``--end``, ``--night``) -> UTC timestamps, or one clear error.
 
 Inside aurora-sw times are naive ``datetime64[ns]`` in UTC. A time with a zone is converted to
-UTC; one without is taken as UTC already. A night is named by its local date at dusk.
+UTC; one without is taken as UTC already (:func:`naive_utc`, :func:`aware_utc`: the one place
+this is written). A night is named by its local date at dusk.
 """
 
 from __future__ import annotations
@@ -9,12 +10,61 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import numpy as np
 import pandas as pd
 
 from aurora_sw.errors import AuroraSWError
 
 TimeLike = str | dt.datetime | dt.date | pd.Timestamp
 _NIGHT = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def naive_utc(times):
+    """Times as naive UTC (the internal convention): zone-aware ones converted to UTC, naive ones
+    taken as UTC already. The one place this conversion is written.
+
+    Parameters
+    ----------
+    times
+        A scalar (``Timestamp``, ``datetime``, ISO string), a ``pandas.Series`` (of datetimes or
+        ISO strings, each may carry its own offset) or anything ``pandas.DatetimeIndex`` takes.
+
+    Returns
+    -------
+    pandas.Timestamp, pandas.Series or pandas.DatetimeIndex
+        The same kind as given (array-likes as a ``DatetimeIndex``), naive, in UTC.
+
+    Examples
+    --------
+    >>> naive_utc("2024-02-01T00:00-07:00")
+    Timestamp('2024-02-01 07:00:00')
+    """
+    if isinstance(times, pd.Series):
+        return pd.to_datetime(times, utc=True).dt.tz_localize(None)
+    if isinstance(times, (str, dt.datetime, dt.date, pd.Timestamp, np.datetime64)):
+        t = pd.Timestamp(times)
+        return t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t
+    t = pd.DatetimeIndex(pd.to_datetime(times))
+    return t.tz_convert("UTC").tz_localize(None) if t.tz is not None else t
+
+
+def aware_utc(times):
+    """Times as timezone-aware UTC: zone-aware ones converted, naive ones taken as UTC.
+
+    Same kinds in and out as :func:`naive_utc`.
+
+    Examples
+    --------
+    >>> aware_utc(pd.DatetimeIndex(["2024-02-01 07:00"]))[0]
+    Timestamp('2024-02-01 07:00:00+0000', tz='UTC')
+    """
+    if isinstance(times, pd.Series):
+        return pd.to_datetime(times, utc=True)
+    if isinstance(times, (str, dt.datetime, dt.date, pd.Timestamp, np.datetime64)):
+        t = pd.Timestamp(times)
+        return t.tz_convert("UTC") if t.tzinfo is not None else t.tz_localize("UTC")
+    t = pd.DatetimeIndex(pd.to_datetime(times))
+    return t.tz_convert("UTC") if t.tz is not None else t.tz_localize("UTC")
 
 
 def utc_time(value: TimeLike, name: str = "time") -> pd.Timestamp:
@@ -44,7 +94,7 @@ def utc_time(value: TimeLike, name: str = "time") -> pd.Timestamp:
         t = pd.NaT
     if t is pd.NaT:
         raise AuroraSWError(f"{name} {value!r}: not a date or time; use an ISO UTC date/time such as 2024-02-01 or 2024-02-01T06:30")
-    return t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t
+    return naive_utc(t)
 
 
 def utc_range(start: TimeLike | None, end: TimeLike | None, open_ended: bool = False) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:

@@ -23,7 +23,7 @@ from aurora_sw.catalog import load_catalog
 from aurora_sw.ingest import ingest
 from aurora_sw.ingest.video import iter_frames, read_overlay
 from aurora_sw.synthetic import generate_archive
-from aurora_sw.synthetic.dataset import write_timelapse
+from aurora_sw.synthetic.movies import write_timelapse
 from aurora_sw.synthetic.solarwind import aurora_activity, synthetic_solar_wind
 
 
@@ -35,7 +35,7 @@ def main() -> None:
     site = cat.site("yellowknife")
     work = Path(tempfile.mkdtemp(prefix="ingest_bench_"))
     sw = synthetic_solar_wind("2024-02-04", "2024-02-07", seed=0)
-    movie = write_timelapse(work / "videos", pd.Timestamp("2024-02-05"), site, cat, 0, aurora_activity(sw), size=240, minutes=args.minutes, start_local="22:00")
+    movie = write_timelapse(work / "videos", pd.Timestamp("2024-02-05"), site=site, catalog=cat, night_seed=0, activity=aurora_activity(sw), size=240, minutes=args.minutes, start_local="22:00")
     n_movie = args.minutes * 10
 
     t0 = time.perf_counter()
@@ -53,13 +53,13 @@ def main() -> None:
     t_decode = time.perf_counter() - t0
     t0 = time.perf_counter()
     for f in kept:
-        read_overlay(f.rgb, tuple(site.camera_epochs[-1].overlay_box))
+        read_overlay(f.rgb, tuple(site.camera_epochs[-1].overlay_box), site.tz)
     t_ocr = time.perf_counter() - t0
     t0 = time.perf_counter()
     s = ingest([movie], work / "arch_video", cat, progress=False)
     t_video = time.perf_counter() - t0
 
-    arch = generate_archive(work / "jpeg", "2024-02-05", 1, seed=0, size=720, catalog=cat, progress=False)
+    arch = generate_archive(work / "jpeg", "2024-02-05", n_nights=1, seed=0, size=720, catalog=cat, progress=False)
     t0 = time.perf_counter()
     sj = ingest([arch.frames_dir], work / "arch_jpeg", cat, progress=False)
     t_jpeg = time.perf_counter() - t0

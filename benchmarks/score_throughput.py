@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--skip-rss", action="store_true", help="only the throughput comparison")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="score_bench_"))
-    arch = generate_archive(work / "one", "2024-02-05", 1, seed=0, size=720, progress=False)
+    arch = generate_archive(work / "one", "2024-02-05", n_nights=1, seed=0, size=720, progress=False)
     paths = sorted(str(p) for p in arch.frames_dir.rglob("*.jpg"))
     paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.frames, len(paths))).astype(int)]  # the whole night
     print(f"{len(paths)} frames of 720x720 JPEG, CPU threads {torch.get_num_threads()}")
@@ -121,7 +121,7 @@ def main() -> None:
     # Peak memory does not grow with the number of nights: each night is scored and written alone.
     ckpt_path = save_checkpoint(Checkpoint("efficientnet_b1", create_model("efficientnet_b1").state_dict(), 64), work / "m.pt")
     for nights in (1, 10):
-        syn = generate_archive(work / f"n{nights}", "2024-02-05", nights, seed=1, size=128, progress=False)
+        syn = generate_archive(work / f"n{nights}", "2024-02-05", n_nights=nights, seed=1, size=128, progress=False)
         ingest([syn.frames_dir], work / f"a{nights}", progress=False)
         rss = peak_rss_mb([sys.executable, "-m", "aurora_sw", "score", "--archive", str(work / f"a{nights}"), "--model", str(ckpt_path), "--out", str(work / f"i{nights}.zarr")])
         print(f"{nights:2d} night(s), {syn.n_frames} frames: peak RSS of `aurora-sw score` {rss:6.0f} MB")

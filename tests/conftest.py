@@ -22,7 +22,7 @@ def small_archive(tmp_path_factory, catalog):
     """Two nights of 128 px synthetic frames (fast), with OMNI CDFs and truth."""
     from aurora_sw.synthetic import generate_archive
 
-    return generate_archive(tmp_path_factory.mktemp("synthetic"), "2024-02-05", 2, seed=1, size=128, catalog=catalog, progress=False)
+    return generate_archive(tmp_path_factory.mktemp("synthetic"), "2024-02-05", n_nights=2, seed=1, size=128, catalog=catalog, progress=False)
 
 
 @pytest.fixture(scope="session")

@@ -42,15 +42,15 @@ def server(tmp_path):
 
 def test_downloads_present_nights_and_names_missing_ones(server, tmp_path):
     cat = catalog_with_url(tmp_path, server)
-    files, problems = download_movies("2024-02-01", "2024-02-02", tmp_path / "videos", cat, progress=False)
+    files, problems = download_movies("2024-02-01", "2024-02-02", tmp_path / "videos", catalog=cat, progress=False)
     assert [f.name for f in files] == ["auroramaxHD_20240201_720p.mp4"]
     assert files[0].stat().st_size == 5012 and not list((tmp_path / "videos").glob("*.part"))
-    assert len(problems) == 1 and "HTTP 404" in problems[0]["problem"] and "20240202" in problems[0]["path"]
-    again, _ = download_movies("2024-02-01", "2024-02-01", tmp_path / "videos", cat, progress=False)
+    assert len(problems) == 1 and "HTTP 404" in problems[0].problem and "20240202" in problems[0].path
+    again, _ = download_movies("2024-02-01", "2024-02-01", tmp_path / "videos", catalog=cat, progress=False)
     assert again == files  # already there: skipped
 
 
 def test_no_network_says_so_at_once(tmp_path):
     cat = catalog_with_url(tmp_path, "http://127.0.0.1:1/")  # nothing listens on port 1
     with pytest.raises(NetworkUnavailableError, match="no network"):
-        download_movies("2024-02-01", "2024-02-01", tmp_path / "videos", cat, progress=False)
+        download_movies("2024-02-01", "2024-02-01", tmp_path / "videos", catalog=cat, progress=False)

@@ -32,7 +32,7 @@ def test_bad_files_are_reported_and_the_rest_kept(small_archive, tmp_path, catal
     (src / "20240206T200100Z.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     (src / "holiday_photo.jpg").write_bytes((src / sorted(p.name for p in src.iterdir())[0]).read_bytes())
     s = ingest([src], tmp_path / "arch", catalog, progress=False)
-    problems = {p["path"].rsplit("/", 1)[-1]: p["problem"] for p in s.problems}
+    problems = {p.path.rsplit("/", 1)[-1]: p.problem for p in s.problems}
     assert "no UTC time" in problems["holiday_photo.jpg"]
     assert "unreadable" in problems["20240206T200000Z.jpg"] and "unreadable" in problems["20240206T200100Z.jpg"]
     m = read_manifest(tmp_path / "arch")
@@ -97,7 +97,7 @@ def test_truncated_tiny_and_greyscale_frames_are_flagged_and_listed(small_archiv
     bad = {"truncated", "too_small", "greyscale", "unreadable"}
     assert not any(flags[f.name] & bad for f in frames if f.name not in spoiled)
     assert s.problem_counts == {"truncated": 1, "too_small": 1, "greyscale": 1}
-    assert {Path(p["path"]).name: p["reason"] for p in s.problems} == spoiled
+    assert {Path(p.path).name: p.reason for p in s.problems} == spoiled
 
 
 def test_ingest_command_counts_bad_frames_and_reruns_keep_the_problem_list(small_archive, tmp_path):

@@ -253,7 +253,7 @@ def three_nights(tmp_path_factory):
     ``green_excess`` is unrelated noise."""
     from scipy.signal import lfilter
 
-    from aurora_sw.synthetic.dataset import write_omni_cdfs
+    from aurora_sw.synthetic.omni_files import write_omni_cdfs
     from aurora_sw.synthetic.solarwind import aurora_activity, synthetic_solar_wind
 
     root = tmp_path_factory.mktemp("three_nights")

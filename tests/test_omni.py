@@ -7,7 +7,7 @@ import pytest
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
 from aurora_sw.solarwind import omni as omni_mod
 from aurora_sw.solarwind.variables import load_solar_wind
-from aurora_sw.synthetic.dataset import write_omni_cdfs
+from aurora_sw.synthetic.omni_files import write_omni_cdfs
 from aurora_sw.synthetic.solarwind import aurora_activity, synthetic_solar_wind
 
 
@@ -32,7 +32,7 @@ def test_cache_uses_the_hro2_layout(cache):
 
 def test_offline_load_masks_fills_and_spans_months(cache, catalog):
     root, sw, _ = cache
-    ds = load_solar_wind("2024-01-30", "2024-02-03", ["bz_gsm", "vsw", "ae", "sym_h"], catalog, cache_dir=root, offline=True)
+    ds = load_solar_wind("2024-01-30", "2024-02-03", ["bz_gsm", "vsw", "ae", "sym_h"], catalog=catalog, cache_dir=root, offline=True)
     t = pd.DatetimeIndex(ds.time.values)
     assert t.min() == pd.Timestamp("2024-01-30") and t.max() == pd.Timestamp("2024-02-02T23:59")
     truth = sw["bz_gsm"].sel(time=slice("2024-01-30", "2024-02-02T23:59")).values
@@ -46,20 +46,20 @@ def test_offline_load_masks_fills_and_spans_months(cache, catalog):
 def test_missing_month_is_named(cache, catalog):
     root, _, _ = cache
     with pytest.raises(AuroraSWError, match="omni_hro2_1min_20240301"):
-        load_solar_wind("2024-02-25", "2024-03-02", ["bz_gsm"], catalog, cache_dir=root, offline=True)
+        load_solar_wind("2024-02-25", "2024-03-02", ["bz_gsm"], catalog=catalog, cache_dir=root, offline=True)
 
 
 def test_no_network_says_so_in_one_line(cache, catalog, monkeypatch):
     root, _, _ = cache
     monkeypatch.setattr(omni_mod, "host_reachable", lambda url, timeout_s=3.0: False)
     with pytest.raises(NetworkUnavailableError, match="no network") as err:
-        load_solar_wind("2024-02-25", "2024-03-02", ["bz_gsm"], catalog, cache_dir=root, offline=False)  # March is not cached
+        load_solar_wind("2024-02-25", "2024-03-02", ["bz_gsm"], catalog=catalog, cache_dir=root, offline=False)  # March is not cached
     assert "--offline" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_derived_newell_matches_its_formula(cache, catalog):
     root, _, _ = cache
-    ds = load_solar_wind("2024-01-30", "2024-01-31", ["newell", "vsw", "by_gsm", "bz_gsm"], catalog, cache_dir=root, offline=True)
+    ds = load_solar_wind("2024-01-30", "2024-01-31", ["newell", "vsw", "by_gsm", "bz_gsm"], catalog=catalog, cache_dir=root, offline=True)
     v, by, bz = ds.vsw.values, ds.by_gsm.values, ds.bz_gsm.values
     theta = np.arctan2(by, bz)
     expect = v ** (4 / 3) * np.hypot(by, bz) ** (2 / 3) * np.abs(np.sin(theta / 2)) ** (8 / 3)
@@ -77,7 +77,7 @@ def test_a_new_variable_is_one_catalog_entry(cache, catalog, tmp_path):
     path = tmp_path / "cat.yaml"
     path.write_text(yaml.safe_dump(raw))
     root, _, _ = cache
-    ds = load_solar_wind("2024-01-30", "2024-01-31", ["pdyn", "pressure"], load_catalog(path), cache_dir=root, offline=True)
+    ds = load_solar_wind("2024-01-30", "2024-01-31", ["pdyn", "pressure"], catalog=load_catalog(path), cache_dir=root, offline=True)
     ok = np.isfinite(ds.pdyn.values) & np.isfinite(ds.pressure.values)
     np.testing.assert_allclose(ds.pdyn.values[ok], ds.pressure.values[ok], rtol=1e-4)  # same physics, float32 file
     assert ds.pdyn.attrs["units"] == "nPa"
@@ -86,7 +86,7 @@ def test_a_new_variable_is_one_catalog_entry(cache, catalog, tmp_path):
 def test_hourly_omni_and_kp_through_pyspedas_offline(small_archive, catalog):
     """Dst/F10.7 from hourly OMNI2 files and Kp from GFZ WDC files, held on the 1-min grid."""
     ds = load_solar_wind(
-        "2024-02-05", "2024-02-07", ["kp", "dst", "f107", "bz_gsm"], catalog,
+        "2024-02-05", "2024-02-07", ["kp", "dst", "f107", "bz_gsm"], catalog=catalog,
         cache_dir=small_archive.omni_dir, kp_cache_dir=small_archive.kp_dir, offline=True,
     )
     assert ds.sizes["time"] == 2 * 1440
@@ -99,7 +99,7 @@ def test_hourly_omni_and_kp_through_pyspedas_offline(small_archive, catalog):
 
 def test_kp_missing_year_is_named(small_archive, catalog):
     with pytest.raises(AuroraSWError, match="Kp_def2022.wdc"):
-        load_solar_wind("2022-12-30", "2023-01-02", ["kp"], catalog, kp_cache_dir=small_archive.kp_dir, offline=True)
+        load_solar_wind("2022-12-30", "2023-01-02", ["kp"], catalog=catalog, kp_cache_dir=small_archive.kp_dir, offline=True)
 
 
 def test_csv_variable_from_the_catalog(tmp_path, catalog):
@@ -112,7 +112,7 @@ def test_csv_variable_from_the_catalog(tmp_path, catalog):
     raw = yaml.safe_load(open(catalog.path))
     raw["solarwind"]["variables"]["cme"] = {"source": "csv", "path": "events.csv", "source_var": "cme", "fill": -1, "units": "1", "long_name": "CME flag"}
     (tmp_path / "cat.yaml").write_text(yaml.safe_dump(raw))
-    ds = load_solar_wind("2024-02-05", "2024-02-06", ["cme"], load_catalog(tmp_path / "cat.yaml"), offline=True)
+    ds = load_solar_wind("2024-02-05", "2024-02-06", ["cme"], catalog=load_catalog(tmp_path / "cat.yaml"), offline=True)
     s = ds["cme"].to_series()
     assert s["2024-02-05 05:59"] == 0 and s["2024-02-05 06:00"] == 1 and np.isnan(s["2024-02-05 12:30"])
 
@@ -127,9 +127,9 @@ def test_a_second_call_does_not_touch_the_network(cache, small_archive, catalog,
     monkeypatch.setattr(omni_mod, "host_reachable", no_network)
     monkeypatch.setattr(kp_mod, "host_reachable", no_network)
     root, _, _ = cache
-    ds = load_solar_wind("2024-01-30", "2024-02-01", ["bz_gsm"], catalog, cache_dir=root, offline=False)
+    ds = load_solar_wind("2024-01-30", "2024-02-01", ["bz_gsm"], catalog=catalog, cache_dir=root, offline=False)
     assert ds.sizes["time"] == 2 * 1440
-    ds = load_solar_wind("2024-02-05", "2024-02-06", ["kp", "dst"], catalog, cache_dir=small_archive.omni_dir, kp_cache_dir=small_archive.kp_dir, offline=False)
+    ds = load_solar_wind("2024-02-05", "2024-02-06", ["kp", "dst"], catalog=catalog, cache_dir=small_archive.omni_dir, kp_cache_dir=small_archive.kp_dir, offline=False)
     assert ds["kp"].notnull().all()
 
 
@@ -227,13 +227,13 @@ def test_a_file_that_is_not_a_cdf_is_named(cache, catalog, tmp_path):
     shutil.copytree(root, tmp_path / "omni")
     (tmp_path / "omni/hro2_1min/2024/omni_hro2_1min_20240201_v01.cdf").write_text("<html>503 Service Unavailable</html>")
     with pytest.raises(AuroraSWError, match="omni_hro2_1min_20240201_v01.cdf: damaged or truncated OMNI CDF") as err:
-        load_solar_wind("2024-02-01", "2024-02-02", ["bz_gsm"], catalog, cache_dir=tmp_path / "omni", offline=True)
+        load_solar_wind("2024-02-01", "2024-02-02", ["bz_gsm"], catalog=catalog, cache_dir=tmp_path / "omni", offline=True)
     assert "\n" not in str(err.value)
 
 
 def test_zone_aware_times_are_converted_to_utc(cache, catalog):
     root, _, _ = cache
-    ds = load_solar_wind("2024-01-30T00:00-07:00", "2024-01-30T12:00-07:00", ["bz_gsm"], catalog, cache_dir=root, offline=True)
+    ds = load_solar_wind("2024-01-30T00:00-07:00", "2024-01-30T12:00-07:00", ["bz_gsm"], catalog=catalog, cache_dir=root, offline=True)
     assert pd.Timestamp(ds.time.values[0]) == pd.Timestamp("2024-01-30T07:00")
 
 
@@ -253,6 +253,6 @@ def test_kp_online_downloads_through_pyspedas_then_reads_the_files_itself(tmp_pa
 
     monkeypatch.setattr(kp_mod, "host_reachable", lambda url, timeout_s=3.0: url == kp_mod.GFZ_REMOTE)
     monkeypatch.setattr(pyspedas_download, "download", fake_download)
-    kp = kp_mod.load_kp("2003-01-05", "2003-01-07", catalog, tmp_path, offline=False).to_series()
+    kp = kp_mod.load_kp("2003-01-05", "2003-01-07", catalog=catalog, cache_dir=tmp_path, offline=False).to_series()
     assert asked == {"remote_path": kp_mod.GFZ_REMOTE, "remote_file": ["Kp_def2003.wdc"]}
     np.testing.assert_allclose(kp.to_numpy(), EXPECTED_KP[2003], atol=1e-9)

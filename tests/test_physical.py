@@ -16,8 +16,8 @@ def skies(tmp_path_factory, catalog):
     """A new-Moon night (clear and cloudy skies) and a full-Moon night (moonlit), 256 px frames."""
     from aurora_sw.synthetic import generate_archive
 
-    new = generate_archive(tmp_path_factory.mktemp("new"), "2024-02-07", 1, seed=4, size=256, catalog=catalog, progress=False)
-    full = generate_archive(tmp_path_factory.mktemp("full"), "2024-02-23", 1, seed=4, size=256, catalog=catalog, progress=False)
+    new = generate_archive(tmp_path_factory.mktemp("new"), "2024-02-07", n_nights=1, seed=4, size=256, catalog=catalog, progress=False)
+    full = generate_archive(tmp_path_factory.mktemp("full"), "2024-02-23", n_nights=1, seed=4, size=256, catalog=catalog, progress=False)
     parts, X = [], []
     for a in (new, full):  # one night each: the background model is fitted per night
         t = pd.read_csv(a.truth_csv)

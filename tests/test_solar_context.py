@@ -125,14 +125,14 @@ def test_csv_event_list_from_the_catalog(tmp_path):
     text = (load_catalog().path.read_text()).replace("events:\n", "events:\n  cme_arrivals: {source: csv, path: cme.csv, time_column: arrival_utc}\n", 1)
     (tmp_path / "catalog.yaml").write_text(text)
     cat = load_catalog(tmp_path / "catalog.yaml")
-    ev = load_events("cme_arrivals", "2024-02-01", "2024-03-01", cat)
+    ev = load_events("cme_arrivals", "2024-02-01", "2024-03-01", catalog=cat)
     assert list(ev["time"]) == [pd.Timestamp("2024-02-10T08:00")]
     with pytest.raises(AuroraSWError, match="unknown event list"):
-        load_events("nope", "2024-02-01", "2024-03-01", cat)
+        load_events("nope", "2024-02-01", "2024-03-01", catalog=cat)
     bad = text.replace("time_column: arrival_utc", "time_column: when")
     (tmp_path / "bad.yaml").write_text(bad)
     with pytest.raises(AuroraSWError, match="no column 'when'"):
-        load_events("cme_arrivals", "2024-02-01", "2024-03-01", load_catalog(tmp_path / "bad.yaml"))
+        load_events("cme_arrivals", "2024-02-01", "2024-03-01", catalog=load_catalog(tmp_path / "bad.yaml"))
 
 
 def test_event_sea_recovers_a_planted_response_two_days_after(flare_cache):

@@ -93,12 +93,12 @@ def test_activity_follows_newell_with_the_planted_delay():
 def test_timelapse_is_auroramax_style(tmp_path, catalog):
     import av
 
-    from aurora_sw.synthetic.dataset import write_timelapse
+    from aurora_sw.synthetic.movies import write_timelapse
 
     site = catalog.site("yellowknife")
     sw = synthetic_solar_wind("2024-02-04", "2024-02-07", seed=1)
     act = aurora_activity(sw, seed=1)
-    path = write_timelapse(tmp_path, pd.Timestamp("2024-02-05"), site, catalog, 11, act, size=240, minutes=2, start_local="21:00")
+    path = write_timelapse(tmp_path, pd.Timestamp("2024-02-05"), site=site, catalog=catalog, night_seed=11, activity=act, size=240, minutes=2, start_local="21:00")
     assert path.name == "auroramaxHD_20240205_720p.mp4"
     with av.open(str(path)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]

@@ -41,15 +41,15 @@ def test_overlay_parsing_follows_mst_and_mdt():
 @pytest.fixture(scope="module")
 def movies(tmp_path_factory, catalog):
     """A DST-switch night with OCR noise, a winter night, and broken files."""
-    from aurora_sw.synthetic.dataset import write_timelapse
+    from aurora_sw.synthetic.movies import write_timelapse
     from aurora_sw.synthetic.solarwind import aurora_activity, synthetic_solar_wind
 
     site = catalog.site("yellowknife")
     folder = tmp_path_factory.mktemp("movies")
     sw = synthetic_solar_wind("2024-02-28", "2024-03-12", seed=2)
     act = aurora_activity(sw, seed=2)
-    dst = write_timelapse(folder, pd.Timestamp("2024-03-09"), site, catalog, 3, act, size=192, minutes=20, start_local="01:50", overlay_noise=0.3, seed=2)
-    winter = write_timelapse(folder, pd.Timestamp("2024-03-01"), site, catalog, 4, act, size=192, minutes=6, start_local="23:00")
+    dst = write_timelapse(folder, pd.Timestamp("2024-03-09"), site=site, catalog=catalog, night_seed=3, activity=act, size=192, minutes=20, start_local="01:50", overlay_noise=0.3, seed=2)
+    winter = write_timelapse(folder, pd.Timestamp("2024-03-01"), site=site, catalog=catalog, night_seed=4, activity=act, size=192, minutes=6, start_local="23:00")
     (folder / "auroramaxHD_20240302_720p.mp4").write_bytes(b"")
     (folder / "auroramaxHD_20240303_720p.mp4").write_bytes(winter.read_bytes()[: winter.stat().st_size // 2])
     (folder / "auroramaxHD_20240304_720p.mp4").write_text("not a movie")
@@ -76,7 +76,7 @@ def test_every_kept_frame_within_a_second_of_truth_across_the_dst_switch(movies,
 
     assert cv2.imread(frame).shape == (720, 720, 3)
 
-    problems = {p["path"].rsplit("/", 1)[-1]: p["problem"] for p in s.problems}
+    problems = {p.path.rsplit("/", 1)[-1]: p.problem for p in s.problems}
     assert set(problems) >= {"auroramaxHD_20240302_720p.mp4", "auroramaxHD_20240303_720p.mp4", "auroramaxHD_20240304_720p.mp4"}
     assert len(m[m.source == str(winter.resolve())]) == 6
 
@@ -118,3 +118,13 @@ def test_a_killed_ingest_rerun_equals_a_clean_run(movies, tmp_path, catalog, mon
     a = read_manifest(tmp_path / "killed")[cols]
     b = read_manifest(tmp_path / "clean")[cols]
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_overlay_zones_come_from_the_site_zone():
+    from datetime import timedelta
+
+    from aurora_sw.ingest.video import zone_offsets
+
+    assert zone_offsets(TZ) == {"MST": timedelta(hours=-7), "MDT": timedelta(hours=-6)}
+    helsinki = ZoneInfo("Europe/Helsinki")  # another camera's zone: its own abbreviations
+    assert parse_overlay("2024-07-01 23:00:00 EEST", helsinki) == datetime(2024, 7, 1, 20, 0, tzinfo=timezone.utc)

@@ -48,7 +48,8 @@ def render(data: DataRoot) -> None:
     st.header("Correlations")
     sw = data.solarwind()
     if sw is None:
-        st.info("No solar wind under the data root (solarwind.nc): run `aurora-sw demo`, or `aurora-sw solarwind fetch --out DIR/solarwind.nc`.")
+        st.info(f"No solar wind under the data root ({data.layout.outputs.solarwind}): run `aurora-sw demo`, "
+                f"or `aurora-sw solarwind fetch --out {data.layout.solarwind}`.")
         return
     index_vars = [v for v in RESPONSES if v in data.index()]
     c1, c2, c3, c4 = st.columns(4)

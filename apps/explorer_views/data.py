@@ -1,6 +1,8 @@
 """The data root and cached loading: every page reads through here.
 
-Everything lives under one data root (``--data``, default ``demo_out``). A path typed by the user
+Everything lives under one data root (``--data``, default ``demo_out``), laid out as the catalog's
+``outputs`` say (:class:`aurora_sw.layout.ProjectLayout`: ``index.zarr``, ``solarwind.nc``,
+``archive/manifest.parquet``, ``model/best.pt``, ...). A path typed by the user
 or stored in a file is resolved and refused if it leaves the root; a refusal, like any user error,
 reaches the page as one ``st.error`` line through :func:`refusals_shown`.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +19,22 @@ import pandas as pd
 import streamlit as st
 import xarray as xr
 
+from aurora_sw.catalog import Outputs, load_catalog
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index import condition_table, nightly_summary, open_index
 from aurora_sw.index.keogram import keogram
-from aurora_sw.index.schema import KEOGRAM_ROWS, class_names, night_window
+from aurora_sw.index.schema import KEOGRAM_ROWS, class_names, night_start_hour, night_window
 from aurora_sw.index.store import open_keogram
 from aurora_sw.ingest import read_manifest
+from aurora_sw.layout import ProjectLayout
+from aurora_sw.times import naive_utc
+
+
+@lru_cache(maxsize=1)
+def _catalog_outputs() -> Outputs:
+    """The catalog's layout names (read once per Explorer process)."""
+    return load_catalog().outputs
+
 
 @contextmanager
 def refusals_shown() -> Iterator[None]:
@@ -41,8 +54,9 @@ NIGHT_VARS = ("p_aurora", "aurora", "green_excess", "aurora_area", "aurora_area_
 class DataRoot:
     """The folder the Explorer reads (an ``aurora-sw demo`` output or a project folder)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, outputs: Outputs | None = None) -> None:
         self.root = Path(root).resolve()
+        self.layout = ProjectLayout(self.root, outputs or _catalog_outputs())
 
     def inside(self, path: str | Path) -> Path:
         """``path`` (relative to the root, or absolute) resolved; refused outside the root."""
@@ -68,7 +82,7 @@ class DataRoot:
 
     @property
     def has_index(self) -> bool:
-        return (self.root / "index.zarr").exists()
+        return self.layout.index.exists()
 
     def index(self) -> xr.Dataset:
         return _index(str(self.root))
@@ -93,7 +107,7 @@ class DataRoot:
         return _manifest(str(self.root))
 
     def checkpoint_path(self) -> Path | None:
-        p = self.root / "model" / "best.pt"
+        p = self.layout.checkpoint
         return p if p.exists() else None
 
 
@@ -101,7 +115,7 @@ class DataRoot:
 def _keogram(root: str, night: str) -> tuple[np.ndarray, np.ndarray]:
     """The keogram stored with the index (no frame decoded); from the frames for older stores."""
     data = DataRoot(root)
-    keo = open_keogram(data.root / "index.zarr", night) if data.has_index else None
+    keo = open_keogram(data.layout.index, night) if data.has_index else None
     if keo is None:
         keo = keogram(night_frames(data, night), size=KEOGRAM_ROWS)
     return keo["time"].values, keo.transpose("meridian_angle", "time", "channel").values
@@ -109,7 +123,7 @@ def _keogram(root: str, night: str) -> tuple[np.ndarray, np.ndarray]:
 
 @st.cache_resource(show_spinner=False)
 def _index(root: str) -> xr.Dataset:
-    return open_index(Path(root) / "index.zarr")  # lazy: pages load only what they show
+    return open_index(DataRoot(root).layout.index)  # lazy: pages load only what they show
 
 
 @st.cache_data(show_spinner=False)
@@ -125,7 +139,8 @@ def _condition_table(root: str, months: tuple[int, ...]) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def _night(root: str, night: str) -> pd.DataFrame:
     """One night's minutes (one Zarr chunk), with sky classes decoded."""
-    ds = _index(root).sel(time=night_window(night))
+    index = _index(root)
+    ds = index.sel(time=night_window(night, start_hour=night_start_hour(index.attrs)))
     ds = ds[[v for v in (*NIGHT_VARS, "sun_class", "moon_class") if v in ds]].load()
     df = ds[[v for v in NIGHT_VARS if v in ds]].to_dataframe()
     df["sun_class"] = class_names(ds["sun_class"])
@@ -135,7 +150,7 @@ def _night(root: str, night: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def _solarwind(root: str) -> xr.Dataset | None:
-    path = Path(root) / "solarwind.nc"
+    path = DataRoot(root).layout.solarwind
     if not path.exists():
         return None
     try:
@@ -147,10 +162,11 @@ def _solarwind(root: str) -> xr.Dataset | None:
 
 @st.cache_data(show_spinner=False)
 def _manifest(root: str) -> pd.DataFrame | None:
-    if not (Path(root) / "archive" / "manifest.parquet").exists():
+    layout = DataRoot(root).layout
+    if not layout.manifest.exists():
         return None
-    m = read_manifest(Path(root) / "archive")
-    m["minute"] = pd.to_datetime(m["time_utc"], utc=True).dt.tz_localize(None).dt.floor("1min")
+    m = read_manifest(layout.archive)
+    m["minute"] = naive_utc(m["time_utc"]).dt.floor("1min")
     return m
 
 

@@ -53,10 +53,10 @@ def label_store_path(data: DataRoot, name: str) -> Path:
 def render(data: DataRoot) -> None:
     st.header("Labelling")
     if data.manifest() is None:
-        st.info("No archive/manifest.parquet under the data root: run `aurora-sw ingest ... --out DATA/archive` first.")
+        st.info(f"No {data.layout.manifest.relative_to(data.root)} under the data root: run `aurora-sw ingest ... --out {data.layout.archive}` first.")
         return
     c1, c2, c3, c4 = st.columns([2, 1, 2, 2])
-    store_name = c1.text_input("label store (under the data root)", "labels.parquet", key="store")
+    store_name = c1.text_input("label store (under the data root)", data.layout.outputs.labels, key="store")
     per_night = c2.number_input("frames per night", 1, 200, 20, key="per_night")
     suns = c3.multiselect("Sun classes", list(SUN_CLASSES), default=["Night"], key="label_suns")
     moons = c4.multiselect("Moon classes", list(MOON_CLASSES), default=list(MOON_CLASSES), key="label_moons")

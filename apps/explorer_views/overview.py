@@ -42,7 +42,7 @@ def calendar_figure(nightly: pd.DataFrame) -> go.Figure:
 
 def render(data: DataRoot) -> None:
     st.header("Overview")
-    summary_path = data.root / "summary.json"
+    summary_path = data.layout.summary
     if summary_path.exists():
         try:
             s = json.loads(summary_path.read_text())

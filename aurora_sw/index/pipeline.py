@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from aurora_sw.catalog import load_catalog
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.schema import GRADCAM
 from aurora_sw.index.score import score_frames
@@ -29,6 +30,7 @@ def score_night(
     ckpt: Checkpoint,
     store: str | os.PathLike,
     night: str,
+    *,
     batch_size: int | None = None,
     num_workers: int = 0,
     backend: Backend = "auto",
@@ -62,12 +64,14 @@ def score_archive(
     archive: str | os.PathLike,
     model: str | os.PathLike | Checkpoint,
     out: str | os.PathLike,
+    *,
     resume: bool = False,
     batch_size: int | None = None,
     num_workers: int = 0,
     client=None,
     progress: bool = True,
     catalog_path: str | None = None,
+    site_key: str | None = None,
     backend: Backend = "auto",
     cam: bool = False,
 ) -> dict:
@@ -82,11 +86,21 @@ def score_archive(
 
     Parameters
     ----------
+    archive
+        The archive folder (its ``manifest.parquet``).
+    model
+        The classifier checkpoint (a path, or a loaded :class:`~aurora_sw.model.checkpoint.Checkpoint`).
+    out
+        The index store (Zarr) to make or replace.
     resume
         Continue an interrupted run: the unfinished new store if there is one, else ``out`` itself,
         where nights that are complete and intact (:func:`aurora_sw.index.store.check_index`: ok
         or unverified) are kept and the others (incomplete or damaged) are scored again. Needs the
         checkpoint the store was scored with. Without it the store is created afresh.
+    catalog_path, site_key
+        The catalog (recorded in the store) and the archive's site in it (default: its default
+        site), whose longitude sets where each night's chunk starts
+        (:attr:`~aurora_sw.catalog.Site.night_start_utc_hour`).
     client
         A ``dask.distributed.Client``: nights are mapped to its workers (each writes its own
         region); ``None`` scores them here, one after another.
@@ -121,6 +135,7 @@ def score_archive(
         "archive": str(Path(archive).resolve()),
         "catalog": catalog_path or "",
         "inference_backend": resolve_backend(backend, default_device()),
+        "night_start_utc_hour": load_catalog(catalog_path).site(site_key).night_start_utc_hour,
     }
     check_replaceable(out)  # before the lock, which leaves its file beside OUT
     with writer_lock(out):
@@ -196,7 +211,7 @@ def _score_nights(
     else:
         bar = tqdm(total=int(manifest["night"].isin(todo).sum()), desc="scoring", unit="frame", disable=not progress)
         for n in todo:
-            results.append(score_night(groups[n], ckpt, store, n, batch_size, num_workers, backend, cam))
+            results.append(score_night(groups[n], ckpt, store, n, batch_size=batch_size, num_workers=num_workers, backend=backend, cam=cam))
             bar.update(len(groups[n]))
         bar.close()
     return results

@@ -7,7 +7,10 @@ order. The order matters beyond looks: a store records one checksum per variable
 :data:`VARIABLES`, so reordering or retyping a variable changes what new stores hold.
 
 Time axis: UTC, one row per minute, each night one chunk of :data:`MINUTES_PER_NIGHT` minutes from
-:data:`NIGHT_START_UTC_HOUR` UTC of its date (the local date at dusk).
+the site's night-start hour UTC of its date (the local date at dusk):
+:attr:`aurora_sw.catalog.Site.night_start_utc_hour`, derived from the site's longitude and recorded
+in the store's ``night_start_utc_hour`` attribute (:func:`night_start_hour` reads it; stores
+written before it was recorded are Yellowknife's, :data:`NIGHT_START_UTC_HOUR`).
 
 This module imports numpy, pandas and the sky-class names only, so every reader of the index (the
 CLI's queries, the analyses, the Explorer) can use it without the classifier's libraries.
@@ -27,7 +30,7 @@ from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 __all__ = [
     "AREA_THRESHOLD_DN", "CLASS_VARIABLES", "FLAG_BITS", "GEOMETRY", "GRADCAM", "INDEX_NAMES", "KEOGRAM", "KEOGRAM_GROUP", "KEOGRAM_ROWS",
     "MERIDIAN_ANGLE_ATTRS", "MINUTES_PER_NIGHT", "NIGHT_AREA", "NIGHT_AREA_FLOOR_DN", "NIGHT_AREA_SIGMAS", "NIGHT_START_UTC_HOUR", "NO_FRAME", "PHYSICAL",
-    "VARIABLES", "Variable", "class_codes", "class_names", "flags_to_bits", "night_grid", "night_window",
+    "VARIABLES", "Variable", "class_codes", "class_names", "flags_to_bits", "night_grid", "night_start_hour", "night_window",
 ]
 
 
@@ -146,7 +149,9 @@ KEOGRAM_ROWS = 90  # rows of the stored keogram: 2 degrees of meridian angle eac
 KEOGRAM = Variable("float64", "north-south keogram (meridian of each frame, north at angle 0)", "DN")
 MERIDIAN_ANGLE_ATTRS = {"units": "degree", "long_name": "meridian angle: 0 north horizon, 90 zenith, 180 south horizon"}
 
-NIGHT_START_UTC_HOUR = 18  # 11:00 MST / 12:00 MDT: a local night (dusk to dawn) lies inside one chunk
+# Yellowknife's night start (Site.night_start_utc_hour at -114.35 deg: 11:00 MST / 12:00 MDT), the
+# default of stores that do not record theirs.
+NIGHT_START_UTC_HOUR = 18
 MINUTES_PER_NIGHT = 1440
 
 
@@ -177,16 +182,23 @@ def flags_to_bits(flags: pd.Series) -> np.ndarray:
     return out
 
 
-def night_grid(first_night: str, last_night: str) -> pd.DatetimeIndex:
+def night_start_hour(attrs: dict) -> int:
+    """The night-start hour (UTC, 0-23) a store records in its ``attrs``; :data:`NIGHT_START_UTC_HOUR`
+    for stores written before it was recorded."""
+    return int(attrs.get("night_start_utc_hour", NIGHT_START_UTC_HOUR))
+
+
+def night_grid(first_night: str, last_night: str, *, start_hour: int = NIGHT_START_UTC_HOUR) -> pd.DatetimeIndex:
     """The 1-min UTC axis (naive) of a store of the nights ``first_night`` .. ``last_night``
-    (local dates at dusk): each night one :data:`MINUTES_PER_NIGHT` chunk from
-    :data:`NIGHT_START_UTC_HOUR` UTC of its date."""
-    start = pd.Timestamp(first_night) + pd.Timedelta(hours=NIGHT_START_UTC_HOUR)
+    (local dates at dusk): each night one :data:`MINUTES_PER_NIGHT` chunk from ``start_hour``
+    UTC of its date (the site's :attr:`~aurora_sw.catalog.Site.night_start_utc_hour`)."""
+    start = pd.Timestamp(first_night) + pd.Timedelta(hours=start_hour)
     n = (pd.Timestamp(last_night) - pd.Timestamp(first_night)).days + 1
     return pd.date_range(start, periods=n * MINUTES_PER_NIGHT, freq="1min", name="time")
 
 
-def night_window(night: str) -> slice:
-    """The store's time slice (UTC) of one night (its chunk), for ``ds.sel(time=...)``."""
-    start = pd.Timestamp(night) + pd.Timedelta(hours=NIGHT_START_UTC_HOUR)
+def night_window(night: str, *, start_hour: int = NIGHT_START_UTC_HOUR) -> slice:
+    """The store's time slice (UTC) of one night (its chunk), for ``ds.sel(time=...)``;
+    ``start_hour`` is the store's (:func:`night_start_hour`)."""
+    start = pd.Timestamp(night) + pd.Timedelta(hours=start_hour)
     return slice(start, start + pd.Timedelta(minutes=MINUTES_PER_NIGHT - 1))

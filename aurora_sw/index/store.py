@@ -29,8 +29,9 @@ from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.keogram import keogram_array, meridian_angles
 from aurora_sw.index.schema import (
     CLASS_VARIABLES, GEOMETRY, GRADCAM, INDEX_NAMES, KEOGRAM, KEOGRAM_GROUP, KEOGRAM_ROWS, MERIDIAN_ANGLE_ATTRS, MINUTES_PER_NIGHT,
-    NIGHT_AREA, NO_FRAME, VARIABLES, class_codes, flags_to_bits, night_grid, night_window,
+    NIGHT_AREA, NO_FRAME, VARIABLES, class_codes, flags_to_bits, night_grid, night_start_hour, night_window,
 )
+from aurora_sw.times import naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def _code_version() -> str:
 def _by_minute(frames: pd.DataFrame, freq: str = "1min") -> pd.DataFrame:
     """Frames indexed by their UTC minute (naive), the first frame of a minute kept."""
     df = frames.copy()
-    df["time"] = pd.to_datetime(df["time_utc"], utc=True).dt.tz_localize(None).dt.floor(freq)
+    df["time"] = naive_utc(df["time_utc"]).dt.floor(freq)
     return df.sort_values("time").drop_duplicates("time", keep="first").set_index("time")
 
 
@@ -122,11 +123,15 @@ def init_store(path: str | os.PathLike, first_night: str, last_night: str, thres
     ``night_frames`` and ``night_digest`` record what the night held when it was written (frame
     count, sha256 of each variable's stored values), so that later damage is found on reading.
     ``path`` must not exist: replacing a store goes through :func:`begin_store` and :func:`commit_store`.
+    Each night's chunk starts at ``attrs["night_start_utc_hour"]`` UTC (the site's,
+    :attr:`aurora_sw.catalog.Site.night_start_utc_hour`; default
+    :data:`~aurora_sw.index.schema.NIGHT_START_UTC_HOUR`), which the store records.
     """
     path = Path(path)
     if path.exists():
         raise AuroraSWError(f"{path}: already exists; a new index store is only created where nothing is")
-    grid = night_grid(first_night, last_night)
+    attrs = {**attrs, "night_start_utc_hour": night_start_hour(attrs)}
+    grid = night_grid(first_night, last_night, start_hour=attrs["night_start_utc_hour"])
     empty = pd.DataFrame(columns=["time_utc", "night", "flags", "p_aurora", "sun_class", "moon_class", *INDEX_NAMES, *NIGHT_AREA, *GEOMETRY])
     ds = build_index(empty, threshold, attrs, grid=grid)
     checked = [*(v for v in ds.data_vars if ds[v].dims == ("time",)), KEOGRAM_GROUP]
@@ -400,7 +405,8 @@ def open_index(path: str | os.PathLike, *, warn: bool = True) -> xr.Dataset:
         raise AuroraSWError(f"{path}: cannot open as an aurora index ({_one_line(exc)})") from None
     if "night_done" not in ds:
         return ds
-    if not np.array_equal(ds["time"].values, night_grid(ds.attrs["first_night"], ds.attrs["last_night"]).to_numpy()):
+    grid = night_grid(ds.attrs["first_night"], ds.attrs["last_night"], start_hour=night_start_hour(ds.attrs))
+    if not np.array_equal(ds["time"].values, grid.to_numpy()):
         raise AuroraSWError(f"{path}: the time axis is damaged (it is not the nights the store was made for); score the archive again without --resume")
     report = check_index(path, keogram=False)
     shown = report["status"].isin(["ok", "unverified"]).to_numpy()
@@ -430,7 +436,7 @@ def open_keogram(index_path: str | os.PathLike, night: str) -> xr.DataArray | No
     if group is None:
         return None
     stored = group["keogram"]
-    window = night_window(night)
+    window = night_window(night, start_hour=night_start_hour(store_attrs(index_path) or {}))
     index = open_index(index_path, warn=False)  # a damaged night asked for is refused below; others do not matter here
     if night in index.attrs.get("nights_damaged", "").split(","):
         raise AuroraSWError(f"{index_path}: night {night} is damaged ({index.attrs['damage']}); `aurora-sw score --resume` re-scores it")

@@ -5,5 +5,6 @@ the synthetic sky) yields the same records; everything downstream is source-blin
 """
 
 from aurora_sw.ingest.manifest import MANIFEST_COLUMNS, build_manifest, ingest, read_manifest
+from aurora_sw.ingest.problems import PROBLEM_REASONS, ProblematicFile
 
-__all__ = ["MANIFEST_COLUMNS", "build_manifest", "ingest", "read_manifest"]
+__all__ = ["MANIFEST_COLUMNS", "PROBLEM_REASONS", "ProblematicFile", "build_manifest", "ingest", "read_manifest"]

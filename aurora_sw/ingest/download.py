@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
+from aurora_sw.ingest.problems import ProblematicFile
 from aurora_sw.network import host_reachable
 
 
@@ -33,18 +34,20 @@ def download_movies(
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
     out: str | os.PathLike,
+    *,
     catalog: Catalog | None = None,
     resolution: str | None = None,
     timeout_s: float = 60.0,
     progress: bool = True,
-) -> tuple[list[Path], list[dict]]:
+) -> tuple[list[Path], list[ProblematicFile]]:
     """Download the movies of the nights ``start`` .. ``end`` (inclusive dates).
 
     Returns
     -------
     files, problems
-        The movie paths now present, and ``{"path": url, "problem": ...}`` for each night that
-        could not be fetched (no movie that night, e.g. in summer, or a server error).
+        The movie paths now present, and a
+        :class:`~aurora_sw.ingest.problems.ProblematicFile` (the URL, ``http_error`` or
+        ``download_failed``) for each night that could not be fetched (no movie that night, e.g. in summer, or a server error).
 
     Raises
     ------
@@ -70,11 +73,11 @@ def download_movies(
                 shutil.copyfileobj(resp, fh, length=1 << 20)
         except urllib.error.HTTPError as exc:
             part.unlink(missing_ok=True)
-            problems.append({"path": url, "problem": f"HTTP {exc.code} ({'no movie that night' if exc.code == 404 else exc.reason})"})
+            problems.append(ProblematicFile.of(url, "http_error", f"HTTP {exc.code} ({'no movie that night' if exc.code == 404 else exc.reason})"))
             continue
         except (urllib.error.URLError, OSError) as exc:
             part.unlink(missing_ok=True)
-            problems.append({"path": url, "problem": f"download failed ({exc})"})
+            problems.append(ProblematicFile.of(url, "download_failed", f"download failed ({exc})"))
             continue
         os.replace(part, path)
         files.append(path)

@@ -28,9 +28,11 @@ from aurora_sw.camera import FrameError, read_frame
 from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.ingest.jpeg import scan_frames
+from aurora_sw.ingest.problems import PROBLEM_COLUMNS, ProblematicFile
 from aurora_sw.ingest.video import VIDEO_SUFFIXES, find_videos, video_records
 from aurora_sw.locking import writer_lock
 from aurora_sw.sky import local_night, sky_conditions
+from aurora_sw.times import aware_utc
 
 MANIFEST_COLUMNS = [
     "time_utc", "night", "source", "frame_index", "ocr_text", "time_residual_s",
@@ -42,26 +44,26 @@ MANIFEST_COLUMNS = [
 # keeps its minute but is never scored or labelled.
 MANIFEST_NAME = "manifest.parquet"
 PROBLEMS_NAME = "ingest_problems.csv"
-PROBLEM_COLUMNS = ["path", "reason", "problem"]
 
 
 @dataclass
 class IngestSummary:
     """What an ingest did: rows added and kept, and every file that could not be used.
 
-    ``problems`` are dicts with ``path``, ``reason`` (a short key: ``truncated``, ``no_time``,
-    ``duplicate_minute``, ...) and ``problem`` (the explanation).
+    ``problems`` are :class:`~aurora_sw.ingest.problems.ProblematicFile` records: ``path``,
+    ``reason`` (a code: ``truncated``, ``no_time``, ``duplicate_minute``, ...) and ``problem``
+    (the explanation).
     """
 
     manifest_path: Path
     n_added: int
     n_total: int
-    problems: list[dict] = field(default_factory=list)
+    problems: list[ProblematicFile] = field(default_factory=list)
 
     @property
     def problem_counts(self) -> dict[str, int]:
         """Number of problems of each reason, most frequent first."""
-        return dict(Counter(p["reason"] for p in self.problems).most_common())
+        return dict(Counter(p.reason for p in self.problems).most_common())
 
 
 def add_flag(flags: str | None, flag: str) -> str:
@@ -70,10 +72,6 @@ def add_flag(flags: str | None, flag: str) -> str:
     if flag and flag not in names:
         names.append(flag)
     return ",".join(names)
-
-
-def _problem(path: str | os.PathLike, reason: str, problem: str) -> dict:
-    return {"path": str(path), "reason": reason, "problem": problem}
 
 
 def _quality_flags(path: str, previous: np.ndarray | None) -> tuple[str, np.ndarray | None, str]:
@@ -109,13 +107,14 @@ def _check_cadence(every_s: float) -> None:
 def build_manifest(
     sources: list[str | os.PathLike],
     catalog: Catalog | None = None,
-    site_key: str = "yellowknife",
+    *,
+    site_key: str | None = None,
     every_s: float = 60.0,
     check_quality: bool = True,
     progress: bool = True,
     frames_dir: Path | None = None,
     skip_videos: set[str] | None = None,
-) -> tuple[pd.DataFrame, list[dict]]:
+) -> tuple[pd.DataFrame, list[ProblematicFile]]:
     """Frame records of ``sources`` sampled at ``every_s`` of sky time, with sky conditions.
 
     Parameters
@@ -123,6 +122,10 @@ def build_manifest(
     sources
         Folders of JPEG/PNG frames with the UTC time in the file name, AuroraMAX movies, or
         folders holding movies.
+    catalog
+        The catalog (default :func:`~aurora_sw.catalog.load_catalog`).
+    site_key
+        The site the frames are from (default: the catalog's default site).
     every_s
         Keep the first frame of each ``every_s``-second bin of UTC time (60 = one a minute).
     check_quality
@@ -139,9 +142,9 @@ def build_manifest(
         Columns :data:`MANIFEST_COLUMNS`, sorted by time; one frame per ``every_s`` bin (the
         first by time, then path). Frames :func:`~aurora_sw.camera.read_frame` refuses are
         flagged with the reason (:data:`~aurora_sw.camera.FRAME_PROBLEMS`).
-    problems : list of dict
-        ``{"path", "reason", "problem"}`` for every file that is not usable, and for every frame
-        with the same UTC time as a kept one (``duplicate_minute``).
+    problems : list of ProblematicFile
+        Every file that is not usable, and every frame with the same UTC time as a kept one
+        (``duplicate_minute``), each with its reason.
     """
     _check_cadence(every_s)
     catalog = catalog or load_catalog()
@@ -156,32 +159,32 @@ def build_manifest(
             videos += find_videos(src)
             for rec in scan_frames(src, catalog):
                 if rec.get("problem"):
-                    problems.append(_problem(rec["path"], "no_time", rec["problem"]))
+                    problems.append(ProblematicFile.of(rec["path"], "no_time", rec["problem"]))
                 else:
                     records.append(rec)
         else:
-            problems.append(_problem(src, "not_a_source", "not a folder of frames nor a movie file"))
+            problems.append(ProblematicFile.of(src, "not_a_source", "not a folder of frames nor a movie file"))
     done = set(skip_videos or ())
     for video in videos:
         if str(video.resolve()) in done:
             continue
         if frames_dir is None:
             raise AuroraSWError(f"{video}: ingesting movies needs a folder for the extracted frames")
-        recs, probs = video_records(video, site, frames_dir, every_s, progress=progress)
+        recs, probs = video_records(video, site, frames_dir=frames_dir, every_s=every_s, progress=progress)
         records += recs
         problems += probs
     if not records:
         return pd.DataFrame(columns=MANIFEST_COLUMNS), problems
 
     df = pd.DataFrame(records).sort_values(["time_utc", "path"]).reset_index(drop=True)
-    df["time_utc"] = pd.to_datetime(df["time_utc"], utc=True)
+    df["time_utc"] = aware_utc(df["time_utc"])
     bins = df["time_utc"].dt.floor(pd.Timedelta(seconds=every_s)).to_numpy()
     first = np.r_[True, bins[1:] != bins[:-1]]
     keeper = np.maximum.accumulate(np.where(first, np.arange(len(df)), 0))  # the kept row of each row's bin
     times, paths = df["time_utc"].to_numpy(), df["path"].to_numpy()
     # Later frames of a bin are the sampling; one at the very time of the kept frame is a copy.
     for i in np.flatnonzero(~first & (times == times[keeper])):
-        problems.append(_problem(paths[i], "duplicate_minute", f"the same UTC time as {paths[keeper[i]]}, which is kept"))
+        problems.append(ProblematicFile.of(paths[i], "duplicate_minute", f"the same UTC time as {paths[keeper[i]]}, which is kept"))
     df = df[first].reset_index(drop=True)
 
     geo = sky_conditions(pd.DatetimeIndex(df["time_utc"]), site, catalog.sky_conditions)
@@ -202,7 +205,7 @@ def build_manifest(
             flags.append(",".join(x for x in (earlier, f) if x))
             prev = prev_new if prev_new is not None else prev
             if problem:
-                problems.append(_problem(path, f, problem))
+                problems.append(ProblematicFile.of(path, f, problem))
     else:
         flags = list(df["flags"])
     df["flags"] = flags
@@ -239,7 +242,7 @@ def _write_atomic(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _merge(old: pd.DataFrame, new: pd.DataFrame, every_s: float) -> tuple[pd.DataFrame, int, list[dict]]:
+def _merge(old: pd.DataFrame, new: pd.DataFrame, every_s: float) -> tuple[pd.DataFrame, int, list[ProblematicFile]]:
     """The manifest ``old`` with the rows of ``new`` added: (merged, rows added, problems).
 
     A row already there (same path and time) keeps its place and takes the flags just found, so
@@ -252,7 +255,7 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame, every_s: float) -> tuple[pd.Dat
     if new.empty:
         return old, 0, []
     step = pd.Timedelta(seconds=every_s)
-    old_times = pd.to_datetime(old["time_utc"], utc=True)
+    old_times = aware_utc(old["time_utc"])
     row_of = {(p, t): i for i, p, t in zip(old.index, old["path"], old_times)}
     at = [row_of.get((p, t)) for p, t in zip(new["path"], new["time_utc"])]
     known = np.array([i is not None for i in at])
@@ -262,7 +265,7 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame, every_s: float) -> tuple[pd.Dat
     fresh = new[~known & ~new["flags"].str.contains("unreadable", regex=False).to_numpy()]
     taken = [holder.get(b) for b in fresh["time_utc"].dt.floor(step)]
     problems = [
-        _problem(p, "duplicate_minute", f"the manifest already has {other} for {t:%Y-%m-%d %H:%M:%S} UTC; the first frame stays")
+        ProblematicFile.of(p, "duplicate_minute", f"the manifest already has {other} for {t:%Y-%m-%d %H:%M:%S} UTC; the first frame stays")
         for p, t, other in zip(fresh["path"], fresh["time_utc"], taken) if other is not None
     ]
     fresh = fresh[[other is None for other in taken]]
@@ -270,13 +273,13 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame, every_s: float) -> tuple[pd.Dat
     return merged.sort_values(["time_utc", "path"]).reset_index(drop=True), len(fresh), problems
 
 
-def _write_problems(path: Path, problems: list[dict], examined: set[str]) -> None:
+def _write_problems(path: Path, problems: list[ProblematicFile], examined: set[str]) -> None:
     """Update ``ingest_problems.csv``: one row per file and reason.
 
     Rows of files examined in this run are replaced by what this run found (a file repaired
     since drops out); rows of other files stay. Replaced atomically, like the manifest.
     """
-    rows = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+    rows = pd.DataFrame([p.as_row() for p in problems], columns=PROBLEM_COLUMNS)
     if path.exists():
         try:
             old = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -298,10 +301,10 @@ def ingest(
     sources: list[str | os.PathLike],
     archive: str | os.PathLike,
     catalog: Catalog | None = None,
-    site_key: str = "yellowknife",
+    *,
+    site_key: str | None = None,
     every_s: float = 60.0,
     progress: bool = True,
-    *,
     lock_timeout_s: float = 60.0,
 ) -> IngestSummary:
     """Add the frames of ``sources`` to the archive's manifest (idempotent).
@@ -312,6 +315,16 @@ def ingest(
 
     Parameters
     ----------
+    sources
+        Folders of frames, movies, or folders of movies (:func:`build_manifest`).
+    archive
+        The archive folder (created); its manifest is ``ARCHIVE/manifest.parquet``.
+    catalog
+        The catalog (default :func:`~aurora_sw.catalog.load_catalog`).
+    site_key
+        The site the frames are from (default: the catalog's default site).
+    every_s
+        Keep one frame per this many seconds of sky time.
     lock_timeout_s
         Seconds to wait while another process writes this archive; after that the run stops
         with :class:`aurora_sw.locking.LockedError` naming the holder, having changed nothing.
@@ -325,10 +338,10 @@ def ingest(
     with writer_lock(path, timeout_s=lock_timeout_s, advice="let it finish and run again, or wait longer with --lock-timeout SECONDS"):
         old = read_manifest(path) if path.exists() else pd.DataFrame(columns=MANIFEST_COLUMNS)
         new, problems = build_manifest(
-            sources, catalog, site_key, every_s, progress=progress, frames_dir=archive / "frames", skip_videos=set(old["source"])
+            sources, catalog, site_key=site_key, every_s=every_s, progress=progress, frames_dir=archive / "frames", skip_videos=set(old["source"])
         )
         merged, n_added, duplicates = _merge(old, new, every_s)
         problems += duplicates
         _write_atomic(merged, path)
-        _write_problems(archive / PROBLEMS_NAME, problems, set(new["path"]) | {p["path"] for p in problems})
+        _write_problems(archive / PROBLEMS_NAME, problems, set(new["path"]) | {p.path for p in problems})
     return IngestSummary(manifest_path=path, n_added=n_added, n_total=len(merged), problems=problems)

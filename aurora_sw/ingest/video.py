@@ -1,6 +1,7 @@
 """AuroraMAX timelapse movies -> one frame per sky minute with its UTC time.
 
-The movie has one frame per 6-s exposure and the local time (MST/MDT) burned in at the bottom
+The movie has one frame per 6-s exposure and the local time (with the zone's abbreviation, MST/MDT
+at Yellowknife; the zone is the site's IANA ``timezone`` in the catalog) burned in at the bottom
 right. Each kept frame's overlay is read by tesseract; instead of hand rules for misreads, the
 reads are fitted with ``time = t0 + cadence x frame_index`` (Theil-Sen over the reads that agree,
 split where the camera restarted), so a single misread cannot move a frame's time. Every frame
@@ -14,7 +15,8 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -24,12 +26,12 @@ import pandas as pd
 from aurora_sw.camera import crop_sky
 from aurora_sw.catalog import Site
 from aurora_sw.errors import AuroraSWError
+from aurora_sw.ingest.problems import ProblematicFile
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv"}
-OVERLAY_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})\s*(\d{2}):(\d{2}):(\d{2})\s*(MST|MDT)?")
-ZONE_OFFSETS_H = {"MST": -7, "MDT": -6}
+_OVERLAY_TIME = r"(\d{4})-(\d{2})-(\d{2})\s*(\d{2}):(\d{2}):(\d{2})"
 MISMATCH_S = 2.0  # a read further than this from the fit is flagged ocr_mismatch
 
 
@@ -68,8 +70,47 @@ def iter_frames(path: Path, step: int) -> Iterator[VideoFrame]:
         raise AuroraSWError(f"{path}: no frames could be decoded")
 
 
-def read_overlay(rgb: np.ndarray, box: tuple[int, int, int, int]) -> str:
-    """OCR of the burned-in time: crop, grey, 3x upscale, blur, Otsu, invert, tesseract --psm 7."""
+@lru_cache(maxsize=16)
+def zone_offsets(tz: tzinfo) -> dict[str, timedelta]:
+    """The UTC offsets of a zone's abbreviations (``{"MST": -7 h, "MDT": -6 h}`` for
+    America/Yellowknife), from the zone's rules in a recent year: the standard and the daylight
+    abbreviation a camera's overlay may carry.
+
+    Parameters
+    ----------
+    tz
+        A ``tzinfo`` (the site's ``ZoneInfo``).
+
+    Returns
+    -------
+    dict
+        Abbreviation -> offset from UTC (local = UTC + offset).
+    """
+    out = {}
+    for month in (1, 7):
+        t = datetime(2024, month, 1, 12, tzinfo=tz)
+        out[t.tzname()] = t.utcoffset()
+    return out
+
+
+@lru_cache(maxsize=16)
+def _overlay_re(tz: tzinfo) -> re.Pattern:
+    names = "|".join(re.escape(n) for n in sorted(zone_offsets(tz), key=len, reverse=True))
+    return re.compile(rf"{_OVERLAY_TIME}\s*({names})?")
+
+
+def overlay_characters(tz: tzinfo) -> str:
+    """The characters an overlay of zone ``tz`` can hold (tesseract's whitelist): digits, ``-``,
+    ``:``, space and the letters of the zone's abbreviations."""
+    letters = "".join(sorted(set("".join(zone_offsets(tz))) - {"+", "-"}))
+    return f"0123456789-:{letters} "
+
+
+def read_overlay(rgb: np.ndarray, box: tuple[int, int, int, int], tz: tzinfo | None = None) -> str:
+    """OCR of the burned-in time: crop, grey, 3x upscale, blur, Otsu, invert, tesseract --psm 7.
+
+    ``tz`` (the site's zone) limits the letters read to its abbreviations; ``None``: MST/MDT.
+    """
     import pytesseract
 
     # One OpenMP thread per tesseract call: 2-3x faster for a one-line crop than its default.
@@ -79,16 +120,18 @@ def read_overlay(rgb: np.ndarray, box: tuple[int, int, int, int]) -> str:
     crop = cv2.resize(crop, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
     crop = cv2.GaussianBlur(crop, (3, 3), 0)
     _, bw = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    text = pytesseract.image_to_string(255 - bw, config="--psm 7 -c tessedit_char_whitelist=0123456789-:MSTD ")
+    chars = overlay_characters(tz) if tz is not None else "0123456789-:MSTD "
+    text = pytesseract.image_to_string(255 - bw, config=f"--psm 7 -c tessedit_char_whitelist={chars}")
     return " ".join(text.split())
 
 
-def parse_overlay(text: str, tz) -> datetime | None:
+def parse_overlay(text: str, tz: tzinfo) -> datetime | None:
     """UTC time of an overlay text such as ``2024-01-31 18:19:54 MST`` (None if unparsable).
 
-    The MST/MDT label fixes the offset, also on DST-switch nights; without it the zone decides.
+    The zone abbreviation (one of ``tz``'s, :func:`zone_offsets`: MST/MDT at Yellowknife) fixes
+    the offset, also on DST-switch nights; without it the zone's rules decide.
     """
-    m = OVERLAY_RE.search(text)
+    m = _overlay_re(tz).search(text)
     if not m:
         return None
     y, mo, d, h, mi, s, zone = m.groups()
@@ -96,8 +139,9 @@ def parse_overlay(text: str, tz) -> datetime | None:
         local = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s))
     except ValueError:
         return None
-    if zone in ZONE_OFFSETS_H:
-        return (local - timedelta(hours=ZONE_OFFSETS_H[zone])).replace(tzinfo=timezone.utc)
+    offsets = zone_offsets(tz)
+    if zone in offsets:
+        return (local - offsets[zone]).replace(tzinfo=timezone.utc)
     return local.replace(tzinfo=tz).astimezone(timezone.utc)
 
 
@@ -167,11 +211,12 @@ def fit_times(index: np.ndarray, read_s: np.ndarray, cadence_s: float, tol_s: fl
 def video_records(
     path: Path,
     site: Site,
+    *,
     frames_dir: Path,
     every_s: float = 60.0,
     out_size: int = 720,
     progress: bool = True,
-) -> tuple[list[dict], list[dict]]:
+) -> tuple[list[dict], list[ProblematicFile]]:
     """Sample, OCR, fit and crop one movie; write the kept frames as JPEGs named by UTC time.
 
     Returns
@@ -188,18 +233,18 @@ def video_records(
         for vf in tqdm(iter_frames(path, step), desc=f"decoding {path.name}", unit="frame", disable=not progress):
             frames.append(vf)
     except AuroraSWError as exc:
-        problems.append({"path": str(path), "reason": "unreadable_video", "problem": str(exc).split(": ", 1)[-1]})
+        problems.append(ProblematicFile.of(path, "unreadable_video", str(exc).split(": ", 1)[-1]))
         if not frames:
             return [], problems
     epoch_guess = site.camera_epochs[-1]
     box = tuple(epoch_guess.overlay_box)
-    texts = [read_overlay(f.rgb, box) for f in tqdm(frames, desc=f"reading time {path.name}", unit="frame", disable=not progress)]
+    texts = [read_overlay(f.rgb, box, site.tz) for f in tqdm(frames, desc=f"reading time {path.name}", unit="frame", disable=not progress)]
     reads = [parse_overlay(t, site.tz) for t in texts]
     idx = np.array([f.index for f in frames], float)
     read_s = np.array([r.timestamp() if r else np.nan for r in reads])
     fitted, residual = fit_times(idx, read_s, site.frame_cadence_s)
     if np.isnan(fitted).all():
-        problems.append({"path": str(path), "reason": "no_overlay_time", "problem": "the burned-in time could not be read on any frame; nothing ingested"})
+        problems.append(ProblematicFile.of(path, "no_overlay_time", "the burned-in time could not be read on any frame; nothing ingested"))
         return [], problems
     records = []
     for f, text, t_s, res in zip(frames, texts, fitted, residual):

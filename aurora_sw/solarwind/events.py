@@ -17,7 +17,7 @@ from aurora_sw.catalog import Catalog, EventList, load_catalog
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
 from aurora_sw.network import host_reachable
 from aurora_sw.solarwind.omni import resolve_cache_dir
-from aurora_sw.times import utc_range
+from aurora_sw.times import naive_utc, utc_range
 
 HEK_URL = "https://www.lmsal.com/hek/her"
 EVENT_COLUMNS = ["time", "peak_time", "end_time", "goes_class", "noaa_ar"]
@@ -57,6 +57,7 @@ def _query_hek(month: pd.Timestamp, min_class: str) -> pd.DataFrame:
 def load_flares(
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
+    *,
     min_class: str = "M1.0",
     cache_dir: str | os.PathLike | None = None,
     offline: bool = False,
@@ -105,7 +106,7 @@ def _read_csv_events(spec: EventList, name: str, base: Path) -> pd.DataFrame:
     path = path if path.is_absolute() else base / path
     try:
         df = pd.read_csv(path)
-        times = pd.to_datetime(df[spec.time_column], utc=True).dt.tz_localize(None)
+        times = naive_utc(df[spec.time_column])
     except FileNotFoundError:
         raise AuroraSWError(f"events.{name}: {path} does not exist") from None
     except KeyError:
@@ -119,6 +120,7 @@ def load_events(
     name: str,
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
+    *,
     catalog: Catalog | None = None,
     cache_dir: str | os.PathLike | None = None,
     offline: bool = False,
@@ -131,7 +133,7 @@ def load_events(
     spec = catalog.event_list(name)
     start, end = utc_range(start, end)
     if spec.source == "hek_flares":
-        return load_flares(start, end, spec.min_class, cache_dir, offline, spec.cache_dir)
+        return load_flares(start, end, min_class=spec.min_class, cache_dir=cache_dir, offline=offline, configured_cache=spec.cache_dir)
     base = catalog.path.parent if catalog.path else Path.cwd()
     events = _read_csv_events(spec, name, base)
     return events[(events["time"] >= start) & (events["time"] < end)].reset_index(drop=True)

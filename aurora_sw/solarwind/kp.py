@@ -90,6 +90,7 @@ def read_kp_wdc(path: str | os.PathLike) -> pd.Series:
 def load_kp(
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
+    *,
     catalog: Catalog | None = None,
     cache_dir: str | os.PathLike | None = None,
     offline: bool = False,

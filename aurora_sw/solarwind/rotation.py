@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from aurora_sw.times import naive_utc
+
 BARTELS_EPOCH = pd.Timestamp("1832-02-08")  # day 1 of Bartels rotation 1
 BARTELS_DAYS = 27
 CARRINGTON_DAYS = 27.2753  # mean synodic period, for day-of-rotation columns
@@ -27,13 +29,9 @@ def bartels_rotation(time: pd.Timestamp | str) -> tuple[int, int]:
     >>> bartels_rotation("2024-02-05")
     (2598, 6)
     """
-    days = (pd.Timestamp(time).tz_localize(None).normalize() - BARTELS_EPOCH).days
+    days = (naive_utc(time).normalize() - BARTELS_EPOCH).days
     return days // BARTELS_DAYS + 1, days % BARTELS_DAYS + 1
 
-
-def _naive_utc(times) -> pd.DatetimeIndex:
-    t = pd.DatetimeIndex(pd.to_datetime(times))
-    return t.tz_convert("UTC").tz_localize(None) if t.tz is not None else t
 
 
 def carrington_rotation(times) -> np.ndarray:
@@ -47,7 +45,7 @@ def carrington_rotation(times) -> np.ndarray:
     from astropy.time import Time
     from sunpy.coordinates import sun
 
-    t = _naive_utc(times)
+    t = naive_utc(times)
     if len(t) == 0:
         return np.zeros(0)
     knots = pd.date_range(t.min().floor("1h"), t.max().ceil("1h") + pd.Timedelta(hours=1), freq="1h")
@@ -65,7 +63,7 @@ def carrington_longitude(times) -> np.ndarray:
 
 def rotation_coordinates(times) -> pd.DataFrame:
     """Carrington rotation (fractional), L0, Bartels rotation and day for each UTC time."""
-    t = _naive_utc(times)
+    t = naive_utc(times)
     cr = carrington_rotation(t)
     days = (t.normalize() - BARTELS_EPOCH).days.to_numpy()
     return pd.DataFrame(

@@ -14,7 +14,7 @@ from aurora_sw.errors import AuroraSWError
 from aurora_sw.solarwind.coupling import DERIVED
 from aurora_sw.solarwind.kp import load_kp
 from aurora_sw.solarwind.omni import load_omni
-from aurora_sw.times import utc_range
+from aurora_sw.times import naive_utc, utc_range
 
 
 def _with_dependencies(names: list[str], catalog: Catalog) -> list[str]:
@@ -51,7 +51,7 @@ def _load_csv(name: str, catalog: Catalog) -> pd.Series:
     for col in (var.time_column, var.source_var):
         if col not in df:
             raise AuroraSWError(f"{path}: no column {col!r} (solarwind.variables.{name})")
-    t = pd.to_datetime(df[var.time_column], utc=True).dt.tz_localize(None)
+    t = naive_utc(df[var.time_column])
     values = pd.to_numeric(df[var.source_var], errors="coerce").to_numpy(float) * var.scale
     if var.fill is not None:
         values[values == var.fill] = np.nan
@@ -71,6 +71,7 @@ def load_solar_wind(
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
     names: list[str],
+    *,
     catalog: Catalog | None = None,
     cache_dir: str | os.PathLike | None = None,
     offline: bool = False,
@@ -85,10 +86,26 @@ def load_solar_wind(
 
     Parameters
     ----------
+    start, end
+        The UTC span, ``end`` excluded (:func:`aurora_sw.times.utc_range`: a time with a zone
+        is converted, one without is UTC).
+    names
+        Catalog variables (``solarwind.variables``), e.g. ``["newell", "bz_gsm"]``.
+    catalog
+        The catalog (default :func:`~aurora_sw.catalog.load_catalog`).
     cache_dir, kp_cache_dir
         Local caches for OMNI and Kp (defaults from the environment or the catalog).
     offline
         Read only the caches.
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per name on a 1-min naive-UTC ``time`` axis, with ``units`` and ``long_name``.
+
+    Examples
+    --------
+    >>> sw = load_solar_wind("2024-02-01", "2024-02-02", ["newell", "bz_gsm"], offline=True)  # doctest: +SKIP
     """
     catalog = catalog or load_catalog()
     start, end = utc_range(start, end)
@@ -103,10 +120,10 @@ def load_solar_wind(
     ds = xr.Dataset(coords={"time": grid})
     for source, members in by_source.items():
         if source.startswith("omni_"):
-            loaded = load_omni(start, end, members, catalog, cache_dir, offline, datatype=source.removeprefix("omni_"))
+            loaded = load_omni(start, end, members, catalog=catalog, cache_dir=cache_dir, offline=offline, datatype=source.removeprefix("omni_"))
             series = {n: loaded[n].to_series() for n in members}
         elif source == "kp":
-            kp = load_kp(start, end, catalog, kp_cache_dir, offline).to_series()
+            kp = load_kp(start, end, catalog=catalog, cache_dir=kp_cache_dir, offline=offline).to_series()
             series = {n: kp for n in members}
         else:
             series = {n: _load_csv(n, catalog) for n in members}

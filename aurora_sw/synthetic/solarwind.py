@@ -8,6 +8,7 @@ import xarray as xr
 from scipy.special import expit
 
 from aurora_sw.solarwind.coupling import newell_coupling
+from aurora_sw.times import naive_utc
 
 # OMNI HRO fill values, as in the real CDFs.
 OMNI_FILLS = {
@@ -89,9 +90,7 @@ def synthetic_solar_wind(
         across calls with the same seed.
     """
     rng = np.random.default_rng([seed, 27])
-    time = pd.date_range(pd.Timestamp(start).tz_localize(None) if pd.Timestamp(start).tz else start,
-                         pd.Timestamp(end).tz_localize(None) if pd.Timestamp(end).tz else end,
-                         freq="1min", inclusive="left")
+    time = pd.date_range(naive_utc(start), naive_utc(end), freq="1min", inclusive="left")
     n = len(time)
     minutes = (time - pd.Timestamp("1970-01-01")).total_seconds().to_numpy() / 60.0
     bz = _ou(rng, n, 90, 2.5) - _events(rng, n, 3.0, 80, (3.0, 11.0)) + _events(rng, n, 1.5, 90, (2.0, 6.0))

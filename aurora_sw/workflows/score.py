@@ -72,7 +72,7 @@ def score(
 
         client = Client(scheduler) if scheduler else Client(LocalCluster(processes=False, threads_per_worker=1))
     try:
-        r = score_archive(archive, model, out, resume, batch_size, workers, client, progress=progress,
+        r = score_archive(archive, model, out, resume=resume, batch_size=batch_size, num_workers=workers, client=client, progress=progress,
                           catalog_path=str(catalog_path) if catalog_path else None, backend=backend, cam=cam)
     finally:
         if client is not None:
