@@ -506,29 +506,17 @@ def gradcam(
     batch_size: int = typer.Option(16, "--batch-size"),
 ) -> None:
     """Grad-CAM overlays and maps for frames, with per-frame CAM statistics in sky coordinates."""
-    import numpy as np
-    import pandas as pd
-
     from aurora_sw.ingest.jpeg import IMAGE_SUFFIXES
     from aurora_sw.model.checkpoint import load_checkpoint
-    from aurora_sw.model.gradcam import cam_statistics, gradcam_maps, save_overlay
+    from aurora_sw.model.gradcam import write_gradcam
 
     paths = []
     for f in frames:
         paths += sorted(str(p) for p in f.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if f.is_dir() else [str(f)]
     if not paths:
         raise AuroraSWError("no frames given")
-    ckpt = load_checkpoint(model)
-    maps, probs, imgs = gradcam_maps(ckpt, paths, target, layer, batch_size, size)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for path, cam, p, img in zip(paths, maps, probs, imgs):
-        stem = Path(path).stem
-        save_overlay(img, cam, out / f"{stem}_cam.png")
-        np.save(out / f"{stem}_cam.npy", cam)
-        rows.append({"path": path, "p_aurora": float(p), **cam_statistics(cam)})
-    pd.DataFrame(rows).to_csv(out / "cam_stats.csv", index=False)
-    typer.echo(f"{len(rows)} Grad-CAM maps ({target}) -> {out}")
+    table = write_gradcam(paths, load_checkpoint(model), out, target=target, layer=layer, size=size, batch_size=batch_size)
+    typer.echo(f"{len(table)} Grad-CAM maps ({target}) -> {out}")
 
 
 @app.command()
