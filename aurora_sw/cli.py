@@ -267,26 +267,6 @@ def solarwind_events(
         typer.echo(f"saved {out}")
 
 
-def _index_and_solar_wind(index: Path, names: list[str], span, catalog, cache, kp_cache, offline, needs: tuple[str, ...] = ()):
-    """The index and the solar wind ``names`` over ``span(index times)`` (a workflow's rule).
-
-    ``needs`` (index variables) are checked before the solar wind is read: a typo fails at once.
-    """
-    import pandas as pd
-
-    from aurora_sw.index.store import open_index
-    from aurora_sw.solarwind.variables import load_solar_wind
-
-    ds = open_index(index).load()
-    missing = [v for v in needs if v not in ds]
-    if missing:
-        raise AuroraSWError(f"{index}: no variable {', '.join(map(repr, missing))}; have {', '.join(ds.data_vars)}")
-    start, end = span(pd.DatetimeIndex(ds["time"].values))
-    hour = pd.Timedelta(minutes=60)  # the loader's end is exclusive; an hour more costs nothing (files are daily)
-    sw = load_solar_wind(start - hour, end + hour, names, catalog=catalog, cache_dir=cache, offline=offline, kp_cache_dir=kp_cache)
-    return ds, sw
-
-
 @app.command()
 def correlate(
     index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store."),
@@ -325,9 +305,11 @@ def correlate(
 
     from aurora_sw.workflows.correlate import correlate as run_correlate
     from aurora_sw.workflows.correlate import solar_wind_span
+    from aurora_sw.workflows.inputs import index_and_solar_wind
 
     _quiet_libraries()
-    ds, sw = _index_and_solar_wind(index, names, lambda t: solar_wind_span(t, lag_range, smooth), _catalog(catalog), cache, kp_cache, offline, needs=(response,))
+    ds, sw = index_and_solar_wind(index, names, lambda t: solar_wind_span(t, lag_range, smooth), catalog=_catalog(catalog), cache=cache, kp_cache=kp_cache,
+                                  offline=offline, needs=(response,))
     res = run_correlate(ds, sw, drivers=names, response=response, lags=lag_range, conditions=[c.strip() for c in condition.split(",") if c.strip()],
                         smooth_min=smooth, method=method, granger=granger)
     for name, lag in res.lags.items():
@@ -353,44 +335,17 @@ def epochs(
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Superposed epoch analysis around events, with a random-epoch baseline and events per bin."""
-    import pandas as pd
-
     # Every option is checked before the index and the solar wind are read (a download, perhaps).
     win = _parse_lags(window, "--window", with_step=False)
     if bin_min < 1:
         raise AuroraSWError(f"--bin {bin_min}: the bin width must be 1 minute or more")
 
-    from aurora_sw.analysis.epochs import EVENT_DEFINITIONS
-    from aurora_sw.workflows.epochs import epochs as run_epochs
-    from aurora_sw.workflows.epochs import event_times_from_csv
+    from aurora_sw.workflows.epochs import epochs_of_index
 
     _quiet_libraries()
-    cat = _catalog(catalog)
-    definition = EVENT_DEFINITIONS.get(events)
-    sw_names = [definition.variable] if definition and definition.variable in cat.solarwind.variables else []
-    if variable in cat.solarwind.variables and variable not in sw_names:
-        sw_names.append(variable)
-    needs = tuple(v for v in (variable, definition.variable if definition else None) if v and v not in sw_names)
-    first, last = win.start, win.stop - 1
-    # Events from `last` minutes before the index to `-first` after it have windows that reach it.
-
-    def pad(t: pd.DatetimeIndex) -> tuple[pd.Timestamp, pd.Timestamp]:
-        return t.min() - pd.Timedelta(minutes=max(last, 0)), t.max() + pd.Timedelta(minutes=max(-first, 0))
-
-    ds, sw = _index_and_solar_wind(index, sw_names or ["bz_gsm"], pad, cat, cache, kp_cache, offline, needs=needs)
-    if definition is not None:
-        times = definition
-    elif events in cat.events:
-        from aurora_sw.solarwind.events import load_events
-
-        t = pd.DatetimeIndex(ds["time"].values)  # events whose window reaches the index
-        times = pd.DatetimeIndex(load_events(events, t.min() - pd.Timedelta(minutes=last), t.max() - pd.Timedelta(minutes=first), catalog=cat, offline=offline)["time"])
-    else:
-        times = event_times_from_csv(events)
-    series = {**{n: sw[n] for n in sw.data_vars}, **{n: ds[n] for n in needs}}
-    res = run_epochs(series, times, variable=variable, window_min=(first, last), bin_min=bin_min)
+    res, stem = epochs_of_index(index, events, variable=variable, window_min=(win.start, win.stop - 1), bin_min=bin_min, catalog=_catalog(catalog),
+                                cache=cache, kp_cache=kp_cache, offline=offline)
     out = out or _index_layout(index, catalog).analyses
-    stem = f"epochs_{events if definition or events in cat.events else Path(events).stem}_{variable}"
     res.write(out, stem)
     typer.echo(f"{res.summary()}; results in {out / stem}.nc/.png")
 
@@ -411,11 +366,10 @@ def recurrence(
     """27-day recurrence chart: one solar rotation per row, one day per column, coloured by the daily
     aurora fraction and a solar-wind variable, plus the 27-day autocorrelation and its significance."""
     import pandas as pd
-    import xarray as xr
 
     from aurora_sw.analysis.recurrence import ROTATIONS
     from aurora_sw.index import open_index
-    from aurora_sw.solarwind.variables import load_solar_wind
+    from aurora_sw.workflows.inputs import solar_wind_series
     from aurora_sw.workflows.recurrence import recurrence as run_recurrence
 
     _quiet_libraries()
@@ -426,17 +380,8 @@ def recurrence(
     aurora = open_index(index)["p_aurora"].load()
     driver = None
     if variable:
-        sw_path = solarwind or _index_layout(index, catalog).solarwind
-        if sw_path.exists():
-            with xr.open_dataset(sw_path) as sw_file:
-                if variable not in sw_file:
-                    raise AuroraSWError(f"{sw_path}: no variable {variable!r} (has {', '.join(sw_file.data_vars)})")
-                driver = sw_file[variable].load()
-        else:
-            t = pd.DatetimeIndex(aurora["time"].values)
-            pad = pd.Timedelta(days=27 * rotations)
-            driver = load_solar_wind(t.min() - pad, t.max() + pad, [variable], catalog=_catalog(catalog), cache_dir=cache, offline=offline,
-                                     kp_cache_dir=kp_cache)[variable]
+        driver = solar_wind_series(variable, pd.DatetimeIndex(aurora["time"].values), saved=solarwind or _index_layout(index, catalog).solarwind,
+                                   pad=pd.Timedelta(days=27 * rotations), catalog=_catalog(catalog), cache=cache, kp_cache=kp_cache, offline=offline)
     res = run_recurrence(aurora, driver, rotation=rotation)
     out = res.write(out or _index_layout(index, catalog).analyses / f"recurrence_{rotation}.png")
     typer.echo(f"{res.summary()} -> {out}")
@@ -517,18 +462,20 @@ def train(
     from_scratch: bool = typer.Option(False, "--from-scratch", help="Random initial weights (say so explicitly)."),
     normalization: str = typer.Option("sky_background", "--normalization", help="sky_background or imagenet."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.pt."),
+    balance: bool = typer.Option(False, "--balance/--all-labels", help="Downsample the larger class in each split (the seed study's way); default: every label, the loss weighs the classes equally."),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(0, "--workers", help="DataLoader worker processes."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Wall-time budget: stop after the epoch that passes it (best.pt is kept)."),
 ) -> None:
-    """Two-stage fine-tuning of the aurora classifier on night-wise, class-balanced splits.
+    """Two-stage fine-tuning of the aurora classifier on night-wise splits, every label used, the classes weighed equally.
 
     Uses the GPU with AMP and channels_last when there is one. The checkpoint loads with
     torch.load(weights_only=True) and records the model, input size, normalisation, config,
     label-set hash and metrics.
     """
-    from aurora_sw.labels import read_label_table, split_by_night, split_report
-    from aurora_sw.model.train import TrainConfig, train_classifier
+    from aurora_sw.labels import read_label_table, split_report
+    from aurora_sw.model.train import TrainConfig
+    from aurora_sw.workflows.train import train as run_train
 
     _quiet_libraries()
     if sum([pretrained, weights is not None, from_scratch]) != 1:
@@ -538,17 +485,12 @@ def train(
         batch_size=batch_size, seed=seed, num_workers=workers, pretrained=pretrained, weights=str(weights) if weights else None,
         normalization=normalization, max_train_seconds=max_seconds,
     )
-    split = split_by_night(read_label_table(labels), val_fraction, seed=seed)
     out = out or _layout(None, None).model
+    table = read_label_table(labels)
     _output_dir(out)
-    split.to_parquet(out / "split.parquet", index=False)
-    typer.echo(split_report(split).to_string())
-    best = train_classifier(split, cfg, out, resume=resume)
-    h = best.metrics["history"][-1]
-    typer.echo(f"best epoch {best.epoch}: val loss {best.metrics['val_loss']:.4f}, val accuracy {best.metrics['val_accuracy']:.3f} "
-               f"(balanced {best.metrics.get('val_balanced_accuracy', float('nan')):.3f}); {h['train_frames_per_s']:.0f} training frames/s -> {out / 'best.pt'}")
-    for r in best.metrics.get("restarted_runs", []):
-        typer.echo(f"  run {r['run']} restarted: no epoch passed the validation check (best: {r['problem']})")
+    res = run_train(table, out, cfg, val_fraction=val_fraction, balance=balance, resume=resume)
+    typer.echo(split_report(res.split).to_string())
+    typer.echo(res.summary())
 
 
 @app.command()
@@ -560,38 +502,19 @@ def evaluate(
     site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: its default_site)."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
-    """Accuracy, precision, recall, F1, ROC/PR-AUC, calibration and the per-sky-condition table."""
-    import pandas as pd
-
-    from aurora_sw.index.score import score_frames
+    """Accuracy, precision, recall, F1, ROC/PR-AUC, calibration and the per-sky-condition table,
+    and the accuracy after HMM smoothing over each night (what temporal context adds)."""
     from aurora_sw.labels import read_label_table
     from aurora_sw.model.checkpoint import load_checkpoint
-    from aurora_sw.model.evaluate import write_report
-    from aurora_sw.sky import sky_conditions
-    from aurora_sw.times import aware_utc
+    from aurora_sw.workflows.evaluate import evaluate as run_evaluate
+    from aurora_sw.workflows.evaluate import frames_of_split
 
     cat = _catalog(catalog)
     site_cfg = cat.site(site)  # a bad --site is refused before any frame is scored
-    if split not in ("train", "val", "test", "all"):
-        raise AuroraSWError(f"--split {split!r}: use train, val, test or all")
-    df = read_label_table(labels)
-    if "split" not in df and split != "all":
-        raise AuroraSWError(
-            f"{labels}: no split column (a label store, not the split.parquet `train` writes): pass MODEL_DIR/split.parquet "
-            "to evaluate on held-out nights, or --split all to use every frame, including any the model was trained on"
-        )
-    if split != "all":
-        df = df[df["split"] == split]
-    if df.empty:
-        raise AuroraSWError(f"{labels}: no labelled frames in split {split!r}")
+    frames = frames_of_split(read_label_table(labels), split, source=labels)
     ckpt = load_checkpoint(model)
     _output_dir(out)
-    scores = score_frames(list(df["path"]), ckpt)
-    geo = sky_conditions(pd.DatetimeIndex(aware_utc(df["time_utc"])), site_cfg, cat.sky_conditions)
-    frames = df.reset_index(drop=True).assign(p_aurora=scores["p_aurora"], sun_class=geo["sun_class"].to_numpy(), moon_class=geo["moon_class"].to_numpy())
-    m = write_report(frames, out, ckpt.threshold)
-    typer.echo(f"{m['n']} frames: accuracy {m['accuracy']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}, "
-               f"F1 {m['f1']:.3f}, ROC-AUC {m['roc_auc']:.3f}, ECE {m['ece']:.3f} -> {out}")
+    typer.echo(run_evaluate(frames, ckpt, out, site=site_cfg, catalog=cat).summary())
 
 
 @app.command()
@@ -605,29 +528,17 @@ def gradcam(
     batch_size: int = typer.Option(16, "--batch-size"),
 ) -> None:
     """Grad-CAM overlays and maps for frames, with per-frame CAM statistics in sky coordinates."""
-    import numpy as np
-    import pandas as pd
-
     from aurora_sw.ingest.jpeg import IMAGE_SUFFIXES
     from aurora_sw.model.checkpoint import load_checkpoint
-    from aurora_sw.model.gradcam import cam_statistics, gradcam_maps, save_overlay
+    from aurora_sw.model.gradcam import write_gradcam
 
     paths = []
     for f in frames:
         paths += sorted(str(p) for p in f.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if f.is_dir() else [str(f)]
     if not paths:
         raise AuroraSWError("no frames given")
-    ckpt = load_checkpoint(model)
-    maps, probs, imgs = gradcam_maps(ckpt, paths, target, layer, batch_size, size)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for path, cam, p, img in zip(paths, maps, probs, imgs):
-        stem = Path(path).stem
-        save_overlay(img, cam, out / f"{stem}_cam.png")
-        np.save(out / f"{stem}_cam.npy", cam)
-        rows.append({"path": path, "p_aurora": float(p), **cam_statistics(cam)})
-    pd.DataFrame(rows).to_csv(out / "cam_stats.csv", index=False)
-    typer.echo(f"{len(rows)} Grad-CAM maps ({target}) -> {out}")
+    table = write_gradcam(paths, load_checkpoint(model), out, target=target, layer=layer, size=size, batch_size=batch_size)
+    typer.echo(f"{len(table)} Grad-CAM maps ({target}) -> {out}")
 
 
 @app.command()
@@ -730,43 +641,23 @@ def query(
         raise AuroraSWError(f"--format {fmt} needs --out FILE")
     t0, t1 = utc_range(start, end, open_ended=True)  # before the heavy imports: a typo is refused at once
 
-    import pandas as pd
+    from aurora_sw.workflows.query import query as run_query
 
-    from aurora_sw.analysis.merge import condition_mask
-    from aurora_sw.index.schema import class_names
-    from aurora_sw.index.store import open_index
-
-    full = open_index(index)
-    ds = full.sel(time=slice(t0, t1)).load()
-    names = [v.strip() for v in variables.split(",") if v.strip()]
-    missing = [n for n in names if n not in ds]
-    if missing or not names:
-        raise AuroraSWError(f"{index}: no variable(s) {missing or variables!r}; have {', '.join(ds.data_vars)}")
-    keep = condition_mask(ds, [c.strip() for c in condition.split(",") if c.strip()]) & ds["p_aurora"].notnull()
-    if not keep.any():
-        p = full["p_aurora"].load()
-        scored = p["time"].values[p.notnull().values]
-        covers = f"it has scored minutes {pd.Timestamp(scored.min())} .. {pd.Timestamp(scored.max())} UTC" if scored.size else "it has no scored minutes"
-        raise AuroraSWError(f"{index}: no scored minutes from {start or 'the start'} to {end or 'the end'} with conditions {condition or 'any'}; {covers}")
-    sel = ds[names].where(keep, drop=True)
+    res = run_query(index, start=t0, end=t1, variables=[v.strip() for v in variables.split(",") if v.strip()],
+                    conditions=[c.strip() for c in condition.split(",") if c.strip()])
     if fmt == "netcdf":
         with _output_file(out) as path:
-            sel.to_netcdf(path)
+            res.data.to_netcdf(path)
+    elif fmt == "parquet":
+        with _output_file(out) as path:
+            res.to_frame().to_parquet(path)
+    elif out:
+        with _output_file(out) as path:
+            path.write_text(res.to_frame().to_csv())
     else:
-        df = sel.to_dataframe()
-        for name in ("sun_class", "moon_class"):
-            if name in df:
-                df[name] = class_names(ds[name].where(keep, drop=True))
-        if fmt == "parquet":
-            with _output_file(out) as path:
-                df.to_parquet(path)
-        elif out:
-            with _output_file(out) as path:
-                path.write_text(df.to_csv())
-        else:
-            typer.echo(df.to_csv(), nl=False)
+        typer.echo(res.to_frame().to_csv(), nl=False)
     if out:
-        typer.echo(f"{int(keep.sum())} minutes -> {out}")
+        typer.echo(f"{res.n_minutes} minutes -> {out}")
 
 
 @app.command("keogram")
@@ -777,37 +668,24 @@ def keogram_cmd(
     size: int = typer.Option(180, "--size", help="With --archive: pixels from horizon to horizon."),
     azimuth: float = typer.Option(0.0, "--azimuth", help="With --archive: the meridian's azimuth, deg east of geographic north (0 north-south, 90 east-west); from magnetic north with --magnetic."),
     magnetic: bool = typer.Option(False, "--magnetic", help="With --archive: measure --azimuth from the site's magnetic meridian (AACGM at 110 km; needs aacgmv2)."),
-    site: str = typer.Option("yellowknife", "--site", help="Site key in the catalog (for --magnetic)."),
+    site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog, for --magnetic (default: its default_site)."),
     out: Path = typer.Option(Path("keogram.png"), "--out", help="PNG (and a .nc beside it)."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Keogram of one night: north-south from the index store, or along any meridian from the archive's frames."""
-    from aurora_sw.index.keogram import check_azimuth, keogram, meridian_azimuth, plot_keogram
+    from aurora_sw.index.keogram import check_azimuth, plot_keogram
     from aurora_sw.times import night_date
 
     if (archive is None) == (index is None):
         raise AuroraSWError("keogram: give exactly one of --archive (decode frames) or --index (stored keogram)")
     night = night_date(night)
     check_azimuth(azimuth)
-    if index is not None and (azimuth or magnetic):
-        raise AuroraSWError("keogram: the index stores the north-south keogram only; use --archive for --azimuth or --magnetic")
 
-    from aurora_sw.index.store import open_index, open_keogram
-    from aurora_sw.ingest import read_manifest
+    from aurora_sw.workflows.keogram import keogram_of_night
 
-    if index is not None:
-        open_index(index)  # a missing or damaged store says so, not "no keogram"
-        keo = open_keogram(index, night)
-        if keo is None:
-            raise AuroraSWError(f"{index}: this store has no keogram (scored before keograms were stored); use --archive")
-    else:
-        m = read_manifest(archive)
-        frames = m[m["night"] == night]
-        if frames.empty:
-            raise AuroraSWError(f"{archive}: no frames for night {night}; nights: {', '.join(sorted(m['night'].unique())[:10])}")
-        if magnetic:
-            azimuth = meridian_azimuth(_catalog(catalog).site(site), frames["time_utc"].min(), azimuth_deg=azimuth, magnetic=True)
-        keo = keogram(frames, size=size, azimuth_deg=azimuth, progress=True)
+    keo = keogram_of_night(night, archive=archive, index=index, size=size, azimuth_deg=azimuth, magnetic=magnetic,
+                           site=_catalog(catalog).site(site) if magnetic else None)
+    azimuth = keo.attrs.get("meridian_azimuth_deg", azimuth)
     with _output_file(out) as png:
         plot_keogram(keo, png)
     with _output_file(out.with_suffix(".nc")) as nc:

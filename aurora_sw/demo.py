@@ -80,13 +80,13 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     from aurora_sw.index.pipeline import score_archive
     from aurora_sw.index.store import open_index
     from aurora_sw.ingest import ingest, read_manifest
-    from aurora_sw.labels import LabelStore, sample_for_labelling, split_by_night, split_report
-    from aurora_sw.model.evaluate import classification_metrics, write_report
-    from aurora_sw.model.temporal import hmm_smooth
-    from aurora_sw.model.train import TrainConfig, train_classifier
+    from aurora_sw.labels import LabelStore, sample_for_labelling
+    from aurora_sw.model.train import TrainConfig
     from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
     from aurora_sw.solarwind.variables import load_solar_wind
     from aurora_sw.synthetic import generate_archive
+    from aurora_sw.workflows.evaluate import evaluate
+    from aurora_sw.workflows.train import train
 
     cfg = config or DemoConfig()
     catalog = catalog or load_catalog()
@@ -114,18 +114,14 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     sample["label"] = np.where(truth.loc[sample["path"], "aurora_visible"].to_numpy(), "yes", "no")
     store = LabelStore(layout.labels)
     store.add(sample, labeller="synthetic-truth")
-    # Every label is used (the loss weighs the two classes equally, see train_classifier):
-    # downsampling to balanced classes threw away up to 60 % of a seed's labels, and with them
-    # most of its rare twilight aurora, which the held-out night then missed.
-    split = split_by_night(store.df, val_fraction=0.34, seed=cfg.seed, balance=False)
-    log.info("label split:\n%s", split_report(split))
     t = _stage(timings, "label", t)
 
     train_cfg = TrainConfig(
         input_size=cfg.input_size, epochs_head=0, epochs_full=cfg.epochs, lr_full=cfg.lr, batch_size=32,
         seed=cfg.seed, max_train_seconds=cfg.max_train_seconds,
     )
-    ckpt = train_classifier(split, train_cfg, layout.model, progress=progress)
+    trained = train(store.df, layout.model, train_cfg, val_fraction=0.34, progress=progress)  # every label (see workflows.train)
+    ckpt, split = trained.checkpoint, trained.split
     t = _stage(timings, "train", t)
 
     scoring = score_archive(layout.archive, ckpt, layout.index, progress=progress, catalog_path=str(catalog.path))
@@ -138,13 +134,8 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     val_nights = sorted(split.loc[split["split"] == "val", "night"].unique())
     held = scored[scored["night"].isin(val_nights)]
     y_true = truth.loc[held["path"], "aurora_visible"].to_numpy()
-    metrics = write_report(held.assign(label=np.where(y_true, "yes", "no")), layout.model / "heldout", ckpt.threshold)
-    held_sorted = held.assign(y=y_true).sort_values("time_utc")
-    smoothed = np.concatenate(
-        [hmm_smooth(g["p_aurora"].to_numpy(), g["time_utc"]) for _, g in held_sorted.groupby("night")]
-    )
-    y_sorted = np.concatenate([g["y"].to_numpy() for _, g in held_sorted.groupby("night")])
-    metrics_smoothed = classification_metrics(y_sorted, smoothed, ckpt.threshold)
+    evaluation = evaluate(held.assign(label=np.where(y_true, "yes", "no")), ckpt, layout.model / "heldout", catalog=catalog)
+    metrics, metrics_smoothed = evaluation.metrics, evaluation.metrics_smoothed
     t = _stage(timings, "evaluate", t)
 
     # The whole synthetic span (several solar rotations: the recurrence chart needs them), then

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pandas as pd
 
 from aurora_sw.catalog import load_catalog

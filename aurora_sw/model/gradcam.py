@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -19,6 +20,9 @@ from aurora_sw.camera import circle_mask, pixel_altaz
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.model.checkpoint import Checkpoint
 from aurora_sw.model.data import normalize, read_frame
+
+if TYPE_CHECKING:
+    import pandas
 from aurora_sw.model.factory import CLASSES
 
 
@@ -139,3 +143,51 @@ def save_overlay(frame: np.ndarray, cam: np.ndarray, path: str | os.PathLike, al
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), overlay[..., ::-1])
     return path
+
+
+def write_gradcam(
+    paths: list[str],
+    ckpt: Checkpoint,
+    out: str | os.PathLike,
+    *,
+    target: str = "yes",
+    layer: str | None = None,
+    size: int = 360,
+    batch_size: int = 16,
+) -> "pandas.DataFrame":
+    """Grad-CAM of each frame into ``out``: ``STEM_cam.png`` overlays, ``STEM_cam.npy`` maps, ``cam_stats.csv``.
+
+    Parameters
+    ----------
+    paths
+        Frames (JPEG/PNG).
+    ckpt
+        The classifier checkpoint.
+    target
+        Class to explain: ``yes`` or ``no``.
+    layer
+        Module name (default: the last convolution).
+    size
+        Overlay size in pixels.
+    batch_size
+        Frames per forward/backward pass.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per frame: ``path``, ``p_aurora`` and :func:`cam_statistics` (also written as ``cam_stats.csv``).
+    """
+    import pandas as pd
+
+    maps, probs, imgs = gradcam_maps(ckpt, paths, target, layer, batch_size, size)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for path, cam, p, img in zip(paths, maps, probs, imgs):
+        stem = Path(path).stem
+        save_overlay(img, cam, out / f"{stem}_cam.png")
+        np.save(out / f"{stem}_cam.npy", cam)
+        rows.append({"path": path, "p_aurora": float(p), **cam_statistics(cam)})
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "cam_stats.csv", index=False)
+    return table

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import xarray as xr
@@ -18,7 +19,10 @@ import xarray as xr
 from aurora_sw.analysis.epochs import EVENT_DEFINITIONS, EventDefinition, superposed_epoch
 from aurora_sw.errors import AuroraSWError
 
-__all__ = ["BIN_MIN", "EpochResult", "N_RANDOM", "WINDOW_MIN", "epochs", "event_times_from_csv"]
+if TYPE_CHECKING:
+    from aurora_sw.catalog import Catalog
+
+__all__ = ["BIN_MIN", "EpochResult", "N_RANDOM", "WINDOW_MIN", "epochs", "epochs_of_index", "event_times_from_csv"]
 
 WINDOW_MIN: tuple[int, int] = (-120, 240)
 BIN_MIN = 5
@@ -117,3 +121,64 @@ def epochs(
     res.attrs["events"] = source
     above = res["epoch"].where((res["median"] > res["random_high"]) & (res["epoch"] >= 0), drop=True)
     return EpochResult(epochs=res, events=times, rise_min=float(above[0]) if above.size else None)
+
+
+def epochs_of_index(
+    index: str | os.PathLike,
+    events: str,
+    *,
+    variable: str = "p_aurora",
+    window_min: tuple[int, int] = WINDOW_MIN,
+    bin_min: int = BIN_MIN,
+    catalog: "Catalog",
+    cache: str | os.PathLike | None = None,
+    kp_cache: str | os.PathLike | None = None,
+    offline: bool = False,
+) -> tuple[EpochResult, str]:
+    """:func:`epochs` of an index store, reading the solar wind the events and ``variable`` need.
+
+    Parameters
+    ----------
+    index
+        The aurora-index Zarr store.
+    events
+        A named definition (``southward``, ``onsets``), an event list of the catalog (e.g.
+        ``flares``), or a CSV of UTC times (column ``time``).
+    variable
+        An index variable or a solar-wind catalog variable.
+    window_min, bin_min
+        Epoch range and bin width (minutes).
+    catalog, cache, kp_cache, offline
+        As :func:`aurora_sw.solarwind.variables.load_solar_wind`.
+
+    Returns
+    -------
+    (EpochResult, str)
+        The result and the file stem it is written under (``epochs_EVENTS_VARIABLE``).
+    """
+    from aurora_sw.workflows.inputs import index_and_solar_wind
+
+    definition = EVENT_DEFINITIONS.get(events)
+    sw_names = [definition.variable] if definition and definition.variable in catalog.solarwind.variables else []
+    if variable in catalog.solarwind.variables and variable not in sw_names:
+        sw_names.append(variable)
+    needs = tuple(v for v in (variable, definition.variable if definition else None) if v and v not in sw_names)
+    first, last = window_min
+    # Events from `last` minutes before the index to `-first` after it have windows that reach it.
+
+    def pad(t: pd.DatetimeIndex) -> tuple[pd.Timestamp, pd.Timestamp]:
+        return t.min() - pd.Timedelta(minutes=max(last, 0)), t.max() + pd.Timedelta(minutes=max(-first, 0))
+
+    ds, sw = index_and_solar_wind(index, sw_names or ["bz_gsm"], pad, catalog=catalog, cache=cache, kp_cache=kp_cache, offline=offline, needs=needs)
+    if definition is not None:
+        times: EventDefinition | pd.DatetimeIndex = definition
+    elif events in catalog.events:
+        from aurora_sw.solarwind.events import load_events
+
+        t = pd.DatetimeIndex(ds["time"].values)  # events whose window reaches the index
+        times = pd.DatetimeIndex(load_events(events, t.min() - pd.Timedelta(minutes=last), t.max() - pd.Timedelta(minutes=first), catalog=catalog, offline=offline)["time"])
+    else:
+        times = event_times_from_csv(events)
+    series = {**{n: sw[n] for n in sw.data_vars}, **{n: ds[n] for n in needs}}
+    stem = f"epochs_{events if definition or events in catalog.events else Path(events).stem}_{variable}"
+    return epochs(series, times, variable=variable, window_min=(first, last), bin_min=bin_min), stem
