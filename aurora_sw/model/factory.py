@@ -56,7 +56,7 @@ def create_model(
 def _create(name: str, pretrained: bool, weights: str | os.PathLike | None, num_classes: int):
     import timm
 
-    if name not in timm.list_models():
+    if not timm.is_model(name):  # the registry's lookup, not a scan of every model name
         raise AuroraSWError(f"unknown timm model {name!r} (see timm.list_models())")
     if weights is not None:
         # Not timm's pretrained_cfg_overlay: timm 1.0.9-1.0.25 unpickle that file with
