@@ -1,0 +1,70 @@
+"""``ds.aurora``: the index's own vocabulary on any Dataset read from an aurora-index store.
+
+Registered when :mod:`aurora_sw.index` is imported (xarray's accessor mechanism, as
+``xarray/core/extensions.py`` documents)::
+
+    ds = aurora_sw.index.open_index("index.zarr")
+    ds.aurora.nights                   # ['2024-02-05', ...]
+    ds.aurora.night("2024-02-06")      # that night's 1440 minutes
+    ds.aurora.scored()                 # minutes with a scored frame only
+    ds.aurora.class_names("sun_class") # 'Night', 'Astro', ... per minute ('' without a frame)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from aurora_sw.errors import AuroraSWError
+from aurora_sw.index.schema import class_names, night_start_hour, night_window
+from aurora_sw.times import night_date
+
+__all__ = ["AuroraAccessor"]
+
+
+@xr.register_dataset_accessor("aurora")
+class AuroraAccessor:
+    """Night selection, scored minutes and class names of an aurora index (UTC ``time`` axis)."""
+
+    def __init__(self, ds: xr.Dataset) -> None:
+        self._ds = ds
+
+    @property
+    def night_start_utc_hour(self) -> int:
+        """The hour (UTC) at which each night's chunk starts, as the store records it."""
+        return night_start_hour(self._ds.attrs)
+
+    @property
+    def nights(self) -> list[str]:
+        """The nights (local dates at dusk, ``YYYY-MM-DD``) the time axis covers."""
+        t = pd.DatetimeIndex(self._ds["time"].values) - pd.Timedelta(hours=self.night_start_utc_hour)
+        return sorted({d.strftime("%Y-%m-%d") for d in t.normalize()})
+
+    def night(self, night: str) -> xr.Dataset:
+        """The minutes of one night (its chunk of :data:`~aurora_sw.index.schema.MINUTES_PER_NIGHT`).
+
+        Raises
+        ------
+        AuroraSWError
+            A malformed date, or a night the dataset does not cover (naming those it does).
+        """
+        night = night_date(night)
+        part = self._ds.sel(time=night_window(night, start_hour=self.night_start_utc_hour))
+        if part.sizes.get("time", 0) == 0:
+            shown = ", ".join(self.nights[:10]) or "none"
+            raise AuroraSWError(f"night {night}: not in this index; nights: {shown}")
+        return part
+
+    def scored(self) -> xr.Dataset:
+        """Only the minutes with a scored frame (``p_aurora`` not NaN)."""
+        if "p_aurora" not in self._ds:
+            raise AuroraSWError(f"no p_aurora in this dataset; have {', '.join(map(str, self._ds.data_vars))}")
+        return self._ds.where(self._ds["p_aurora"].notnull(), drop=True)
+
+    def class_names(self, name: str) -> np.ndarray:
+        """An integer class variable (``sun_class``, ``moon_class``) decoded to names."""
+        if name not in self._ds or "flag_meanings" not in self._ds[name].attrs:
+            raise AuroraSWError(f"{name!r} is not a class variable of this dataset")
+        return class_names(self._ds[name])
+
