@@ -241,7 +241,7 @@ def solarwind_fetch(
         da = ds[name]
         typer.echo(f"  {name:12s} {da.attrs.get('units', ''):>22s}  valid {float(da.notnull().mean()):6.1%}  mean {float(da.mean()):10.3f}")
     if out:
-        with _output_file(out) as path:
+        with _output_file(out, (".nc",)) as path:
             ds.to_netcdf(path)
         typer.echo(f"saved {out}")
 
@@ -377,6 +377,10 @@ def recurrence(
         raise AuroraSWError(f"recurrence: --rotation {rotation!r}: use {' or '.join(ROTATIONS)}")
     if rotations < 0:
         raise AuroraSWError(f"recurrence: --pad-rotations {rotations}: use 0 or more")
+    if out is not None:
+        _check_output_file(out, PLOT_SUFFIXES)
+    if solarwind is not None and not solarwind.is_file():
+        raise AuroraSWError(f"--solarwind {solarwind}: no such file (a NetCDF with the variable, e.g. the solarwind.nc a demo writes)")
     aurora = open_index(index)["p_aurora"].load()
     driver = None
     if variable:
@@ -603,13 +607,29 @@ def _output_dir(path: Path) -> Path:
     return path
 
 
+PLOT_SUFFIXES = (".png", ".svg")
+
+
+def _check_output_file(path: Path, suffixes: tuple[str, ...]) -> Path:
+    """Refuse an ``--out`` of the wrong kind or one that would overwrite an input of the project
+    (the manifest, labels, solar wind, checkpoints, split, anything inside a Zarr store)."""
+    if path.suffix.lower() not in suffixes:
+        raise AuroraSWError(f"--out {path}: write a {' or '.join(suffixes)} file")
+    inside_store = any(p.suffix == ".zarr" for p in path.resolve().parents)
+    if inside_store or (path.exists() and path.name in _layout(None, None).input_names):
+        raise AuroraSWError(f"--out {path}: that is an input of the project, and is not overwritten; choose another --out")
+    return path
+
+
 @contextmanager
-def _output_file(path: Path) -> Iterator[Path]:
+def _output_file(path: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
     """Write to the yielded temporary path; it replaces ``path`` only when the block succeeds.
 
     So a failed write leaves an earlier output whole, and says why in one line. The temporary
-    name keeps the suffix, from which writers such as matplotlib choose the format.
+    name keeps the suffix, from which writers such as matplotlib choose the format. ``path`` must
+    end in one of ``suffixes`` and must not be an input of the project (:func:`_check_output_file`).
     """
+    _check_output_file(path, suffixes)
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -640,19 +660,22 @@ def query(
     if fmt != "csv" and out is None:
         raise AuroraSWError(f"--format {fmt} needs --out FILE")
     t0, t1 = utc_range(start, end, open_ended=True)  # before the heavy imports: a typo is refused at once
+    suffixes = {"csv": (".csv",), "parquet": (".parquet",), "netcdf": (".nc",)}[fmt]
+    if out is not None:
+        _check_output_file(out, suffixes)
 
     from aurora_sw.workflows.query import query as run_query
 
     res = run_query(index, start=t0, end=t1, variables=[v.strip() for v in variables.split(",") if v.strip()],
                     conditions=[c.strip() for c in condition.split(",") if c.strip()])
     if fmt == "netcdf":
-        with _output_file(out) as path:
+        with _output_file(out, suffixes) as path:
             res.data.to_netcdf(path)
     elif fmt == "parquet":
-        with _output_file(out) as path:
+        with _output_file(out, suffixes) as path:
             res.to_frame().to_parquet(path)
     elif out:
-        with _output_file(out) as path:
+        with _output_file(out, suffixes) as path:
             path.write_text(res.to_frame().to_csv())
     else:
         typer.echo(res.to_frame().to_csv(), nl=False)
@@ -680,18 +703,20 @@ def keogram_cmd(
         raise AuroraSWError("keogram: give exactly one of --archive (decode frames) or --index (stored keogram)")
     night = night_date(night)
     check_azimuth(azimuth)
+    _check_output_file(out, PLOT_SUFFIXES)
+    _check_output_file(out.with_suffix(".nc"), (".nc",))
 
     from aurora_sw.workflows.keogram import keogram_of_night
 
     keo = keogram_of_night(night, archive=archive, index=index, size=size, azimuth_deg=azimuth, magnetic=magnetic,
                            site=_catalog(catalog).site(site) if magnetic else None)
     azimuth = keo.attrs.get("meridian_azimuth_deg", azimuth)
-    with _output_file(out) as png:
+    with _output_file(out, PLOT_SUFFIXES) as png:
         plot_keogram(keo, png)
-    with _output_file(out.with_suffix(".nc")) as nc:
+    with _output_file(out.with_suffix(".nc"), (".nc",)) as nc:
         keo.to_netcdf(nc)
     along = f" (meridian at azimuth {azimuth:.1f} deg east of north)" if azimuth else ""
-    typer.echo(f"{int(keo.notnull().any(['meridian_angle', 'channel']).sum())} frames -> {out}{along}")
+    typer.echo(f"{int(keo.notnull().any(['meridian_angle', 'channel']).sum())} frames -> {out} and {out.with_suffix('.nc')}{along}")
 
 
 @app.command()

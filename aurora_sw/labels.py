@@ -295,8 +295,21 @@ class LabelStore:
             self._write()
 
     def _read_current(self) -> pd.DataFrame:
-        """The labels on disk now (another process may have added some since we read them)."""
-        return pd.read_parquet(self.path) if self.path.exists() else pd.DataFrame(columns=LABEL_COLUMNS)
+        """The labels on disk now (another process may have added some since we read them).
+
+        A file that is not a label store (the manifest, a split, any other table) is refused, so
+        labels are never merged into it.
+        """
+        if not self.path.exists():
+            return pd.DataFrame(columns=LABEL_COLUMNS)
+        try:
+            df = pd.read_parquet(self.path)
+        except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
+            raise AuroraSWError(f"{self.path}: not a Parquet label store ({type(exc).__name__}); choose another --store") from None
+        if not set(LABEL_COLUMNS) <= set(df.columns):
+            raise AuroraSWError(f"{self.path}: not a label store (its columns are not {', '.join(LABEL_COLUMNS)}); "
+                                "choose another --store, e.g. archive/labels.parquet")
+        return df
 
     def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -109,6 +109,13 @@ class ProjectLayout:
         return self.root / self.outputs.solarwind
 
     @property
+    def input_names(self) -> frozenset[str]:
+        """File names of the project's inputs, which no command's ``--out`` may overwrite: the
+        manifest, its problem list, the label store, the solar wind, the checkpoints and the split."""
+        return frozenset({self.manifest.name, self.problems.name, self.labels.name, self.solarwind.name, self.checkpoint.name,
+                          "last.pt", "split.parquet"})
+
+    @property
     def analyses(self) -> Path:
         """The folder of analysis outputs (lag curves, epoch tables, figures)."""
         return self.root / self.outputs.analyses

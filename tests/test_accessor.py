@@ -46,3 +46,9 @@ def test_a_night_not_in_the_index_or_not_a_date_is_one_line():
         ds.aurora.night("2024-03-01")
     with pytest.raises(AuroraSWError):
         ds.aurora.night("2024-13-01")
+
+
+def test_scored_on_a_lazy_store_as_open_index_gives_it():
+    """Found by probing: on a dask-backed Dataset (what open_index returns) scored() raised KeyError."""
+    lazy = _index().chunk({"time": 1440})
+    assert lazy.aurora.scored().sizes["time"] == 10

@@ -89,15 +89,15 @@ def test_an_earlier_output_survives_a_failed_write_and_a_bad_folder_is_one_line(
     out = tmp_path / "result.csv"
     out.write_text("earlier result")
     with pytest.raises(AuroraSWError, match="result.csv: cannot write"):
-        with _output_file(out) as tmp:
+        with _output_file(out, (".csv",)) as tmp:
             tmp.write_text("half a res")
             raise OSError(28, "No space left on device")
     assert out.read_text() == "earlier result" and sorted(p.name for p in tmp_path.iterdir()) == ["result.csv"]
-    with _output_file(out) as tmp:
+    with _output_file(out, (".csv",)) as tmp:
         tmp.write_text("new result")
     assert out.read_text() == "new result"
     with pytest.raises(AuroraSWError, match="cannot write"):
-        with _output_file(files / "a_file" / "x.csv") as tmp:
+        with _output_file(files / "a_file" / "x.csv", (".csv",)) as tmp:
             tmp.write_text("x")
 
 
@@ -139,3 +139,27 @@ def test_library_refuses_what_the_commands_refuse():
     with pytest.raises(AuroraSWError, match="epochs_full=0"):
         TrainConfig(epochs_full=0)  # from scratch the head stage is skipped: nothing would be trained
     assert TrainConfig(epochs_full=0, pretrained=True).epochs_head == 6
+
+
+def test_no_out_overwrites_an_input_of_the_project(tmp_path):
+    """Found by probing: `query --out archive/manifest.parquet` replaced the manifest, `keogram --out
+    solarwind.png` replaced solarwind.nc beside it, `label import --store manifest.parquet` merged
+    labels into the manifest, and a plot --out ending in .nc was a matplotlib traceback."""
+    (tmp_path / "archive").mkdir()
+    manifest = pd.DataFrame({"path": ["a.jpg"], "time_utc": pd.to_datetime(["2024-02-06T06:00"], utc=True), "night": ["2024-02-05"], "flags": [""]})
+    manifest.to_parquet(tmp_path / "archive" / "manifest.parquet")
+    (tmp_path / "solarwind.nc").write_bytes(b"solar wind")
+    (tmp_path / "lab.csv").write_text("path,label\n20240206T060000Z.jpg,yes\n")
+    before = {p: p.read_bytes() for p in (tmp_path / "archive" / "manifest.parquet", tmp_path / "solarwind.nc")}
+    cases = [
+        (["query", "--index", "index.zarr", "--format", "parquet", "--out", "archive/manifest.parquet"], "input of the project"),
+        (["keogram", "--night", "2024-02-05", "--index", "index.zarr", "--out", "solarwind.png"], "input of the project"),
+        (["keogram", "--night", "2024-02-05", "--index", "index.zarr", "--out", "k.nc"], "write a .png or .svg file"),
+        (["recurrence", "--index", "index.zarr", "--out", "r.nc"], "write a .png or .svg file"),
+        (["recurrence", "--index", "index.zarr", "--solarwind", "nothere.nc"], "--solarwind nothere.nc: no such file"),
+        (["query", "--index", "index.zarr", "--format", "csv", "--out", "solarwind.nc"], "write a .csv file"),
+        (["label", "import", "lab.csv", "--store", "archive/manifest.parquet"], "not a label store"),
+    ]
+    for args, expected in cases:
+        assert_one_line_error(aurora_sw(*args, cwd=tmp_path), expected)
+    assert all(p.read_bytes() == b for p, b in before.items())

@@ -60,7 +60,7 @@ class AuroraAccessor:
         """Only the minutes with a scored frame (``p_aurora`` not NaN)."""
         if "p_aurora" not in self._ds:
             raise AuroraSWError(f"no p_aurora in this dataset; have {', '.join(map(str, self._ds.data_vars))}")
-        return self._ds.where(self._ds["p_aurora"].notnull(), drop=True)
+        return self._ds.where(self._ds["p_aurora"].notnull().compute(), drop=True)  # a lazy store: the mask first
 
     def class_names(self, name: str) -> np.ndarray:
         """An integer class variable (``sun_class``, ``moon_class``) decoded to names."""

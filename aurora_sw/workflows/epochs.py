@@ -70,9 +70,12 @@ class EpochResult:
 def event_times_from_csv(path: str | os.PathLike) -> pd.DatetimeIndex:
     """Event times from a CSV with a ``time`` column of UTC times (naive UTC, as the index's)."""
     try:
-        return pd.DatetimeIndex(pd.to_datetime(pd.read_csv(path)["time"], utc=True).dt.tz_localize(None))
+        times = pd.DatetimeIndex(pd.to_datetime(pd.read_csv(path)["time"], utc=True).dt.tz_localize(None))
     except (OSError, KeyError, ValueError) as exc:
         raise AuroraSWError(f"{path}: need a CSV with a 'time' column of UTC times ({exc})") from None
+    if times.empty:
+        raise AuroraSWError(f"{path}: no event times in its 'time' column")
+    return times
 
 
 def epochs(
@@ -169,7 +172,8 @@ def epochs_of_index(
     def pad(t: pd.DatetimeIndex) -> tuple[pd.Timestamp, pd.Timestamp]:
         return t.min() - pd.Timedelta(minutes=max(last, 0)), t.max() + pd.Timedelta(minutes=max(-first, 0))
 
-    ds, sw = index_and_solar_wind(index, sw_names or ["bz_gsm"], pad, catalog=catalog, cache=cache, kp_cache=kp_cache, offline=offline, needs=needs)
+    csv_times = event_times_from_csv(events) if definition is None and events not in catalog.events else None  # a bad CSV fails first
+    ds, sw = index_and_solar_wind(index, sw_names, pad, catalog=catalog, cache=cache, kp_cache=kp_cache, offline=offline, needs=needs)
     if definition is not None:
         times: EventDefinition | pd.DatetimeIndex = definition
     elif events in catalog.events:
@@ -178,7 +182,7 @@ def epochs_of_index(
         t = pd.DatetimeIndex(ds["time"].values)  # events whose window reaches the index
         times = pd.DatetimeIndex(load_events(events, t.min() - pd.Timedelta(minutes=last), t.max() - pd.Timedelta(minutes=first), catalog=catalog, offline=offline)["time"])
     else:
-        times = event_times_from_csv(events)
+        times = csv_times
     series = {**{n: sw[n] for n in sw.data_vars}, **{n: ds[n] for n in needs}}
     stem = f"epochs_{events if definition or events in catalog.events else Path(events).stem}_{variable}"
     return epochs(series, times, variable=variable, window_min=(first, last), bin_min=bin_min), stem

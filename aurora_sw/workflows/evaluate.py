@@ -152,6 +152,10 @@ def evaluate(
         site = site or catalog.site(None)
         geo = sky_conditions(pd.DatetimeIndex(aware_utc(frames["time_utc"])), site, catalog.sky_conditions)
         frames = frames.assign(sun_class=geo["sun_class"].to_numpy(), moon_class=geo["moon_class"].to_numpy())
+    unscored = frames["p_aurora"].isna()
+    if unscored.all():
+        raise AuroraSWError(f"none of the {len(frames)} frames could be scored (first: {frames['path'].iloc[0]}); "
+                            "relative paths are read from the working directory")
     out = Path(out)
     metrics = write_report(frames, out, checkpoint.threshold)
     labelled = frames[frames["label"].isin(["yes", "no"])]

@@ -44,7 +44,7 @@ def index_and_solar_wind(
     index
         The aurora-index Zarr store.
     names
-        Solar-wind catalog variables.
+        Solar-wind catalog variables (none: an empty Dataset, nothing read).
     span
         The solar-wind span the question needs, from the index's minutes.
     catalog, cache, kp_cache, offline
@@ -59,6 +59,8 @@ def index_and_solar_wind(
     missing = [v for v in needs if v not in ds]
     if missing:
         raise AuroraSWError(f"{index}: no variable {', '.join(map(repr, missing))}; have {', '.join(ds.data_vars)}")
+    if not names:  # the question needs no solar wind: read none (no cache, no download)
+        return ds, xr.Dataset(coords={"time": ds["time"].values[:0]})
     start, end = span(pd.DatetimeIndex(ds["time"].values))
     hour = pd.Timedelta(minutes=60)
     sw = load_solar_wind(start - hour, end + hour, list(names), catalog=catalog, cache_dir=cache, offline=offline, kp_cache_dir=kp_cache)
@@ -89,7 +91,11 @@ def solar_wind_series(
         when it exists, and a file without ``variable`` is refused, naming what it has.
     """
     if saved is not None and Path(saved).exists():
-        with xr.open_dataset(saved) as sw_file:
+        try:
+            sw_file = xr.open_dataset(saved)
+        except (OSError, ValueError) as exc:
+            raise AuroraSWError(f"{saved}: not a NetCDF file of solar wind ({type(exc).__name__}); give the solarwind.nc a demo or `solarwind fetch --out` writes") from None
+        with sw_file:
             if variable not in sw_file:
                 raise AuroraSWError(f"{saved}: no variable {variable!r} (has {', '.join(sw_file.data_vars)})")
             return sw_file[variable].load()

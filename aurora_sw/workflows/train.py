@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from aurora_sw.errors import AuroraSWError
+
 if TYPE_CHECKING:
     from aurora_sw.model.checkpoint import Checkpoint
     from aurora_sw.model.train import TrainConfig
@@ -83,9 +85,11 @@ def train(
     from aurora_sw.model.train import train_classifier
 
     out = Path(out)
+    if resume and not (out / "last.pt").exists():
+        raise AuroraSWError(f"{out}: nothing to resume (no last.pt); drop --resume to start a new run")
     split = split_by_night(labels, val_fraction=val_fraction, seed=config.seed, balance=balance)
-    out.mkdir(parents=True, exist_ok=True)
-    split.to_parquet(out / SPLIT_NAME, index=False)
     log.info("label split (nights and frames per class):\n%s", split_report(split).to_string())
     best = train_classifier(split, config, out, resume=resume, progress=progress)
+    # Written with the checkpoint, not before: a run that fails leaves the split of the best.pt beside it.
+    split.to_parquet(out / SPLIT_NAME, index=False)
     return TrainResult(checkpoint=best, split=split, out=out)
