@@ -46,6 +46,7 @@ def files(tmp_path_factory):
 
 
 CASES = [
+    (["train", "--labels", "labels.parquet", "--from-scratch", "--out", "fresh_model", "--resume"], ["nothing to resume", "no last.pt"]),
     # (arguments, texts the one line must hold)
     (["query", "--index", "index.zarr", "--start", "notadate"], ["start 'notadate'", "not a date"]),
     (["query", "--index", "index.zarr", "--start", "2024-02-06", "--end", "2024-02-05"], ["not after start"]),
@@ -163,3 +164,12 @@ def test_no_out_overwrites_an_input_of_the_project(tmp_path):
     for args, expected in cases:
         assert_one_line_error(aurora_sw(*args, cwd=tmp_path), expected)
     assert all(p.read_bytes() == b for p, b in before.items())
+
+
+def test_evaluate_with_no_scorable_frame_fails_instead_of_reporting_nan(files):
+    """Found by probing: frames that cannot be read gave '0 frames: accuracy nan', exit 0."""
+    res = aurora_sw("evaluate", "--model", "model.pt", "--labels", "split.parquet", "--out", "report_nan", cwd=files)
+    last = res.stderr.strip().splitlines()[-1]
+    assert res.returncode == 1 and last == ("aurora-sw: error: none of the 1 frames could be scored (first: b.jpg); "
+                                            "relative paths are read from the working directory"), res.stderr
+    assert not (files / "report_nan" / "metrics.json").exists()
