@@ -331,6 +331,8 @@ def load_catalog(path: str | os.PathLike | None = None) -> Catalog:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise CatalogError(f"{path}: catalog file not found") from None
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
+        raise CatalogError(f"{path}: not a readable YAML catalog file ({type(exc).__name__}); pass data_catalog.yaml") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -541,7 +541,12 @@ def gradcam(
         paths += sorted(str(p) for p in f.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if f.is_dir() else [str(f)]
     if not paths:
         raise AuroraSWError("no frames given")
-    table = write_gradcam(paths, load_checkpoint(model), out, target=target, layer=layer, size=size, batch_size=batch_size)
+    names = [Path(p).stem for p in paths]
+    if len(set(names)) < len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise AuroraSWError(f"two frames are named {dup}: their maps would overwrite each other in --out; give them separately")
+    ckpt = load_checkpoint(model)
+    table = write_gradcam(paths, ckpt, _output_dir(out), target=target, layer=layer, size=size, batch_size=batch_size)
     typer.echo(f"{len(table)} Grad-CAM maps ({target}) -> {out}")
 
 

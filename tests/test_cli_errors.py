@@ -46,6 +46,8 @@ def files(tmp_path_factory):
 
 
 CASES = [
+    (["catalog", "check", "--catalog", "."], ["not a readable YAML catalog file"]),
+    (["gradcam", "a_file", "--model", "model.pt", "--out", "a_file"], ["cannot make this output folder"]),
     (["train", "--labels", "labels.parquet", "--from-scratch", "--out", "fresh_model", "--resume"], ["nothing to resume", "no last.pt"]),
     # (arguments, texts the one line must hold)
     (["query", "--index", "index.zarr", "--start", "notadate"], ["start 'notadate'", "not a date"]),
