@@ -88,7 +88,7 @@ def train(
     if resume and not (out / "last.pt").exists():
         raise AuroraSWError(f"{out}: nothing to resume (no last.pt); drop --resume to start a new run")
     split = split_by_night(labels, val_fraction=val_fraction, seed=config.seed, balance=balance)
-    log.info("label split (nights and frames per class):\n%s", split_report(split).to_string())
+    log.debug("label split (nights and frames per class):\n%s", split_report(split).to_string())
     best = train_classifier(split, config, out, resume=resume, progress=progress)
     # Written with the checkpoint, not before: a run that fails leaves the split of the best.pt beside it.
     split.to_parquet(out / SPLIT_NAME, index=False)
