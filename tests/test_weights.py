@@ -53,19 +53,14 @@ def b0_weights(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def label_store(tmp_path_factory):
-    """8 tiny frames of 2 nights, labelled yes/no, that a head can tell apart: a bright green arc
-    across a dark sky is "yes", the dark sky alone "no" (noise frames cannot pass train's
-    validation check on any CPU, and the CI's did refuse them)."""
+    """8 tiny frames of 2 nights, labelled yes/no: enough for `train` to reach the model."""
     folder = tmp_path_factory.mktemp("labels")
     rng = np.random.default_rng(0)
     rows = []
     for night, day in (("2024-02-05", "20240206"), ("2024-02-06", "20240207")):
         for i, label in enumerate(["yes", "no"] * 2):
             path = folder / f"{day}0{i}0000.jpg"
-            frame = rng.integers(0, 40, (64, 64, 3), dtype=np.uint8)
-            if label == "yes":
-                frame[24:40, :, 1] += 200  # BGR: a green arc over a quarter of the sky (the median stays sky)
-            cv2.imwrite(str(path), frame)
+            cv2.imwrite(str(path), rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
             rows.append({"path": str(path), "time_utc": pd.Timestamp(f"{day}T0{i}:00", tz="UTC"), "night": night, "label": label})
     store = LabelStore(folder / "labels.parquet")
     store.add(pd.DataFrame(rows))
@@ -79,7 +74,7 @@ def aurora_sw(*args, cwd=None):
 
 def train_args(labels, out, weights, model="efficientnet_b0"):
     return ["train", "--labels", labels, "--out", out, "--weights", weights, "--model", model, "--input-size", 32,
-            "--epochs-head", 3, "--epochs-full", 0, "--lr-head", 0.02, "--batch-size", 4, "--val-fraction", 0.5]
+            "--epochs-head", 1, "--epochs-full", 0, "--batch-size", 4, "--val-fraction", 0.5]
 
 
 def test_crafted_pickle_is_not_run_and_train_refuses_it_in_one_line(tmp_path, label_store):

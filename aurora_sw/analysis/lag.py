@@ -389,7 +389,7 @@ def lagged_correlation(
     if n_boot > 0:  # the block bootstrap resamples per-block sums
         sums = _block_sums(x, y, lag_steps, block)
         total = sums.sum(axis=1)
-    else:  # r alone: whole-series FFTs, ~2x fewer operations than the blocks' (issue 17)
+    else:  # r alone: whole-series FFTs, no per-block sums (issue 17)
         total = np.stack([a[0] for a in _lagged_sums_of_rows(x[None, :], y, lag_steps)])
     n = total[0]
     if n.max() < 3:
