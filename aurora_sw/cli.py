@@ -473,13 +473,13 @@ def train(
 ) -> None:
     """Two-stage fine-tuning of the aurora classifier on night-wise splits, every label used, the classes weighed equally.
 
-    Uses the GPU with AMP and channels_last when there is one. The checkpoint loads with
+    channels_last on any device, bf16 AMP on a GPU when there is one. The checkpoint loads with
     torch.load(weights_only=True) and records the model, input size, normalisation, config,
     label-set hash and metrics.
     """
     from aurora_sw.labels import read_label_table, split_report
-    from aurora_sw.model.train import TrainConfig
-    from aurora_sw.workflows.train import train as run_train
+    from aurora_sw.model.config import TrainConfig
+    from aurora_sw.workflows.train import train as run_train  # torch loads only when training starts
 
     _quiet_libraries()
     if sum([pretrained, weights is not None, from_scratch]) != 1:
@@ -509,13 +509,14 @@ def evaluate(
     """Accuracy, precision, recall, F1, ROC/PR-AUC, calibration and the per-sky-condition table,
     and the accuracy after HMM smoothing over each night (what temporal context adds)."""
     from aurora_sw.labels import read_label_table
-    from aurora_sw.model.checkpoint import load_checkpoint
     from aurora_sw.workflows.evaluate import evaluate as run_evaluate
     from aurora_sw.workflows.evaluate import frames_of_split
 
     cat = _catalog(catalog)
     site_cfg = cat.site(site)  # a bad --site is refused before any frame is scored
     frames = frames_of_split(read_label_table(labels), split, source=labels)
+    from aurora_sw.model.checkpoint import load_checkpoint  # torch: after the options are checked
+
     ckpt = load_checkpoint(model)
     _output_dir(out)
     typer.echo(run_evaluate(frames, ckpt, out, site=site_cfg, catalog=cat).summary())

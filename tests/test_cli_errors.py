@@ -124,7 +124,7 @@ def test_library_refuses_what_the_commands_refuse():
     """The checks live in the public functions too, not only behind the CLI."""
     from aurora_sw.index.keogram import keogram
     from aurora_sw.labels import sample_for_labelling, split_by_night
-    from aurora_sw.model.train import TrainConfig
+    from aurora_sw.model.config import TrainConfig
 
     frames = pd.DataFrame({"path": ["x.jpg"], "time_utc": pd.to_datetime(["2024-02-06T06:00"], utc=True)})
     with pytest.raises(AuroraSWError, match="size 0"):

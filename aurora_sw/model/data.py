@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from aurora_sw import camera
+from aurora_sw.model.config import NORMALIZATIONS
 from aurora_sw.model.factory import IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -24,9 +25,6 @@ def read_frame(path: str, size: int) -> np.ndarray:
 
 _MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
 _STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-
-
-NORMALIZATIONS = ("sky_background", "imagenet")
 
 
 def normalize(img: torch.Tensor, mode: str = "sky_background") -> torch.Tensor:

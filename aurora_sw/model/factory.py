@@ -8,12 +8,12 @@ from pathlib import Path
 import torch
 
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
+from aurora_sw.model.config import DEFAULT_MODEL
 from aurora_sw.network import host_reachable
 
 HF_HUB = "https://huggingface.co"
 
 CLASSES = ("no", "yes")  # index 1 = aurora
-DEFAULT_MODEL = "efficientnet_b1"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -24,7 +24,7 @@ from aurora_sw.errors import AuroraSWError
 
 if TYPE_CHECKING:
     from aurora_sw.model.checkpoint import Checkpoint
-    from aurora_sw.model.train import TrainConfig
+    from aurora_sw.model.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
