@@ -23,10 +23,19 @@ from test_store import aurora_sw, one_error_line  # the same CLI runs as the sto
 VARS = ["p_aurora", "aurora", "green_excess", "aurora_area", "sun_alt", "sun_class", "flags", "night"]
 
 
+#: The archive here keeps every STEP-th minute of the small archive: every fault below scores it
+#: again (some twice), and half the frames tests the same paths in half the time.
+STEP = 2
+
+
 @pytest.fixture(scope="module")
 def setup(small_archive, tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
-    ingest([small_archive.frames_dir], root / "arch", progress=False)
+    for night in small_archive.nights:
+        (root / "frames" / night).mkdir(parents=True)
+        for f in sorted((small_archive.frames_dir / night).iterdir())[::STEP]:
+            shutil.copy(f, root / "frames" / night)
+    ingest([root / "frames"], root / "arch", progress=False)
     torch.manual_seed(0)
     model = create_model("efficientnet_b1")
     with torch.no_grad():
@@ -38,10 +47,11 @@ def setup(small_archive, tmp_path_factory):
 
 def test_store_is_chunked_by_night_and_complete(setup, small_archive):
     root, _, clean = setup
-    assert clean["scored"] == list(small_archive.nights) and clean["frames"] == small_archive.n_frames
+    n_frames = sum(len(list((root / "frames" / night).iterdir())) for night in small_archive.nights)
+    assert clean["scored"] == list(small_archive.nights) and clean["frames"] == n_frames > small_archive.n_frames // STEP - 2
     assert xr.open_zarr(root / "clean.zarr", consolidated=False)["p_aurora"].encoding["chunks"] == (1440,)  # one chunk a night
     ds = open_index(root / "clean.zarr")
-    assert int(ds["p_aurora"].notnull().sum()) == small_archive.n_frames
+    assert int(ds["p_aurora"].notnull().sum()) == n_frames
     assert ds.attrs["model_sha256"]
 
 
@@ -156,7 +166,7 @@ def test_readers_never_see_a_night_that_is_not_done(setup, small_archive):
     _mark(root / "partial.zarr", 1, done=False)  # as if the second night were being rewritten
     ds = open_index(root / "partial.zarr").load()
     second = ds["night"] == np.datetime64(small_archive.nights[1])
-    assert int(second.sum()) == 0 and int(ds["p_aurora"].notnull().sum()) < small_archive.n_frames
+    assert int(second.sum()) == 0 and 0 < int(ds["p_aurora"].notnull().sum()) < int(open_index(root / "clean.zarr")["p_aurora"].notnull().sum())
 
 
 def test_a_corrupt_frame_is_flagged_not_fatal(setup, tmp_path):
@@ -232,7 +242,7 @@ def test_night_area_and_cam_statistics_are_stored(setup, tmp_path):
     root, ckpt_path, _ = setup
     ckpt = load_checkpoint(ckpt_path)
     probs = open_index(root / "clean.zarr")["p_aurora"].values
-    ckpt.threshold = float(np.nanmedian(probs))  # about half the frames count as aurora
+    ckpt.threshold = float(np.nanquantile(probs, 0.9))  # a tenth of the frames count as aurora (CAM runs on those only)
     score_archive(root / "arch", ckpt, tmp_path / "cam.zarr", progress=False, cam=True)
     ds = open_index(tmp_path / "cam.zarr")
     has_frame = ds["aurora"].values >= 0
