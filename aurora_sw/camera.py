@@ -33,6 +33,7 @@ import xarray as xr
 
 from aurora_sw.catalog import CameraEpoch, Site
 from aurora_sw.errors import AuroraSWError
+from aurora_sw.geomagnetic import EMISSION_HEIGHT_KM, aacgm_module  # the green line's height, where skymaps put each pixel
 
 # Reason (and manifest flag) -> what it means for the user.
 FRAME_PROBLEMS = {
@@ -233,7 +234,6 @@ def read_square_frame(path: str | os.PathLike, size: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- geometry
 
 EARTH_RADIUS_KM = 6371.0  # mean radius (IUGG): the sphere that skymaps and the synthetic sky map onto
-EMISSION_HEIGHT_KM = 110.0  # the green line's height, where skymaps put each pixel by default
 
 
 def circle_mask(size: int, *, radius_frac: float = 1.0) -> np.ndarray:
@@ -432,11 +432,9 @@ def magnetic_north_azimuth(site: Site, time: datetime, *, height_km: float = EMI
         ``aacgmv2`` is not installed, or AACGM is undefined there (near the magnetic equator) or
         then (outside its coefficients' years).
     """
-    try:
-        import aacgmv2
-    except ImportError:
-        raise AuroraSWError("the magnetic meridian needs aacgmv2: pip install 'aurora-sw[magnetic]' (it builds from source: needs a C compiler)") from None
     from aurora_sw.times import utc_time
+
+    aacgmv2 = aacgm_module("the magnetic meridian")
 
     t = utc_time(time).to_pydatetime()  # naive UTC, as aacgmv2 takes it
     mlat, mlon, _ = aacgmv2.convert_latlon(site.lat_deg, site.lon_deg, height_km, t, "G2A")

@@ -231,6 +231,7 @@ class Outputs(_Strict):
     index: str = "index.zarr"
     solarwind: str = "solarwind.nc"
     analyses: str = "analyses"
+    forecast: str = "forecast"
     summary: str = "summary.json"
 
     @field_validator("synthetic", "archive", "labels", "model", "index", "solarwind", "analyses", "summary")

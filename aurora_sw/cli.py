@@ -31,7 +31,9 @@ app = typer.Typer(
 solarwind_app = typer.Typer(help="Solar-wind data (OMNI through pyspedas).", no_args_is_help=True)
 catalog_app = typer.Typer(help="The data catalog (data_catalog.yaml).", no_args_is_help=True)
 label_app = typer.Typer(help="Labels: date-aware samples to label, imports, the label store.", no_args_is_help=True)
+forecast_app = typer.Typer(help="P(aurora over the camera at t + lead) from the solar wind: train and verify by night, predict.", no_args_is_help=True)
 app.add_typer(label_app, name="label")
+app.add_typer(forecast_app, name="forecast")
 app.add_typer(solarwind_app, name="solarwind")
 app.add_typer(catalog_app, name="catalog")
 
@@ -97,18 +99,18 @@ def catalog_check(catalog: Optional[Path] = CatalogOpt) -> None:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", help="Folder for everything the demo writes."),
-    nights: Optional[int] = typer.Option(None, "--nights", help="Synthetic nights (default 6; 3 with --quick)."),
+    nights: Optional[int] = typer.Option(None, "--nights", help="Synthetic nights (default 6; 4 with --quick)."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives the same run."),
     delay: float = typer.Option(45.0, "--delay", help="Planted solar-wind -> aurora delay in minutes."),
-    quick: bool = typer.Option(False, "--quick", help="CI-sized run (~3 min on 2 cores): 3 nights, 360 px frames, shorter training."),
+    quick: bool = typer.Option(False, "--quick", help="CI-sized run (~4 min on 2 cores): 4 nights, 360 px frames, shorter training, the forecast at t+60 only."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Run the whole chain offline on the synthetic sky and print a summary.
 
     generate nights -> ingest -> label a date-aware sample -> train EfficientNet-B1 -> score every
-    minute -> index (Zarr) -> solar wind through the OMNI loader -> lagged correlation. Writes
-    OUT/summary.json with planted_lag_min, recovered_lag_min, lag_ci_min, classifier_accuracy and
-    n_frames_scored.
+    minute -> index (Zarr) -> solar wind through the OMNI loader -> lagged correlation -> the
+    forecast, verified on held-out nights. Writes OUT/summary.json with planted_lag_min,
+    recovered_lag_min, lag_ci_min, classifier_accuracy, forecast and n_frames_scored.
     """
     from aurora_sw.analysis.lag import format_global_p
     from aurora_sw.demo import DemoConfig, run_demo
@@ -133,6 +135,12 @@ def demo(
     else:
         typer.echo(f"  p-value at peak        {s['peak_p_value']:.2g} at that lag (autocorrelation-aware) vs {s['peak_p_value_naive']:.2g} naive; "
                    f"{format_global_p(s['peak_p_value_global'], s['n_surrogates'])} for the best of {s['n_lags']} lags ({s['n_surrogates']} surrogates)")
+    fc = s["forecast"]
+    if "skipped" in fc:
+        typer.echo(f"  forecast               skipped: {fc['skipped']}")
+    else:
+        for line in fc["lines"].values():
+            typer.echo(f"  forecast (held-out)    {line}")
     typer.echo(f"  stage times (s)        {json.dumps(s['timings_s'])}")
     typer.echo(f"  summary                {out / 'summary.json'}")
     typer.echo(f"\nExplore it:  aurora-sw explore --data {out}")
@@ -348,6 +356,92 @@ def epochs(
     out = out or _index_layout(index, catalog).analyses
     res.write(out, stem)
     typer.echo(f"{res.summary()}; results in {out / stem}.nc/.png")
+
+
+def _parse_leads(text: str) -> list[int]:
+    """``0,15,30`` as minutes, or a one-line error naming --leads."""
+    try:
+        leads = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        leads = []
+    if not leads or min(leads) < 0:
+        raise AuroraSWError(f"--leads {text!r}: give leads in minutes, 0 (nowcast) or more, comma-separated, e.g. 0,15,30,60,120")
+    return sorted(set(leads))
+
+
+@forecast_app.command("train")
+def forecast_train(
+    index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store (scored by `aurora-sw score`)."),
+    leads: str = typer.Option("0,15,30,60,120", "--leads", help="Leads in minutes (0 = nowcast from the solar wind alone)."),
+    variables: Optional[str] = typer.Option(None, "--vars", help="Solar-wind catalog variables for the features (default: newell,bz_gsm,by_gsm,vsw,density,pressure,kp)."),
+    seed: int = typer.Option(0, "--seed"),
+    offline: bool = OfflineOpt,
+    cache: Optional[Path] = CacheOpt,
+    kp_cache: Optional[Path] = KpCacheOpt,
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the model, verification.json and verification.png (default: forecast/ beside the index)."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Train the forecast and verify it on held-out nights against persistence, climatology and the Kp rule.
+
+    Target: aurora over the camera (the index's `aurora`) at t + lead, on dark minutes. Features:
+    solar-wind means over the past 10-120 min, Bz minima, minutes since the last southward
+    turning, Kp, magnetic local time (AACGM-v2), season and the camera's present state. Nights are
+    held out whole (5 folds); per lead it prints ROC-AUC and the Brier skill score against each
+    baseline with 95 % night-bootstrap CIs, and writes them to verification.json.
+    """
+    lead_list = _parse_leads(leads)
+    cat = _catalog(catalog)
+    from aurora_sw.workflows.forecast import forecast_variables, history_span, train_forecast
+    from aurora_sw.workflows.inputs import index_and_solar_wind
+
+    names = forecast_variables([v.strip() for v in variables.split(",") if v.strip()] if variables is not None else None, list(cat.solarwind.variables))
+    out = _output_dir(out or _index_layout(index, catalog).forecast)
+    _quiet_libraries()
+    ds, sw = index_and_solar_wind(index, names, history_span, catalog=cat, cache=cache, kp_cache=kp_cache, offline=offline, needs=("aurora", "p_aurora", "sun_class"))
+    site_key = cat.default_site_key
+    res = train_forecast(ds, sw, site=cat.site(site_key), site_key=site_key, leads_min=lead_list, variables=names, seed=seed)
+    res.write(out)
+    typer.echo(res.summary())
+    typer.echo(f"model, verification.json and verification.png in {out}")
+
+
+@forecast_app.command("predict")
+def forecast_predict(
+    model: Path = typer.Option(..., "--model", help="Folder written by `aurora-sw forecast train`."),
+    at: Optional[str] = typer.Option(None, "--at", help="Issue time (ISO, UTC unless it carries an offset), e.g. 2024-02-06T06:00."),
+    now: bool = typer.Option(False, "--now", help="Issue the forecast for the present minute (needs recent solar wind)."),
+    index: Optional[Path] = typer.Option(None, "--index", help="The index covering --at: adds what the camera sees then (default: the solar wind alone)."),
+    offline: bool = OfflineOpt,
+    cache: Optional[Path] = CacheOpt,
+    kp_cache: Optional[Path] = KpCacheOpt,
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """P(aurora over the camera) at each of the model's leads after --at (or --now)."""
+    import pandas as pd
+
+    from aurora_sw.times import utc_time
+
+    if (at is None) == (not now):
+        raise AuroraSWError("give the issue time: --at TIME or --now (one of them)")
+    t = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("1min") if now else utc_time(at, "--at")
+    cat = _catalog(catalog)
+    from aurora_sw.forecast import load_forecast_model
+    from aurora_sw.solarwind.variables import load_solar_wind
+    from aurora_sw.workflows.forecast import history_span, predict_forecast
+
+    fm = load_forecast_model(model)
+    ds = None
+    if index is not None:
+        from aurora_sw.index import open_index
+
+        ds = open_index(index).load()
+    _quiet_libraries()
+    start, end = history_span(pd.DatetimeIndex([t]))
+    sw = load_solar_wind(start, end + pd.Timedelta(minutes=1), fm.variables, catalog=cat, cache_dir=cache, offline=offline, kp_cache_dir=kp_cache)
+    p = predict_forecast(fm, sw, t, site=cat.site(fm.site), index=ds)
+    typer.echo(f"issued {t:%Y-%m-%d %H:%M} UTC at {cat.site(fm.site).name} ({'solar wind and camera' if ds is not None else 'solar wind alone'})")
+    for lead, value in p.items():
+        typer.echo(f"  t+{lead:>3} min  ({t + pd.Timedelta(minutes=int(lead)):%H:%M} UTC)  p(aurora) = {value:.2f}")
 
 
 @app.command()

@@ -7,11 +7,13 @@ the labeller (the generator's ground truth, sampled the way a person would label
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,9 @@ from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.layout import ProjectLayout
 from aurora_sw.times import aware_utc
 from aurora_sw.workflows.correlate import CorrelationResult, correlate
+
+if TYPE_CHECKING:
+    from aurora_sw.synthetic import SyntheticArchive
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +45,12 @@ class DemoConfig:
     lr: float = 2e-3
     max_train_seconds: float | None = None  # a fixed number of epochs: the demo's numbers must not depend on machine load
     lags: tuple[int, int] = (-120, 240)  # the correlate workflow's default range, as every face's
+    forecast_leads: tuple[int, ...] = (0, 15, 30, 60, 120)  # the forecast workflow's default leads
     extra: dict = field(default_factory=dict)
 
     @classmethod
     def quick(cls, **overrides) -> "DemoConfig":
-        base = dict(nights=4, frame_size=360, label_per_night=200, epochs=16)
+        base = dict(nights=4, frame_size=360, label_per_night=200, epochs=16, forecast_leads=(60,))
         return cls(**{**base, **overrides})
 
 
@@ -66,6 +72,29 @@ def correlate_stage(out: str | Path, index: xr.Dataset, solarwind: xr.Dataset, c
     return found
 
 
+def forecast_stage(layout: ProjectLayout, index: xr.Dataset, syn: "SyntheticArchive", catalog: Catalog, config: DemoConfig) -> dict:
+    """The demo's forecast: trained and verified by night on the demo's index (``aurora-sw forecast train``'s
+    workflow and defaults), written to ``layout.forecast``; returns the per-lead verification, or why it was skipped."""
+    from aurora_sw.errors import AuroraSWError
+    from aurora_sw.solarwind.variables import load_solar_wind
+    from aurora_sw.workflows.forecast import forecast_variables, history_span, train_forecast
+
+    if importlib.util.find_spec("aacgmv2") is None:  # magnetic local time
+        return {"skipped": "magnetic local time needs aacgmv2 (the magnetic extra)"}
+    names = forecast_variables(None, list(catalog.solarwind.variables))
+    start, end = history_span(pd.DatetimeIndex(index["time"].values))
+    sw = load_solar_wind(start, end + pd.Timedelta(minutes=1), names, catalog=catalog, cache_dir=syn.omni_dir, offline=True, kp_cache_dir=syn.kp_dir)
+    try:
+        trained = train_forecast(index, sw, site=catalog.site(), site_key=catalog.default_site_key, leads_min=config.forecast_leads, variables=names, seed=config.seed)
+    except AuroraSWError as exc:  # e.g. a night without both classes: say so in the summary, keep the rest
+        return {"skipped": str(exc)}
+    trained.write(layout.forecast)
+    leads = trained.as_json()["leads"]
+    for lead in leads.values():
+        lead.pop("reliability")
+    return {"leads": leads, "lines": {k: trained.summary_line(int(k)) for k in leads}}
+
+
 def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog | None = None, progress: bool = True) -> dict:
     """Run the chain into ``out`` and return (and write ``out/summary.json``) its summary.
 
@@ -81,7 +110,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     from aurora_sw.index.store import open_index
     from aurora_sw.ingest import ingest, read_manifest
     from aurora_sw.labels import LabelStore, sample_for_labelling
-    from aurora_sw.model.train import TrainConfig
+    from aurora_sw.model.config import TrainConfig
     from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
     from aurora_sw.solarwind.variables import load_solar_wind
     from aurora_sw.synthetic import generate_archive
@@ -149,6 +178,9 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     sw = found.drivers
     t = _stage(timings, "correlate", t)
 
+    forecast = forecast_stage(layout, index, syn, catalog, cfg)
+    t = _stage(timings, "forecast", t)
+
     summary = {
         "planted_lag_min": syn.planted_delay_min,
         "recovered_lag_min": lag.attrs["peak_lag_min"],
@@ -164,6 +196,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
         "lag_summary": peak_summary(lag),
         "granger_p_value": lag.attrs["granger_p"],
         "n_boot": lag.attrs["n_boot"],
+        "forecast": forecast,
         "classifier_accuracy": round(metrics["accuracy"], 4),
         "classifier_heldout_nights": val_nights,
         "classifier_metrics": metrics,

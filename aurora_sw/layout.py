@@ -121,6 +121,11 @@ class ProjectLayout:
         return self.root / self.outputs.analyses
 
     @property
+    def forecast(self) -> Path:
+        """The trained forecast (per-lead models, ``verification.json``, figures)."""
+        return self.root / self.outputs.forecast
+
+    @property
     def summary(self) -> Path:
         """A run's summary (JSON; the demo writes one)."""
         return self.root / self.outputs.summary

@@ -1,0 +1,136 @@
+"""What a forecast issued at minute t knows, and what it is asked: features and targets.
+
+Time convention: UTC minutes. A forecast issued at ``t`` for lead ``Δ`` sees the solar wind up to
+and including ``t`` (trailing windows; OMNI is already propagated to the bow shock) and the index
+up to ``t``; its target is the index at ``t + Δ``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from aurora_sw.catalog import Site
+from aurora_sw.errors import AuroraSWError
+from aurora_sw.index.schema import class_names
+
+__all__ = [
+    "DARK_SUN_CLASSES", "DEFAULT_VARIABLES", "WINDOWS_MIN", "features", "observed_aurora", "target",
+]
+
+#: Solar-wind catalog variables a forecast uses by default (those present are used).
+DEFAULT_VARIABLES = ("newell", "bz_gsm", "by_gsm", "vsw", "density", "pressure", "kp")
+#: Trailing windows (minutes) over which the solar wind is averaged.
+WINDOWS_MIN = (10, 30, 60, 120)
+#: A minute counts for verification when the Sun is this low (the camera's dark sky).
+DARK_SUN_CLASSES = ("Night", "Astro")
+#: Minutes since the last southward turning are counted up to this (longer: "long ago").
+SOUTHWARD_CAP_MIN = 720
+
+
+def _minute_grid(times: pd.DatetimeIndex, solarwind: xr.Dataset, name: str) -> pd.Series:
+    s = solarwind[name].to_series()
+    s.index = pd.DatetimeIndex(s.index).floor("1min")
+    s = s[~s.index.duplicated()]
+    full = pd.date_range(min(s.index.min(), times.min()) - pd.Timedelta(minutes=max(WINDOWS_MIN)), max(s.index.max(), times.max()), freq="1min")
+    return s.reindex(full)
+
+
+def _minutes_since_southward(bz: pd.Series) -> pd.Series:
+    """Minutes since Bz last turned from >= 0 to < 0 nT (0 at the turning; capped; NaN while unknown)."""
+    south = bz < 0
+    turning = south & ~south.shift(1, fill_value=True)
+    idx = np.arange(len(bz), dtype=float)
+    last = pd.Series(np.where(turning, idx, np.nan), index=bz.index).ffill()
+    since = idx - last.to_numpy()
+    since = np.where(south.to_numpy(), since, np.nan)  # northward now: the count restarts at the next turning
+    return pd.Series(np.minimum(since, SOUTHWARD_CAP_MIN), index=bz.index)
+
+
+def features(
+    times: pd.DatetimeIndex,
+    solarwind: xr.Dataset,
+    *,
+    index: xr.Dataset | None,
+    site: Site,
+    variables: Sequence[str] = DEFAULT_VARIABLES,
+) -> pd.DataFrame:
+    """The features of a forecast issued at each of ``times``.
+
+    Parameters
+    ----------
+    times
+        Issue times (naive UTC, whole minutes).
+    solarwind
+        Solar-wind variables on a 1-min UTC grid (``load_solar_wind``), covering ``times`` and
+        the two hours before.
+    index
+        The aurora index (its present state: ``p_aurora`` at ``t`` and over the past 30 min);
+        None when the camera is not available (those columns are NaN; the models take NaN).
+    site
+        The camera site (magnetic local time).
+    variables
+        Solar-wind variables to use; those missing from ``solarwind`` are refused.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per issue time: ``{var}_mean{w}`` for each trailing window ``w`` of
+        :data:`WINDOWS_MIN` (at least half the window present), ``bz_gsm_min30/60`` and
+        ``bz_south_minutes`` when Bz is used, the latest ``kp``, ``mlt_sin``/``mlt_cos`` (AACGM-v2
+        MLT), ``doy_sin``/``doy_cos`` (season), ``p_now`` and ``p_mean30``.
+    """
+    from aurora_sw.geomagnetic import magnetic_local_time
+
+    times = pd.DatetimeIndex(times)
+    missing = [v for v in variables if v not in solarwind]
+    if missing:
+        raise AuroraSWError(f"solar wind has no {', '.join(map(repr, missing))} (has {', '.join(solarwind.data_vars)}); choose --vars among those")
+    cols: dict[str, np.ndarray] = {}
+    for name in variables:
+        s = _minute_grid(times, solarwind, name)
+        if name == "kp":  # a 3-hourly index held on the grid: its latest value
+            cols["kp"] = s.ffill(limit=180).reindex(times).to_numpy()
+            continue
+        for w in WINDOWS_MIN:
+            cols[f"{name}_mean{w}"] = s.rolling(w, min_periods=max(1, w // 2)).mean().reindex(times).to_numpy()
+        if name == "bz_gsm":
+            for w in (30, 60):
+                cols[f"bz_gsm_min{w}"] = s.rolling(w, min_periods=max(1, w // 2)).min().reindex(times).to_numpy()
+            cols["bz_south_minutes"] = _minutes_since_southward(s).reindex(times).to_numpy()
+    mlt = magnetic_local_time(site, times)
+    cols["mlt_sin"], cols["mlt_cos"] = np.sin(2 * np.pi * mlt / 24), np.cos(2 * np.pi * mlt / 24)
+    doy = times.dayofyear.to_numpy()
+    cols["doy_sin"], cols["doy_cos"] = np.sin(2 * np.pi * doy / 365.25), np.cos(2 * np.pi * doy / 365.25)
+    if index is not None:
+        p = index["p_aurora"].to_series()
+        p.index = pd.DatetimeIndex(p.index)
+        p = p.reindex(pd.date_range(min(p.index.min(), times.min()) - pd.Timedelta(minutes=30), max(p.index.max(), times.max()), freq="1min"))
+        cols["p_now"] = p.reindex(times).to_numpy()
+        cols["p_mean30"] = p.rolling(30, min_periods=1).mean().reindex(times).to_numpy()
+    else:
+        cols["p_now"] = cols["p_mean30"] = np.full(len(times), np.nan)
+    return pd.DataFrame(cols, index=times)
+
+
+def observed_aurora(index: xr.Dataset) -> pd.Series:
+    """Aurora over the camera each minute: 1.0 / 0.0 where a frame was scored under a dark sky, else NaN.
+
+    "Aurora" is the index's ``aurora`` (``p_aurora`` at the store's threshold); dark means the sun
+    class is one of :data:`DARK_SUN_CLASSES`.
+    """
+    aurora = index["aurora"].values
+    dark = np.isin(class_names(index["sun_class"]), DARK_SUN_CLASSES)
+    y = np.where((aurora >= 0) & dark, (aurora == 1).astype(float), np.nan)
+    return pd.Series(y, index=pd.DatetimeIndex(index["time"].values), name="aurora")
+
+
+def target(observed: pd.Series, lead_min: int) -> pd.Series:
+    """The observation ``lead_min`` minutes after each minute: the target of a forecast issued then."""
+    if lead_min < 0:
+        raise AuroraSWError(f"lead {lead_min} min: a forecast lead is 0 (nowcast) or more minutes")
+    grid = observed.reindex(pd.date_range(observed.index.min(), observed.index.max() + pd.Timedelta(minutes=lead_min), freq="1min"))
+    return pd.Series(grid.shift(-lead_min).reindex(observed.index).to_numpy(), index=observed.index, name=f"aurora_t+{lead_min}")
