@@ -29,9 +29,9 @@ FORMAT = "aurora-sw-forecast/1"
 #: The learned models: ``hgb`` (gradient-boosted trees) and ``logistic`` (logistic regression).
 MODEL_KINDS = ("hgb", "logistic")
 #: Trees forecast from this many nights on; below it, logistic regression does. Measured on the
-#: quick demo (4 nights, seeds 0-4): trees fitted on 3 nights learn each night's slow solar-wind
-#: state (speed, density) and rank held-out minutes at ROC-AUC 0.42-0.83, logistic regression at
-#: 0.66-0.84; on 8 nights of the test sky trees reach 0.79.
+#: quick demo (4 nights, seeds 0-4, t+60): trees fitted on 3 nights learn each night's slow
+#: solar-wind state (speed, density) and rank held-out minutes at ROC-AUC 0.50-0.86 (three seeds
+#: below 0.6), logistic regression at 0.65-0.84.
 TREES_MIN_NIGHTS = 20
 
 
