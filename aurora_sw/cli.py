@@ -445,6 +445,42 @@ def forecast_predict(
 
 
 @app.command()
+def occurrence(
+    index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store."),
+    by: str = typer.Option("mlt,kp", "--by", help="Two of: mlt (AACGM-v2 magnetic local time), kp, newell (30-min mean), month."),
+    min_minutes: int = typer.Option(30, "--min-minutes", help="Cells with fewer observed minutes are greyed out and never the 'highest rate'."),
+    offline: bool = OfflineOpt,
+    cache: Optional[Path] = CacheOpt,
+    kp_cache: Optional[Path] = KpCacheOpt,
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for occurrence_A_B.nc/.csv/.png (default: analyses/ beside the index)."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Aurora occurrence over the observed dark minutes, binned by two quantities (e.g. MLT x Kp).
+
+    Writes the rate, the observed minutes and the aurora minutes of every cell (NetCDF, CSV) and a
+    heat map with the minutes written in each cell; binned by MLT, also the MLT dial.
+    """
+    names = [b.strip() for b in by.split(",") if b.strip()]
+    if min_minutes < 1:
+        raise AuroraSWError(f"--min-minutes {min_minutes}: a cell needs at least 1 observed minute")
+    from aurora_sw.analysis.occurrence import BINNINGS
+
+    if len(names) != 2 or len(set(names)) != 2 or any(n not in BINNINGS for n in names):
+        raise AuroraSWError(f"--by {by!r}: give two different quantities of {', '.join(BINNINGS)}, e.g. mlt,kp")
+    from aurora_sw.workflows.inputs import index_and_solar_wind
+    from aurora_sw.workflows.occurrence import occurrence_of_index, occurrence_span, solar_wind_needed
+
+    cat = _catalog(catalog)
+    _quiet_libraries()
+    ds, sw = index_and_solar_wind(index, solar_wind_needed(names), occurrence_span, catalog=cat,
+                                  cache=cache, kp_cache=kp_cache, offline=offline, needs=("aurora", "sun_class"))
+    res = occurrence_of_index(ds, sw, site=cat.site(), by=names, min_minutes=min_minutes)
+    png = res.write(out or _index_layout(index, catalog).analyses)
+    typer.echo(res.summary())
+    typer.echo(f"table and figure: {png.with_suffix('.nc')}, {png}")
+
+
+@app.command()
 def recurrence(
     index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store: its nightly aurora fraction is one panel."),
     rotation: str = typer.Option("bartels", "--rotation", help="bartels (27-day rows) or carrington (sunpy)."),

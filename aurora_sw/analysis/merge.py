@@ -12,6 +12,22 @@ from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 from aurora_sw.solarwind.rotation import with_rotations
 
 
+#: Minutes count as observed sky when the Sun is this low (the camera's dark sky).
+DARK_SUN_CLASSES = ("Night", "Astro")
+
+
+def observed_aurora(index: xr.Dataset) -> pd.Series:
+    """Aurora over the camera each minute: 1.0 / 0.0 where a frame was scored under a dark sky, else NaN.
+
+    "Aurora" is the index's ``aurora`` (``p_aurora`` at the store's threshold); dark means the sun
+    class is one of :data:`DARK_SUN_CLASSES`.
+    """
+    aurora = index["aurora"].values
+    dark = np.isin(class_names(index["sun_class"]), DARK_SUN_CLASSES)
+    y = np.where((aurora >= 0) & dark, (aurora == 1).astype(float), np.nan)
+    return pd.Series(y, index=pd.DatetimeIndex(index["time"].values), name="aurora")
+
+
 def condition_mask(index: xr.Dataset, conditions: list[str] | tuple[str, ...] | None) -> xr.DataArray:
     """True where the sky condition is one of ``conditions`` (sun and/or moon class names).
 

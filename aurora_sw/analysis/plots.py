@@ -129,3 +129,37 @@ def plot_recurrence(tables: dict[str, pd.DataFrame], autocorrelation: xr.Dataset
         ax.set_xlabel("lag (days)")
         ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_occurrence(ds: xr.Dataset, path: str | os.PathLike | None = None, *, min_minutes: int = 30):
+    """Occurrence heat map (rate per cell, observed minutes written in it; cells with fewer than
+    ``min_minutes`` greyed out) and, when the first quantity is MLT, the MLT dial: midnight at the
+    bottom, noon at the top, the second quantity outwards."""
+    first, second = ds["rate"].dims
+    rate = ds["rate"].where(ds["minutes"] >= min_minutes)
+    dial = first == "mlt"
+    fig, ax = _figure(12.0 if dial else 7.0, 4.8)
+    if dial:
+        fig.clf()
+        ax = fig.add_subplot(1, 2, 1)
+        polar = fig.add_subplot(1, 2, 2, projection="polar")
+    im = ax.imshow(rate.values.T, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=max(0.05, float(np.nanmax(rate.values)) if np.isfinite(rate.values).any() else 1.0))
+    for i in range(ds.sizes[first]):
+        for j in range(ds.sizes[second]):
+            n = int(ds["minutes"].values[i, j])
+            if n:
+                ax.text(i, j, str(n), ha="center", va="center", fontsize=6, color="w" if n >= min_minutes else "0.5")
+    ax.set_xticks(range(ds.sizes[first]), ds[first].values, fontsize=7)
+    ax.set_yticks(range(ds.sizes[second]), ds[second].values, fontsize=7)
+    ax.set_xlabel(ds[first].attrs.get("long_name", first))
+    ax.set_ylabel(ds[second].attrs.get("long_name", second))
+    ax.set_title(f"aurora occurrence (numbers: observed minutes; grey: < {min_minutes})", fontsize=9)
+    fig.colorbar(im, ax=ax, label="fraction of observed minutes with aurora")
+    if dial:
+        theta = (np.arange(ds.sizes[first] + 1) / ds.sizes[first]) * 2 * np.pi - np.pi / 2  # MLT 0 at the bottom
+        radius = np.arange(ds.sizes[second] + 1)
+        polar.pcolormesh(theta, radius, rate.values.T, cmap="viridis", vmin=im.norm.vmin, vmax=im.norm.vmax, shading="flat")
+        polar.set_xticks(np.radians([270, 0, 90, 180]), ["00", "06", "12", "18"])
+        polar.set_yticks(np.arange(ds.sizes[second]) + 0.5, ds[second].values, fontsize=6)
+        polar.set_title(f"MLT dial ({second} outwards)", fontsize=9)
+    return _save(fig, path)

@@ -15,7 +15,7 @@ import xarray as xr
 
 from aurora_sw.catalog import Site
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.index.schema import class_names
+from aurora_sw.analysis.merge import DARK_SUN_CLASSES, observed_aurora
 
 __all__ = [
     "DARK_SUN_CLASSES", "DEFAULT_VARIABLES", "WINDOWS_MIN", "features", "observed_aurora", "target",
@@ -25,8 +25,6 @@ __all__ = [
 DEFAULT_VARIABLES = ("newell", "bz_gsm", "by_gsm", "vsw", "density", "pressure", "kp")
 #: Trailing windows (minutes) over which the solar wind is averaged.
 WINDOWS_MIN = (10, 30, 60, 120)
-#: A minute counts for verification when the Sun is this low (the camera's dark sky).
-DARK_SUN_CLASSES = ("Night", "Astro")
 #: Minutes since the last southward turning are counted up to this (longer: "long ago").
 SOUTHWARD_CAP_MIN = 720
 
@@ -114,18 +112,6 @@ def features(
     else:
         cols["p_now"] = cols["p_mean30"] = np.full(len(times), np.nan)
     return pd.DataFrame(cols, index=times)
-
-
-def observed_aurora(index: xr.Dataset) -> pd.Series:
-    """Aurora over the camera each minute: 1.0 / 0.0 where a frame was scored under a dark sky, else NaN.
-
-    "Aurora" is the index's ``aurora`` (``p_aurora`` at the store's threshold); dark means the sun
-    class is one of :data:`DARK_SUN_CLASSES`.
-    """
-    aurora = index["aurora"].values
-    dark = np.isin(class_names(index["sun_class"]), DARK_SUN_CLASSES)
-    y = np.where((aurora >= 0) & dark, (aurora == 1).astype(float), np.nan)
-    return pd.Series(y, index=pd.DatetimeIndex(index["time"].values), name="aurora")
 
 
 def target(observed: pd.Series, lead_min: int) -> pd.Series:
