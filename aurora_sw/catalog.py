@@ -177,9 +177,20 @@ class Variable(_Strict):
         return self
 
 
+class RealtimeConfig(_Strict):
+    """NOAA SWPC's real-time solar wind at L1 (live mode) and how far it travels to the bow shock."""
+
+    mag_url: str = "https://services.swpc.noaa.gov/products/solar-wind/mag-1-day.json"
+    plasma_url: str = "https://services.swpc.noaa.gov/products/solar-wind/plasma-1-day.json"
+    kp_url: str | None = "https://services.swpc.noaa.gov/products/noaa-planetary-k-index.json"
+    l1_distance_km: float = Field(1.5e6, gt=0)
+    bow_shock_km: float = Field(9.0e4, ge=0)  # ~14 Earth radii: the bow-shock nose, where OMNI is shifted to
+
+
 class SolarWindConfig(_Strict):
     omni: OmniConfig = OmniConfig()
     kp: KpConfig = KpConfig()
+    realtime: RealtimeConfig = RealtimeConfig()
     variables: dict[str, Variable]
 
     @model_validator(mode="after")

@@ -481,6 +481,56 @@ def occurrence(
 
 
 @app.command()
+def live(
+    model: Path = typer.Option(..., "--model", help="Classifier checkpoint (best.pt) that scores the camera's latest still."),
+    forecast: Path = typer.Option(..., "--forecast", help="Folder written by `aurora-sw forecast train`."),
+    store: Path = typer.Option(Path("live"), "--store", help="Folder of live.csv (one row a minute) and the stills."),
+    once: bool = typer.Option(False, "--once", help="Run one minute and stop (default: every --every)."),
+    every: str = typer.Option("60s", "--every", help="Time between cycles (e.g. 60s, 5min)."),
+    webhook: Optional[str] = typer.Option(None, "--webhook", help="POST each alert as JSON to this URL."),
+    alert_p: float = typer.Option(0.5, "--alert-p", help="Forecast probability that raises an alert."),
+    at: Optional[str] = typer.Option(None, "--at", help="Run as if it were this UTC time (replays, tests); implies --once."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Nowcast and forecast from the camera's latest still and NOAA SWPC's real-time solar wind.
+
+    Each cycle fetches the solar wind at L1 and moves it to the bow shock, scores the camera's
+    latest still, forecasts each lead, appends the minute to STORE/live.csv and alerts (a log line,
+    and a JSON POST to --webhook) when aurora starts over the camera or a forecast crosses
+    --alert-p. URLs come from the catalog (solarwind.realtime, sources.auroramax_recent). Offline,
+    it says so in one line.
+    """
+    import time as _time
+
+    from aurora_sw.errors import NetworkUnavailableError
+    from aurora_sw.times import duration_s, utc_time
+
+    period = duration_s(every, "--every")
+    if period < 10:
+        raise AuroraSWError(f"--every {every}: at least 10s (the camera takes a frame every 6 s, the solar wind comes by the minute)")
+    t_at = utc_time(at, "--at") if at is not None else None
+    cat = _catalog(catalog)
+    from aurora_sw.forecast import load_forecast_model
+    from aurora_sw.model.checkpoint import load_checkpoint
+    from aurora_sw.workflows.live import live_cycle
+
+    fm = load_forecast_model(forecast)
+    ckpt = load_checkpoint(model)
+    _quiet_libraries()
+    while True:
+        try:
+            minute = live_cycle(checkpoint=ckpt, forecast=fm, store=store, catalog=cat, at=t_at, webhook=webhook, alert_p=alert_p)
+            typer.echo(minute.summary())
+        except NetworkUnavailableError as exc:
+            if once or t_at is not None:
+                raise
+            typer.echo(f"{exc} (trying again in {period:.0f} s)", err=True)
+        if once or t_at is not None:
+            return
+        _time.sleep(period)
+
+
+@app.command()
 def recurrence(
     index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store: its nightly aurora fraction is one panel."),
     rotation: str = typer.Option("bartels", "--rotation", help="bartels (27-day rows) or carrington (sunpy)."),

@@ -13,7 +13,8 @@ from aurora_sw.errors import AuroraSWError
 from aurora_sw.forecast import load_forecast_model
 from aurora_sw.forecast.baselines import KpRule
 from aurora_sw.forecast.features import features, observed_aurora, target
-from aurora_sw.forecast.verify import brier, brier_skill, reliability, roc_auc, tss_best
+from aurora_sw.forecast.verify import brier, brier_skill, reliability, tss_best
+from aurora_sw.model.evaluate import roc_auc
 from aurora_sw.index.schema import NO_FRAME, VARIABLES, class_codes
 from aurora_sw.sky import SUN_CLASSES
 from aurora_sw.solarwind.coupling import newell_coupling
@@ -68,14 +69,14 @@ def test_scores_match_independent_references():
     y = rng.random(500) < 0.3
     p = np.clip(0.3 + 0.4 * (y - 0.3) + rng.normal(0, 0.2, 500), 0, 1)
     assert brier(p, y) == pytest.approx(brier_score_loss(y, p))
-    assert roc_auc(p, y) == pytest.approx(roc_auc_score(y, p))
+    assert roc_auc(y, p) == pytest.approx(roc_auc_score(y, p))
     assert brier_skill(p, np.full(500, y.mean()), y) == pytest.approx(1 - brier_score_loss(y, p) / (y.mean() * (1 - y.mean())))
     tss, threshold = tss_best(p, y)
     pred = p >= threshold
     assert tss == pytest.approx(pred[y].mean() - pred[~y].mean())  # hit rate - false-alarm rate at that threshold
     rel = reliability(p, y)
     assert sum(rel["count"]) == 500 and all(0 <= o <= 1 for o in rel["observed"])
-    assert np.isnan(roc_auc(p, np.zeros(500)))  # one class: no AUC, not an error
+    assert np.isnan(roc_auc(np.zeros(500), p))  # one class: no AUC, not an error
 
 
 def test_kp_rule_finds_the_threshold_that_separates():

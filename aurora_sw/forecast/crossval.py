@@ -17,7 +17,8 @@ from aurora_sw.errors import AuroraSWError
 from aurora_sw.forecast.baselines import BASELINES, Climatology, KpRule, persistence
 from aurora_sw.forecast.features import target
 from aurora_sw.forecast.model import feature_columns, fit_classifier, model_kind
-from aurora_sw.forecast.verify import brier, brier_skill, night_bootstrap, reliability, roc_auc, tss_best
+from aurora_sw.forecast.verify import brier, brier_skill, night_bootstrap, reliability, tss_best
+from aurora_sw.model.evaluate import roc_auc
 
 __all__ = ["LeadVerification", "MIN_NIGHTS", "cross_validate"]
 
@@ -60,7 +61,7 @@ class LeadVerification:
 
 
 def _scores(p: np.ndarray, refs: dict[str, np.ndarray], y: np.ndarray) -> dict[str, float]:
-    out = {"brier": brier(p, y), "roc_auc": roc_auc(p, y)}
+    out = {"brier": brier(p, y), "roc_auc": roc_auc(y, p)}
     out.update({f"bss_{name}": brier_skill(p, ref, y) for name, ref in refs.items()})
     return out
 
@@ -127,7 +128,7 @@ def cross_validate(
         tss, tss_threshold = tss_best(p, y)
         ci = night_bootstrap(lambda r: _scores(p[r], {k: v[r] for k, v in refs.items()}, y[r]), night, n_boot=n_boot, seed=seed)
         out[lead] = LeadVerification(
-            lead_min=lead, model=kind, n_minutes=len(rows), n_nights=n_nights, base_rate=float(y.mean()), brier=brier(p, y), roc_auc=roc_auc(p, y),
+            lead_min=lead, model=kind, n_minutes=len(rows), n_nights=n_nights, base_rate=float(y.mean()), brier=brier(p, y), roc_auc=roc_auc(y, p),
             tss=tss, tss_threshold=tss_threshold, brier_of={name: brier(ref, y) for name, ref in refs.items()},
             bss={name: brier_skill(p, ref, y) for name, ref in refs.items()},
             ci=ci, reliability=reliability(p, y),

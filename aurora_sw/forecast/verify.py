@@ -1,6 +1,7 @@
 """Forecast verification: Brier score and skill, ROC-AUC, TSS, reliability, bootstrap CIs over nights.
 
-Every score compares probabilities ``p`` with binary outcomes ``y`` (1 = aurora). Confidence
+Every score compares probabilities ``p`` with binary outcomes ``y`` (1 = aurora); ROC-AUC is the
+classifier's own (:func:`aurora_sw.model.evaluate.roc_auc`, one implementation for both). Confidence
 intervals resample whole nights (the unit that is independent), never minutes.
 """
 
@@ -10,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-__all__ = ["brier", "brier_skill", "night_bootstrap", "reliability", "roc_auc", "tss_best"]
+__all__ = ["brier", "brier_skill", "night_bootstrap", "reliability", "tss_best"]
 
 
 def brier(p: np.ndarray, y: np.ndarray) -> float:
@@ -23,14 +24,6 @@ def brier_skill(p: np.ndarray, reference: np.ndarray, y: np.ndarray) -> float:
     """Brier skill score against a reference forecast: 1 - BS(p) / BS(reference) (> 0: better)."""
     ref = brier(reference, y)
     return float(1.0 - brier(p, y) / ref) if ref > 0 else float("nan")
-
-
-def roc_auc(p: np.ndarray, y: np.ndarray) -> float:
-    """Area under the ROC curve (NaN when only one class occurs)."""
-    from sklearn.metrics import roc_auc_score
-
-    y = np.asarray(y, float)
-    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
 
 
 def tss_best(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
