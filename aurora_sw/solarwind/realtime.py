@@ -14,7 +14,6 @@ import json
 import urllib.error
 import urllib.request
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
