@@ -243,6 +243,7 @@ class Outputs(_Strict):
     solarwind: str = "solarwind.nc"
     analyses: str = "analyses"
     forecast: str = "forecast"
+    live: str = "live"
     summary: str = "summary.json"
 
     @field_validator("synthetic", "archive", "labels", "model", "index", "solarwind", "analyses", "summary")

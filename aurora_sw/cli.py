@@ -484,7 +484,7 @@ def occurrence(
 def live(
     model: Path = typer.Option(..., "--model", help="Classifier checkpoint (best.pt) that scores the camera's latest still."),
     forecast: Path = typer.Option(..., "--forecast", help="Folder written by `aurora-sw forecast train`."),
-    store: Path = typer.Option(Path("live"), "--store", help="Folder of live.csv (one row a minute) and the stills."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Folder of live.csv (one row a minute) and the stills (default: the catalog's outputs.live, live)."),
     once: bool = typer.Option(False, "--once", help="Run one minute and stop (default: every --every)."),
     every: str = typer.Option("60s", "--every", help="Time between cycles (e.g. 60s, 5min)."),
     webhook: Optional[str] = typer.Option(None, "--webhook", help="POST each alert as JSON to this URL."),
@@ -510,6 +510,7 @@ def live(
         raise AuroraSWError(f"--every {every}: at least 10s (the camera takes a frame every 6 s, the solar wind comes by the minute)")
     t_at = utc_time(at, "--at") if at is not None else None
     cat = _catalog(catalog)
+    store = store or _layout(None, catalog).live
     from aurora_sw.forecast import load_forecast_model
     from aurora_sw.model.checkpoint import load_checkpoint
     from aurora_sw.workflows.live import live_cycle

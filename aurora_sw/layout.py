@@ -126,6 +126,11 @@ class ProjectLayout:
         return self.root / self.outputs.forecast
 
     @property
+    def live(self) -> Path:
+        """The live store (``aurora-sw live --store``): ``live.csv`` and the camera's stills."""
+        return self.root / self.outputs.live
+
+    @property
     def summary(self) -> Path:
         """A run's summary (JSON; the demo writes one)."""
         return self.root / self.outputs.summary

@@ -44,3 +44,32 @@ def demo_run(tmp_path_factory, catalog):
     out = tmp_path_factory.mktemp("demo")
     summary = run_demo(out, DemoConfig.quick(), catalog, progress=False)
     return out, summary
+
+
+@pytest.fixture(scope="session")
+def demo_live(demo_run, tmp_path_factory):
+    """The quick demo's output with two minutes run live into its ``live/`` store: `aurora-sw live`'s
+    cycle against a 127.0.0.1 server holding SWPC-format solar wind and a camera still."""
+    import json
+
+    import pandas as pd
+
+    from aurora_sw.catalog import load_catalog
+    from aurora_sw.forecast import load_forecast_model
+    from aurora_sw.layout import ProjectLayout
+    from aurora_sw.model.checkpoint import load_checkpoint
+    from aurora_sw.workflows.live import live_cycle
+    from test_live import AT, Server, catalog_with, still_jpeg, swpc_products
+
+    out, s = demo_run
+    files = {k: json.dumps(v).encode() for k, v in swpc_products(AT).items()}
+    files["/recent_1080p.jpg"] = still_jpeg(sorted((out / "synthetic" / "frames" / s["nights"][2]).iterdir())[300])
+    server = Server(files)
+    try:
+        cat = load_catalog(catalog_with(tmp_path_factory.mktemp("live_catalog"), server.url))
+        ckpt, model = load_checkpoint(out / "model" / "best.pt"), load_forecast_model(out / "forecast")
+        for minute in range(2):
+            live_cycle(checkpoint=ckpt, forecast=model, store=ProjectLayout(out, cat.outputs).live, catalog=cat, at=AT + pd.Timedelta(minutes=minute))
+    finally:
+        server.close()
+    return out

@@ -46,6 +46,7 @@ KEY_WIDGETS = {
     "Night": [("selectbox", "night"), ("slider", "frame"), ("toggle", "cam"), ("toggle", "play"), ("toggle", "show_keogram"), ("toggle", "frame_map")],
     "Classifier": [("selectbox", "report"), ("selectbox", "hist_condition")],
     "Correlations": [("selectbox", "driver"), ("selectbox", "response"), ("slider", "lags"), ("selectbox", "smooth"), ("multiselect", "conditions")],
+    "Forecast": [("selectbox", "forecast_lead"), ("selectbox", "forecast_night")],
     "Labelling": [("text_input", "store"), ("button", "label_yes"), ("button", "label_no"), ("button", "label_unsure"), ("button", "undo_button")],
 }
 
@@ -58,6 +59,13 @@ def test_every_page_renders_with_its_widgets(demo_run, monkeypatch, page):
     for kind, key in KEY_WIDGETS[page]:
         assert getattr(at, kind)(key=key) is not None, (page, key)
     assert len(at.get("plotly_chart")) >= (0 if page == "Labelling" else 1)
+
+
+def test_live_page_shows_the_latest_minute_and_its_forecast(demo_live, monkeypatch):
+    at = app_for(demo_live, monkeypatch, "Live")
+    assert at.header[0].value == "Live" and not at.warning
+    assert len(at.get("plotly_chart")) == 1 and any("2 live minutes" in c.value for c in at.caption)
+    assert "p(aurora) now" in at.get("image")[0].captions[0]  # the camera's still of the latest minute, scored
 
 
 def test_overview_filters_change_the_condition_table(demo_run, monkeypatch):

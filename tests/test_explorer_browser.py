@@ -14,14 +14,14 @@ import pytest
 
 pytestmark = pytest.mark.slow
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-PAGES = ["Overview", "Night", "Classifier", "Correlations", "Labelling"]
+PAGES = ["Overview", "Night", "Classifier", "Correlations", "Forecast", "Live", "Labelling"]
 
 
 @pytest.fixture(scope="module")
-def server(demo_run, tmp_path_factory):
+def server(demo_live, tmp_path_factory):
     from test_explorer_cli import running_explorer  # as a user starts it: 127.0.0.1, no tracebacks in the page
 
-    out, _ = demo_run
+    out = demo_live  # the demo's output, with a forecast and two live minutes
     with running_explorer(out, cwd=tmp_path_factory.mktemp("explore")) as (_, port):
         yield f"http://127.0.0.1:{port}"
 

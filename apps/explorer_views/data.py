@@ -106,6 +106,14 @@ class DataRoot:
     def manifest(self) -> pd.DataFrame | None:
         return _manifest(str(self.root))
 
+    def forecast(self) -> tuple[dict, pd.DataFrame] | None:
+        """The trained forecast's ``verification.json`` and held-out forecasts, or None when there is none."""
+        return _forecast(str(self.root))
+
+    def live(self) -> pd.DataFrame | None:
+        """The live store's minutes, or None when nothing has run live under the root."""
+        return _live(str(self.root))
+
     def checkpoint_path(self) -> Path | None:
         p = self.layout.checkpoint
         return p if p.exists() else None
@@ -158,6 +166,27 @@ def _solarwind(root: str) -> xr.Dataset | None:
             return ds.load()
     except (OSError, ValueError) as exc:
         raise AuroraSWError(f"{path}: cannot read the solar wind ({exc}); write it again with `aurora-sw solarwind fetch --out {path}`") from None
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def _forecast(root: str) -> tuple[dict, pd.DataFrame] | None:
+    import json
+
+    folder = DataRoot(root).layout.forecast
+    if not (folder / "verification.json").exists():
+        return None
+    try:
+        return json.loads((folder / "verification.json").read_text()), pd.read_parquet(folder / "held_out.parquet")
+    except (OSError, ValueError) as exc:
+        raise AuroraSWError(f"{folder}: cannot read the forecast's verification ({type(exc).__name__}); train it again with `aurora-sw forecast train --out {folder}`") from None
+
+
+@st.cache_data(show_spinner=False, ttl=30)
+def _live(root: str) -> pd.DataFrame | None:
+    from aurora_sw.workflows.live import LIVE_TABLE, read_live
+
+    store = DataRoot(root).layout.live
+    return read_live(store) if (store / LIVE_TABLE).exists() else None
 
 
 @st.cache_data(show_spinner=False)
