@@ -123,7 +123,10 @@ def cross_validate(
             held["climatology"][test] = clim
             held["kp_rule"][test] = KpRule().fit(kp[train], y[train]).predict(kp[test], clim)
             held["persistence"][test] = persistence(obs_now[rows][test], clim)
-        refs = {name: held[name] for name in (*learned, *BASELINES) if not (name == "persistence" and lead == 0)}
+        skip = {"persistence"} if lead == 0 else set()  # at lead 0 persistence is the observation itself
+        if not np.isfinite(kp).any():
+            skip.add("kp_rule")  # no Kp among the features: the rule would be the climatology again
+        refs = {name: held[name] for name in (*learned, *BASELINES) if name not in skip}
         p = held["forecast"]
         tss, tss_threshold = tss_best(p, y)
         ci = night_bootstrap(lambda r: _scores(p[r], {k: v[r] for k, v in refs.items()}, y[r]), night, n_boot=n_boot, seed=seed)
