@@ -373,7 +373,7 @@ def _parse_leads(text: str) -> list[int]:
 def forecast_train(
     index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store (scored by `aurora-sw score`)."),
     leads: str = typer.Option("0,15,30,60,120", "--leads", help="Leads in minutes (0 = nowcast from the solar wind alone)."),
-    variables: Optional[str] = typer.Option(None, "--vars", help="Solar-wind catalog variables for the features (default: newell,bz_gsm,by_gsm,vsw,density,pressure,kp)."),
+    variables: Optional[str] = typer.Option(None, "--vars", help="Solar-wind catalog variables for the features (default: newell,bz_gsm,by_gsm,kp; vsw, density, pressure may be added: over a short archive they tell nights apart more than aurora)."),
     seed: int = typer.Option(0, "--seed"),
     offline: bool = OfflineOpt,
     cache: Optional[Path] = CacheOpt,

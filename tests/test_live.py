@@ -121,15 +121,22 @@ def test_live_once_scores_forecasts_stores_and_alerts(demo_run, tmp_path):
         assert any(p["kind"] == "forecast" and p["lead_min"] == 60 for p in server.posts)  # p >= 0.01: one alert, posted
         assert "ALERT" in res.stderr and (tmp_path / "live" / "frames").is_dir()
         n_posts = len(server.posts)
-        later = subprocess.run([*cmd, "--at", f"{AT + pd.Timedelta(minutes=1):%Y-%m-%dT%H:%M}"], capture_output=True, text=True, timeout=300)
-        assert later.returncode == 0, later.stderr
-        assert len(pd.read_csv(tmp_path / "live" / "live.csv")) == 2
-        assert not any(p["kind"] == "forecast" for p in server.posts[n_posts:])  # still above: no second alert
+        # The next minutes in-process (the same cycle the command runs): no second alert while it lasts,
+        # and a truncated still stored as such, never scored.
+        from aurora_sw.catalog import load_catalog
+        from aurora_sw.forecast import load_forecast_model
+        from aurora_sw.model.checkpoint import load_checkpoint
+        from aurora_sw.workflows.live import live_cycle
 
+        kw = dict(checkpoint=load_checkpoint(out / "model" / "best.pt"), forecast=load_forecast_model(out / "forecast"), store=tmp_path / "live",
+                  catalog=load_catalog(cat), webhook=f"{server.url}/hook", alert_p=0.01)
+        later = live_cycle(at=AT + pd.Timedelta(minutes=1), **kw)
+        assert len(pd.read_csv(tmp_path / "live" / "live.csv")) == 2
+        assert not any(a["kind"] == "forecast" for a in later.alerts) and len(server.posts) == n_posts + len(later.alerts)
         files["/recent_1080p.jpg"] = files["/recent_1080p.jpg"][: len(files["/recent_1080p.jpg"]) // 3]  # a truncated still
-        res = subprocess.run([*cmd, "--at", f"{AT + pd.Timedelta(minutes=2):%Y-%m-%dT%H:%M}"], capture_output=True, text=True, timeout=300)
+        bad = live_cycle(at=AT + pd.Timedelta(minutes=2), **kw)
         row = pd.read_csv(tmp_path / "live" / "live.csv").iloc[-1]
-        assert res.returncode == 0 and np.isnan(row["p_now"]) and "truncated" in row["frame_problem"]  # stored as such, never scored
+        assert np.isnan(bad.p_now) and np.isnan(row["p_now"]) and "truncated" in row["frame_problem"]
     finally:
         server.close()
 

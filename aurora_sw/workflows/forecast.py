@@ -5,6 +5,8 @@ the same verification on every face. The choices made once, here:
 
 - **Leads** 0 (nowcast, from the solar wind alone: the camera's present state is the target), 15,
   30, 60 and 120 min (``DEFAULT_LEADS``).
+- **Features**: the drivers by default (``DEFAULT_VARIABLES``), the season only over a year or more
+  of nights (``SEASON_MIN_DAYS``).
 - **Target**: the index's ``aurora`` (``p_aurora`` at its threshold) at t + Δ, on dark minutes
   (Sun in the Night or Astro class) with a scored frame; other minutes are not scored.
 - **Model**: logistic regression below 20 nights, calibrated gradient-boosted trees from there
@@ -29,7 +31,7 @@ import xarray as xr
 from aurora_sw.catalog import Site
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.forecast.crossval import LeadVerification, cross_validate
-from aurora_sw.forecast.features import DEFAULT_VARIABLES, WINDOWS_MIN, features, observed_aurora, target
+from aurora_sw.forecast.features import DEFAULT_VARIABLES, SEASON_FEATURES, SEASON_MIN_DAYS, WINDOWS_MIN, features, observed_aurora, target
 from aurora_sw.forecast.model import ForecastModel, feature_columns, fit_classifier, model_kind
 
 __all__ = ["DEFAULT_LEADS", "ForecastTraining", "forecast_variables", "history_span", "predict_forecast", "train_forecast"]
@@ -142,6 +144,9 @@ def train_forecast(
     issue = pd.DatetimeIndex(index["time"].values)
     X = features(issue, solarwind, index=index, site=site, variables=variables)
     nights = _night_of(issue, index.aurora.night_start_utc_hour)
+    observed_nights = pd.DatetimeIndex(sorted(set(nights[np.isfinite(observed.to_numpy())])))
+    if len(observed_nights) and (observed_nights.max() - observed_nights.min()).days < SEASON_MIN_DAYS:
+        X = X.drop(columns=list(SEASON_FEATURES))  # a short archive: the day of year would name the night
     verification = cross_validate(X, observed, nights, leads_min=leads, n_folds=n_folds, n_boot=n_boot, seed=seed)
     classifiers = {}
     kind = model_kind(len(set(nights[np.isfinite(observed.to_numpy())])))
