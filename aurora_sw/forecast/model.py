@@ -160,7 +160,10 @@ def load_forecast_model(folder: str | os.PathLike) -> ForecastModel:
         raise AuroraSWError(f"{meta_path}: not a forecast model's model.json ({type(exc).__name__})") from None
     if meta.pop("format", None) != FORMAT:
         raise AuroraSWError(f"{meta_path}: not an aurora-sw forecast model of format {FORMAT}")
-    model = ForecastModel(**meta)
+    try:
+        model = ForecastModel(**meta)
+    except TypeError:
+        raise AuroraSWError(f"{meta_path}: not the fields of a forecast model ({', '.join(meta)}); train it again") from None
     for lead in model.leads_min:
         path = folder / f"lead_{lead}.skops"
         try:

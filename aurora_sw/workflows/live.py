@@ -184,6 +184,8 @@ def live_cycle(
         raise AuroraSWError(f"--alert-p {alert_p}: a probability in (0, 1]")
     t = (pd.Timestamp.now(tz="UTC").tz_localize(None) if at is None else pd.Timestamp(at)).floor("1min")
     store = Path(store)
+    if store.exists() and not store.is_dir():
+        raise AuroraSWError(f"--store {store}: a file, not a folder; give the folder live.csv and the stills go in")
     store.mkdir(parents=True, exist_ok=True)
     history = read_live(store)  # a foreign live.csv is refused before anything is fetched
     sw = realtime_solar_wind(catalog, timeout_s=timeout_s)
