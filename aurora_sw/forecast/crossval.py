@@ -109,7 +109,7 @@ def cross_validate(
         cols = feature_columns(list(X.columns), lead)
         kp = Xl["kp"].to_numpy() if "kp" in Xl else np.full(len(Xl), np.nan)
         folds = list(GroupKFold(n_splits=min(n_folds, n_nights)).split(Xl, y, night))
-        kind = model_kind(len(np.unique(night[folds[0][0]])))  # as many training nights as the saved model will have, less a fold
+        kind = model_kind(n_nights)  # the kind the saved model (fitted on every night) will be: what is verified is what is saved
         learned = ("logistic",) if kind == "hgb" else ()  # trees are also scored against the simple learned model
         held = {name: np.full(len(rows), np.nan) for name in ("forecast", *learned, *BASELINES)}
         for train, test in folds:

@@ -32,7 +32,7 @@ from aurora_sw.catalog import Site
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.forecast.crossval import LeadVerification, cross_validate
 from aurora_sw.forecast.features import DEFAULT_VARIABLES, SEASON_FEATURES, SEASON_MIN_DAYS, WINDOWS_MIN, features, observed_aurora, target
-from aurora_sw.forecast.model import ForecastModel, feature_columns, fit_classifier, model_kind
+from aurora_sw.forecast.model import ForecastModel, feature_columns, fit_classifier
 
 __all__ = ["DEFAULT_LEADS", "ForecastTraining", "forecast_variables", "history_span", "predict_forecast", "train_forecast"]
 
@@ -149,13 +149,12 @@ def train_forecast(
         X = X.drop(columns=list(SEASON_FEATURES))  # a short archive: the day of year would name the night
     verification = cross_validate(X, observed, nights, leads_min=leads, n_folds=n_folds, n_boot=n_boot, seed=seed)
     classifiers = {}
-    kind = model_kind(len(set(nights[np.isfinite(observed.to_numpy())])))
     for lead in leads:
         y = target(observed, lead).reindex(issue).to_numpy()
         ok = np.isfinite(y)
-        classifiers[lead] = fit_classifier(X.loc[ok, feature_columns(list(X.columns), lead)], y[ok].astype(int), nights[ok], kind=kind, seed=seed)
+        classifiers[lead] = fit_classifier(X.loc[ok, feature_columns(list(X.columns), lead)], y[ok].astype(int), nights[ok], kind=verification[lead].model, seed=seed)
     model = ForecastModel(
-        kind=kind, leads_min=leads, variables=list(variables), features=list(X.columns), site=site_key,
+        kind=verification[leads[0]].model, leads_min=leads, variables=list(variables), features=list(X.columns), site=site_key,
         nights=sorted(set(nights[np.isfinite(observed.to_numpy())])), threshold=float(index["aurora"].attrs.get("threshold", np.nan)),
         classifiers=classifiers,
     )
