@@ -19,9 +19,9 @@ from aurora_sw.times import naive_utc
 #: Height (km) of the auroral emission the camera sees; AACGM coordinates are taken there.
 EMISSION_HEIGHT_KM = 110.0
 
-#: Years AACGM-v2 covers (IGRF-14 with its 5-year secular variation; end excluded): checked before
-#: calling it, since outside them its C library prints a banner before it fails.
-AACGM_YEARS = (1990, 2030)
+#: Years aacgmv2 converts (IGRF-14 from 1900, with its 5-year secular variation to 2030; end
+#: excluded): checked before calling it, since outside them its C library prints a banner and fails.
+AACGM_YEARS = (1900, 2030)
 
 __all__ = ["AACGM_YEARS", "EMISSION_HEIGHT_KM", "aacgm_module", "geomagnetic_context", "magnetic_local_time", "russell_mcpherron_angle", "site_aacgm"]
 

@@ -110,6 +110,9 @@ def test_features_look_only_backwards(sky):
     index2 = index.copy(deep=True)
     index2["p_aurora"] = index2["p_aurora"].where(index2["time"] <= np.datetime64(t[0]), 1.0)
     pd.testing.assert_frame_equal(before, features(t, future, index=index2, site=cat.site()))
+    current = sw.copy(deep=True)  # Kp of the 3-hour interval that t is in is published after t: never a feature
+    current["kp"] = current["kp"].where(current["time"] <= np.datetime64(t[0] - pd.Timedelta(minutes=180)), 9.0)
+    pd.testing.assert_frame_equal(before, features(t, current, index=index, site=cat.site()))
     mlt = np.degrees(np.arctan2(before["mlt_sin"], before["mlt_cos"])).iloc[0] / 15 % 24
     assert 20 < mlt < 24  # Yellowknife's magnetic midnight is near 08:30 UT: 06 UT is late evening MLT
 

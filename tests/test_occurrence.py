@@ -37,6 +37,7 @@ def test_magnetic_local_time_matches_aacgmv2_minute_by_minute():
     assert np.abs(diff).max() < 0.01  # hours: well under a minute
     with pytest.raises(AuroraSWError, match="outside the years AACGM-v2 covers"):
         magnetic_local_time(site, pd.DatetimeIndex(["2031-01-01"]))
+    assert np.isfinite(magnetic_local_time(site, pd.DatetimeIndex(["1960-01-01"]))).all()  # IGRF goes back to 1900
 
 
 def test_occurrence_counts_match_a_pandas_crosstab():
@@ -48,7 +49,7 @@ def test_occurrence_counts_match_a_pandas_crosstab():
     aurora[rng.random(n) < 0.3] = np.nan  # not observed
     ds = occurrence(aurora, {"mlt": mlt, "kp": kp}, ("mlt", "kp"))
     ok = np.isfinite(aurora)
-    kp_bin = np.minimum(np.floor(kp + 1e-9), 6).astype(int)  # 0..5, and 6-9 together
+    kp_bin = np.minimum(np.round(kp), 6).astype(int)  # Kp classes: 2- (5/3), 2o, 2+ (7/3) are 2; 6-9 together
     ref = pd.crosstab(np.floor(mlt[ok]).astype(int), kp_bin[ok], values=aurora[ok], aggfunc="mean")
     counts = pd.crosstab(np.floor(mlt[ok]).astype(int), kp_bin[ok])
     np.testing.assert_array_equal(ds["minutes"].values, counts.to_numpy())

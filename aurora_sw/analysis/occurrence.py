@@ -37,7 +37,8 @@ class Binning:
 #: The quantities occurrence can be binned by.
 BINNINGS: dict[str, Binning] = {
     "mlt": Binning(tuple(float(h) for h in range(25)), tuple(f"{h:02d}" for h in range(24)), "h", "magnetic local time (AACGM-v2) of the camera, hour bins"),
-    "kp": Binning((0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 9.5), ("0", "1", "2", "3", "4", "5", "6-9"), "1", "Kp (integer part: 2-, 2, 2+ are 2)"),
+    "kp": Binning((0.0, 2 / 3 - 1e-6, 5 / 3 - 1e-6, 8 / 3 - 1e-6, 11 / 3 - 1e-6, 14 / 3 - 1e-6, 17 / 3 - 1e-6, 9.5), ("0", "1", "2", "3", "4", "5", "6-9"),
+                  "1", "Kp class (2-, 2o and 2+ are 2)"),
     "newell": Binning((0.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0, np.inf), ("<1k", "1-2k", "2-4k", "4-8k", "8-16k", ">16k"),
                       "(km/s)^(4/3) nT^(2/3)", "Newell et al. (2007) coupling, 30-min trailing mean"),
     "month": Binning(tuple(float(m) for m in range(1, 14)), ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), "1", "calendar month (UTC)"),

@@ -52,6 +52,11 @@ class Climatology:
         return np.array([self.cells.get((h, m), self.by_hour.get(h, self.overall)) for h, m in zip(hours, months)], float)
 
 
+def _thirds(kp: np.ndarray) -> np.ndarray:
+    """Kp on its own scale of thirds (2.33 and 2.333 are both 2+, 7/3), so thresholds compare exactly."""
+    return np.round(np.asarray(kp, float) * 3) / 3
+
+
 @dataclass
 class KpRule:
     """Aurora when Kp >= a threshold: the threshold that maximises the TSS on the training minutes,
@@ -62,11 +67,11 @@ class KpRule:
     p_below: float = float("nan")
 
     def fit(self, kp: np.ndarray, y: np.ndarray) -> "KpRule":
-        kp, y = np.asarray(kp, float), np.asarray(y, float)
+        kp, y = _thirds(kp), np.asarray(y, float)
         ok = np.isfinite(kp)
         kp, y = kp[ok], y[ok]
         best = -np.inf
-        for k in np.unique(np.round(kp * 3) / 3):  # Kp comes in thirds
+        for k in np.unique(kp):
             above = kp >= k
             if above.all() or not above.any() or y.all() or not y.any():
                 continue
@@ -81,6 +86,6 @@ class KpRule:
         return self
 
     def predict(self, kp: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-        kp = np.asarray(kp, float)
+        kp = _thirds(kp)
         p = np.where(kp >= self.threshold, self.p_above, self.p_below)
         return np.where(np.isfinite(kp), p, fallback)

@@ -33,8 +33,13 @@ SEASON_MIN_DAYS = 365
 SEASON_FEATURES = ("doy_sin", "doy_cos")
 #: Trailing windows (minutes) over which the solar wind is averaged.
 WINDOWS_MIN = (10, 30, 60, 120)
-#: Minutes since the last southward turning are counted up to this (longer: "long ago").
+#: Minutes of southward field are counted up to this (longer: "long ago").
 SOUTHWARD_CAP_MIN = 720
+#: Gaps in Bz up to this many minutes do not end a southward spell (OMNI has one-minute holes).
+SOUTHWARD_GAP_MIN = 5
+#: Kp's interval: a value on the solar-wind grid holds over the 3 hours it describes, and is known
+#: only when they are over, so a forecast issued at t sees the interval that ended by t.
+KP_INTERVAL_MIN = 180
 
 
 def _minute_grid(times: pd.DatetimeIndex, solarwind: xr.Dataset, name: str) -> pd.Series:
@@ -45,15 +50,22 @@ def _minute_grid(times: pd.DatetimeIndex, solarwind: xr.Dataset, name: str) -> p
     return s.reindex(full)
 
 
-def _minutes_since_southward(bz: pd.Series) -> pd.Series:
-    """Minutes since Bz last turned from >= 0 to < 0 nT (0 at the turning; capped; NaN while unknown)."""
-    south = bz < 0
-    turning = south & ~south.shift(1, fill_value=True)
-    idx = np.arange(len(bz), dtype=float)
-    last = pd.Series(np.where(turning, idx, np.nan), index=bz.index).ffill()
-    since = idx - last.to_numpy()
-    since = np.where(south.to_numpy(), since, np.nan)  # northward now: the count restarts at the next turning
-    return pd.Series(np.minimum(since, SOUTHWARD_CAP_MIN), index=bz.index)
+def _southward_minutes(bz: pd.Series) -> pd.Series:
+    """Minutes the IMF has been southward without a break (1 at the first southward minute, 0 while
+    northward, capped at :data:`SOUTHWARD_CAP_MIN`); gaps up to :data:`SOUTHWARD_GAP_MIN` min take the
+    last value, longer gaps are NaN (unknown).
+
+    Examples
+    --------
+    >>> _southward_minutes(pd.Series([1.0, -1, -2, np.nan, -1, 2])).tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0, 0.0]
+    """
+    filled = bz.ffill(limit=SOUTHWARD_GAP_MIN)
+    south = (filled < 0).to_numpy()
+    idx = np.arange(len(south))
+    last_north = np.maximum.accumulate(np.where(south, -1, idx))  # the last minute that was not southward
+    run = np.minimum(np.where(south, idx - last_north, 0), SOUTHWARD_CAP_MIN).astype(float)
+    return pd.Series(np.where(filled.notna().to_numpy(), run, np.nan), index=bz.index)
 
 
 def features(
@@ -72,7 +84,7 @@ def features(
         Issue times (naive UTC, whole minutes).
     solarwind
         Solar-wind variables on a 1-min UTC grid (``load_solar_wind``), covering ``times`` and
-        the two hours before.
+        the three hours before (Kp's last completed interval).
     index
         The aurora index (its present state: ``p_aurora`` at ``t`` and over the past 30 min);
         None when the camera is not available (those columns are NaN; the models take NaN).
@@ -86,7 +98,8 @@ def features(
     pandas.DataFrame
         One row per issue time: ``{var}_mean{w}`` for each trailing window ``w`` of
         :data:`WINDOWS_MIN` (at least half the window present), ``bz_gsm_min30/60`` and
-        ``bz_south_minutes`` when Bz is used, the latest ``kp``, ``mlt_sin``/``mlt_cos`` (AACGM-v2
+        ``bz_south_minutes`` (minutes of unbroken southward field, 0 while northward) when Bz is
+        used, ``kp`` of the last 3-hour interval completed by t, ``mlt_sin``/``mlt_cos`` (AACGM-v2
         MLT), ``doy_sin``/``doy_cos`` (season), ``p_now`` and ``p_mean30``.
     """
     from aurora_sw.geomagnetic import magnetic_local_time
@@ -98,15 +111,15 @@ def features(
     cols: dict[str, np.ndarray] = {}
     for name in variables:
         s = _minute_grid(times, solarwind, name)
-        if name == "kp":  # a 3-hourly index held on the grid: its latest value
-            cols["kp"] = s.ffill(limit=180).reindex(times).to_numpy()
+        if name == "kp":  # known when its 3-hour interval has ended: the last completed interval's value
+            cols["kp"] = s.ffill(limit=KP_INTERVAL_MIN - 1).reindex(times - pd.Timedelta(minutes=KP_INTERVAL_MIN)).to_numpy()
             continue
         for w in WINDOWS_MIN:
             cols[f"{name}_mean{w}"] = s.rolling(w, min_periods=max(1, w // 2)).mean().reindex(times).to_numpy()
         if name == "bz_gsm":
             for w in (30, 60):
                 cols[f"bz_gsm_min{w}"] = s.rolling(w, min_periods=max(1, w // 2)).min().reindex(times).to_numpy()
-            cols["bz_south_minutes"] = _minutes_since_southward(s).reindex(times).to_numpy()
+            cols["bz_south_minutes"] = _southward_minutes(s).reindex(times).to_numpy()
     mlt = magnetic_local_time(site, times)
     cols["mlt_sin"], cols["mlt_cos"] = np.sin(2 * np.pi * mlt / 24), np.cos(2 * np.pi * mlt / 24)
     doy = times.dayofyear.to_numpy()

@@ -31,7 +31,7 @@ import xarray as xr
 from aurora_sw.catalog import Site
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.forecast.crossval import LeadVerification, cross_validate
-from aurora_sw.forecast.features import DEFAULT_VARIABLES, SEASON_FEATURES, SEASON_MIN_DAYS, WINDOWS_MIN, features, observed_aurora, target
+from aurora_sw.forecast.features import DEFAULT_VARIABLES, KP_INTERVAL_MIN, SEASON_FEATURES, SEASON_MIN_DAYS, WINDOWS_MIN, features, observed_aurora, target
 from aurora_sw.forecast.model import ForecastModel, feature_columns, fit_classifier
 
 __all__ = ["DEFAULT_LEADS", "ForecastTraining", "forecast_variables", "history_span", "predict_forecast", "train_forecast"]
@@ -42,8 +42,9 @@ N_BOOT = 200
 
 
 def history_span(times: pd.DatetimeIndex) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The solar wind (UTC, inclusive) a forecast issued at ``times`` needs: its longest window before the first."""
-    return times.min() - pd.Timedelta(minutes=max(WINDOWS_MIN) + 1), times.max()
+    """The solar wind (UTC, inclusive) a forecast issued at ``times`` needs: its longest window (or Kp's
+    last completed 3-hour interval) before the first."""
+    return times.min() - pd.Timedelta(minutes=max(*WINDOWS_MIN, KP_INTERVAL_MIN) + 1), times.max()
 
 
 def forecast_variables(variables: Sequence[str] | None, available: Sequence[str]) -> list[str]:
@@ -185,6 +186,7 @@ def predict_forecast(model: ForecastModel, solarwind: xr.Dataset, at: pd.Timesta
     X = features(t, solarwind, index=index, site=site, variables=model.variables)[model.features]
     need = [c for c in model.features if c.startswith(tuple(v for v in model.variables if v != "kp"))]
     if need and X[need].isna().all(axis=1).iloc[0]:
-        raise AuroraSWError(f"no solar wind in the two hours before {t[0]:%Y-%m-%d %H:%M} UTC: nothing to forecast from; fetch it, or pick another --at")
+        raise AuroraSWError(f"no solar wind in the two hours before {t[0]:%Y-%m-%d %H:%M} UTC: nothing to forecast from; fetch it, or pick another "
+                            "--at (OMNI comes weeks late: for the present, `aurora-sw live` reads the real-time solar wind)")
     p = model.predict(X).iloc[0]
     return pd.Series(p.to_numpy(), index=pd.Index(model.leads_min, name="lead_min"), name="p_aurora")
