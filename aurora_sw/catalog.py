@@ -186,6 +186,12 @@ class RealtimeConfig(_Strict):
     l1_distance_km: float = Field(1.5e6, gt=0)
     bow_shock_km: float = Field(9.0e4, ge=0)  # ~14 Earth radii: the bow-shock nose, where OMNI is shifted to
 
+    @model_validator(mode="after")
+    def _shock_inside_l1(self) -> "RealtimeConfig":
+        if self.bow_shock_km >= self.l1_distance_km:
+            raise ValueError(f"bow_shock_km {self.bow_shock_km:g} must be less than l1_distance_km {self.l1_distance_km:g}")
+        return self
+
 
 class SolarWindConfig(_Strict):
     omni: OmniConfig = OmniConfig()
@@ -246,7 +252,7 @@ class Outputs(_Strict):
     live: str = "live"
     summary: str = "summary.json"
 
-    @field_validator("synthetic", "archive", "labels", "model", "index", "solarwind", "analyses", "summary")
+    @field_validator("synthetic", "archive", "labels", "model", "index", "solarwind", "analyses", "forecast", "live", "summary")
     @classmethod
     def _relative(cls, value: str) -> str:
         path = Path(value)

@@ -489,7 +489,7 @@ def live(
     every: str = typer.Option("60s", "--every", help="Time between cycles (e.g. 60s, 5min)."),
     webhook: Optional[str] = typer.Option(None, "--webhook", help="POST each alert as JSON to this URL."),
     alert_p: float = typer.Option(0.5, "--alert-p", help="Forecast probability that raises an alert."),
-    at: Optional[str] = typer.Option(None, "--at", help="Run as if it were this UTC time (replays, tests); implies --once."),
+    at: Optional[str] = typer.Option(None, "--at", help="Label the minute as this UTC time (replays of recorded files, tests; what the URLs serve is used as it is); implies --once."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Nowcast and forecast from the camera's latest still and NOAA SWPC's real-time solar wind.
@@ -502,7 +502,6 @@ def live(
     """
     import time as _time
 
-    from aurora_sw.errors import NetworkUnavailableError
     from aurora_sw.times import duration_s, utc_time
 
     period = duration_s(every, "--every")
@@ -511,9 +510,11 @@ def live(
     t_at = utc_time(at, "--at") if at is not None else None
     cat = _catalog(catalog)
     store = store or _layout(None, catalog).live
+    from aurora_sw.workflows.live import check_webhook, live_cycle
+
+    check_webhook(webhook)
     from aurora_sw.forecast import load_forecast_model
     from aurora_sw.model.checkpoint import load_checkpoint
-    from aurora_sw.workflows.live import live_cycle
 
     fm = load_forecast_model(forecast)
     ckpt = load_checkpoint(model)
@@ -522,10 +523,10 @@ def live(
         try:
             minute = live_cycle(checkpoint=ckpt, forecast=fm, store=store, catalog=cat, at=t_at, webhook=webhook, alert_p=alert_p)
             typer.echo(minute.summary())
-        except NetworkUnavailableError as exc:
+        except AuroraSWError as exc:  # no network, a server error, stale data, a busy store: the next minute may do
             if once or t_at is not None:
                 raise
-            typer.echo(f"{exc} (trying again in {period:.0f} s)", err=True)
+            typer.echo(f"{' '.join(str(exc).split())} (trying again in {period:.0f} s)", err=True)
         if once or t_at is not None:
             return
         _time.sleep(period)

@@ -92,6 +92,10 @@ def test_swpc_json_is_read_by_header_names_in_both_forms():
     assert np.isnan(a.loc["2026-05-09 00:40", "bz_gsm"].item()) and list(a.columns) == ["bx_gse", "by_gsm", "bz_gsm"]
     with pytest.raises(AuroraSWError, match="mag: no column 'bz_gsm'"):
         parse_swpc_json([["time_tag", "bx_gsm", "by_gsm"], ["2026-05-09 00:39:00.000", "1", "2"]], MAG_COLUMNS, source="mag")
+    with pytest.raises(AuroraSWError, match="rows of another length"):
+        parse_swpc_json([["time_tag", "bx_gsm", "by_gsm", "bz_gsm"], ["2026-05-09 00:39:00.000", "1", "2"]], MAG_COLUMNS, source="mag")
+    with pytest.raises(AuroraSWError, match="not ISO times"):
+        parse_swpc_json([{"time_tag": 1778287140000, "bx_gsm": 1, "by_gsm": 2, "bz_gsm": 3}], MAG_COLUMNS, source="mag")
     with pytest.raises(AuroraSWError, match="neither an array of arrays"):
         parse_swpc_json({"data": []}, MAG_COLUMNS, source="mag")
 
@@ -137,8 +141,16 @@ def test_live_once_scores_forecasts_stores_and_alerts(demo_run, tmp_path):
         bad = live_cycle(at=AT + pd.Timedelta(minutes=2), **kw)
         row = pd.read_csv(tmp_path / "live" / "live.csv").iloc[-1]
         assert np.isnan(bad.p_now) and np.isnan(row["p_now"]) and "truncated" in row["frame_problem"]
+        files["/recent_1080p.jpg"] = still_jpeg(sky_frame)
+        back = live_cycle(at=AT + pd.Timedelta(minutes=3), **kw)  # the camera is back: the minute without a frame started nothing
+        first = pd.read_csv(tmp_path / "live" / "live.csv")["p_now"].iloc[0]
+        if first >= kw["checkpoint"].threshold and back.p_now >= kw["checkpoint"].threshold:
+            assert not any(a["kind"] == "aurora_now" for a in back.alerts)
     finally:
         server.close()
+
+    res = subprocess.run([*cmd[:-1], str(cat), "--webhook", "notaurl", "--once"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and res.stderr.strip().splitlines() == ["aurora-sw: error: --webhook 'notaurl': give an http:// or https:// URL with a host"]
 
     # No network: the catalog's URLs point at a port nobody listens on.
     t0 = time.time()

@@ -10,24 +10,33 @@ on OMNI sees the same clock.
 
 from __future__ import annotations
 
+import http.client
 import json
+import logging
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
 from aurora_sw.catalog import Catalog
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
 from aurora_sw.network import host_reachable
+from aurora_sw.times import naive_utc
 
 __all__ = ["fetch_json", "parse_swpc_json", "propagate_to_bow_shock", "realtime_solar_wind"]
 
 #: Solar-wind columns of the SWPC products and the catalog names they become.
 MAG_COLUMNS = {"bx_gsm": "bx_gse", "by_gsm": "by_gsm", "bz_gsm": "bz_gsm"}  # SWPC's bx_gsm is bx (GSE = GSM for x)
 PLASMA_COLUMNS = {"density": "density", "speed": "vsw"}
-#: Proton mass (kg) times 1e6 cm^-3 -> m^-3 and (km/s)^2 -> (m/s)^2, in nPa: P = 1.6726e-6 n v^2.
-PRESSURE_FACTOR = 1.6726e-6
+#: OMNI's flow pressure, P (nPa) = 2e-6 n (cm^-3) v^2 (km/s)^2 (alphas included as 4 %), so that a
+#: model trained on OMNI's ``pressure`` sees the same quantity live.
+PRESSURE_FACTOR = 2.0e-6
+#: A speed older than this is not used to move the field to the bow shock.
+SPEED_HOLD = pd.Timedelta(minutes=10)
+
+log = logging.getLogger(__name__)
 
 
 def fetch_json(url: str, *, timeout_s: float = 10.0) -> object:
@@ -39,8 +48,8 @@ def fetch_json(url: str, *, timeout_s: float = 10.0) -> object:
             body = resp.read()
     except urllib.error.HTTPError as exc:
         raise AuroraSWError(f"{url}: the server answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise NetworkUnavailableError(f"{url}: no answer ({getattr(exc, 'reason', exc)}); live mode needs the real-time solar wind") from None
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException, ValueError) as exc:
+        raise NetworkUnavailableError(f"{url}: no answer ({getattr(exc, 'reason', exc) or type(exc).__name__}); live mode needs the real-time solar wind") from None
     try:
         return json.loads(body)
     except ValueError:
@@ -67,6 +76,8 @@ def parse_swpc_json(data: object, columns: dict[str | tuple[str, ...], str], *, 
     """
     if isinstance(data, list) and data and isinstance(data[0], list):
         header = [str(h) for h in data[0]]
+        if any(not isinstance(row, list) or len(row) != len(header) for row in data[1:]):
+            raise AuroraSWError(f"{source}: rows of another length than the header's {len(header)}; SWPC may have changed the product")
         df = pd.DataFrame(data[1:], columns=header) if len(data) > 1 else pd.DataFrame(columns=header)
     elif isinstance(data, list) and all(isinstance(row, dict) for row in data):
         df = pd.DataFrame(data)
@@ -79,8 +90,10 @@ def parse_swpc_json(data: object, columns: dict[str | tuple[str, ...], str], *, 
     missing = [c for c in ("time_tag", *chosen) if c not in df.columns]
     if missing:
         raise AuroraSWError(f"{source}: no column {', '.join(map(repr, missing))} (has {', '.join(map(str, df.columns))})")
+    if not df.empty and not isinstance(df["time_tag"].iloc[0], str):
+        raise AuroraSWError(f"{source}: time_tag values are not ISO times (first: {df['time_tag'].iloc[0]!r})")
     try:
-        time = pd.to_datetime(df["time_tag"], utc=True, format="mixed").dt.tz_localize(None)
+        time = naive_utc(df["time_tag"])
     except (ValueError, TypeError):
         raise AuroraSWError(f"{source}: time_tag values are not times (first: {df['time_tag'].iloc[0]!r})") from None
     out = pd.DataFrame({new: pd.to_numeric(df[old], errors="coerce") for old, new in chosen.items()})
@@ -96,7 +109,8 @@ def propagate_to_bow_shock(l1: pd.DataFrame, speed_kms: pd.Series, *, distance_k
     l1
         Measurements at L1, indexed by time (naive UTC).
     speed_kms
-        Solar-wind speed (km/s) at L1; held from the last value before each measurement.
+        Solar-wind speed (km/s) at L1; held from the last value before each measurement, for up
+        to :data:`SPEED_HOLD`.
     distance_km
         L1 to the bow-shock nose (km).
 
@@ -106,7 +120,7 @@ def propagate_to_bow_shock(l1: pd.DataFrame, speed_kms: pd.Series, *, distance_k
         The means of the measurements arriving in each minute, on a 1-min grid (NaN where none
         arrive); rows without a speed are dropped.
     """
-    v = speed_kms.sort_index().reindex(l1.index, method="ffill")
+    v = speed_kms.sort_index().reindex(l1.index, method="ffill", tolerance=SPEED_HOLD)
     ok = (v > 0).to_numpy()
     arrival = l1.index[ok] + pd.to_timedelta(distance_km / v.to_numpy()[ok], unit="s")
     moved = l1[ok].set_axis(pd.DatetimeIndex(arrival).floor("1min"))
@@ -133,9 +147,14 @@ def realtime_solar_wind(catalog: Catalog, *, timeout_s: float = 10.0) -> xr.Data
     bs = pd.concat([propagate_to_bow_shock(mag, speed, distance_km=distance), propagate_to_bow_shock(plasma, speed, distance_km=distance)], axis=1)
     bs["pressure"] = PRESSURE_FACTOR * bs["density"] * bs["vsw"] ** 2
     bs["newell"] = newell_coupling(bs["vsw"].to_numpy(), bs["by_gsm"].to_numpy(), bs["bz_gsm"].to_numpy())
-    if rt.kp_url:
-        kp = parse_swpc_json(fetch_json(rt.kp_url, timeout_s=timeout_s), {("Kp", "kp", "kp_index"): "kp"}, source=rt.kp_url)
-        bs["kp"] = kp["kp"].reindex(bs.index, method="ffill", limit=180).to_numpy() if len(bs) else []
+    bs["kp"] = np.nan
+    if rt.kp_url:  # optional: without it the forecast takes Kp as missing
+        try:
+            kp = parse_swpc_json(fetch_json(rt.kp_url, timeout_s=timeout_s), {("Kp", "kp", "kp_index"): "kp"}, source=rt.kp_url)
+            # stamped at the start of its 3-hour interval and held over it, as the catalog's Kp is
+            bs["kp"] = kp["kp"].reindex(bs.index, method="ffill", tolerance=pd.Timedelta(minutes=179)).to_numpy() if len(bs) else []
+        except AuroraSWError as exc:
+            log.warning("live: no real-time Kp (%s); the forecast takes it as missing", exc)
     ds = xr.Dataset.from_dataframe(bs.rename_axis("time"))
     for name in ds.data_vars:
         if name in catalog.solarwind.variables:

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from aurora_sw.forecast.model import ForecastModel
     from aurora_sw.model.checkpoint import Checkpoint
 
-__all__ = ["LIVE_TABLE", "LiveMinute", "live_cycle", "read_live"]
+__all__ = ["LIVE_TABLE", "LiveMinute", "check_webhook", "live_cycle", "read_live"]
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,8 @@ def _fetch_still(url: str, timeout_s: float) -> tuple[np.ndarray | None, str]:
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as resp:
             data = resp.read()
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        return None, f"camera: {getattr(exc, 'reason', exc)}"
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException, ValueError) as exc:
+        return None, f"camera: {getattr(exc, 'reason', exc) or type(exc).__name__}"
     problem = frame_problem(data)
     if problem:
         return None, f"still {problem[0]}: {problem[1]}"
@@ -103,7 +104,7 @@ def _fetch_still(url: str, timeout_s: float) -> tuple[np.ndarray | None, str]:
     return frame, ""
 
 
-def _sky_crop(frame: np.ndarray, catalog: "Catalog", time: pd.Timestamp) -> np.ndarray:
+def _sky_crop(frame: np.ndarray, catalog: "Catalog", site_key: str, time: pd.Timestamp) -> np.ndarray:
     """The sky circle of the camera epoch at ``time``; the epoch's geometry is of the 1280x720 frame,
     so a still of another size (1080p) is scaled to it first."""
     import cv2
@@ -111,10 +112,21 @@ def _sky_crop(frame: np.ndarray, catalog: "Catalog", time: pd.Timestamp) -> np.n
     from aurora_sw.camera import crop_sky
     from aurora_sw.times import aware_utc
 
-    epoch = catalog.site().camera_epoch(aware_utc(time).to_pydatetime())
+    epoch = catalog.site(site_key).camera_epoch(aware_utc(time).to_pydatetime())
     if frame.shape[:2] != (720, 1280):
         frame = cv2.resize(frame, (1280, 720), interpolation=cv2.INTER_AREA)
     return crop_sky(frame, epoch, out_size=STILL_SIZE)
+
+
+def check_webhook(url: str | None) -> None:
+    """Refuse a webhook URL that could never be posted to (no http(s) scheme or no host), at start."""
+    from urllib.parse import urlparse
+
+    if url is None:
+        return
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise AuroraSWError(f"--webhook {url!r}: give an http:// or https:// URL with a host")
 
 
 def _post(webhook: str, payload: dict, timeout_s: float) -> str:
@@ -122,18 +134,20 @@ def _post(webhook: str, payload: dict, timeout_s: float) -> str:
     try:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:
             return f"posted ({resp.status})"
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        return f"webhook failed: {getattr(exc, 'reason', exc)}"
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException, ValueError) as exc:
+        return f"webhook failed: {getattr(exc, 'reason', exc) or type(exc).__name__}"
 
 
-def _alerts(time: pd.Timestamp, p_now: float, forecast: pd.Series, previous: pd.Series | None, *, threshold: float, alert_p: float) -> list[dict]:
-    """Edge-triggered alerts: what is true now and was not at the previous stored minute."""
+def _alerts(time: pd.Timestamp, p_now: float, forecast: pd.Series, previous: pd.DataFrame | None, *, threshold: float, alert_p: float) -> list[dict]:
+    """Edge-triggered alerts: what is true now and was not at the previous stored minute (for aurora now:
+    the last stored minute with a scored frame). ``previous``: the stored minutes before this one."""
     out = []
-    was = previous if previous is not None else pd.Series(dtype=float)
-    if np.isfinite(p_now) and p_now >= threshold and not (was.get("p_now", np.nan) >= threshold):
+    was = previous if previous is not None else pd.DataFrame()
+    seen = was["p_now"].dropna() if "p_now" in was else pd.Series(dtype=float)  # a minute without a frame does not reset the alert
+    if np.isfinite(p_now) and p_now >= threshold and not (len(seen) and seen.iloc[-1] >= threshold):
         out.append({"kind": "aurora_now", "message": f"aurora over the camera: p = {p_now:.2f} >= {threshold:.2f}"})
     for lead, p in forecast.items():
-        before = was.get(f"p_{lead}", np.nan)
+        before = was[f"p_{lead}"].iloc[-1] if f"p_{lead}" in was and len(was) else np.nan
         if p >= alert_p and not (before >= alert_p):
             out.append({"kind": "forecast", "lead_min": int(lead), "message": f"aurora forecast at t+{lead} min: p = {p:.2f} >= {alert_p:.2f}"})
     for a in out:
@@ -182,11 +196,15 @@ def live_cycle(
 
     if not 0 < alert_p <= 1:
         raise AuroraSWError(f"--alert-p {alert_p}: a probability in (0, 1]")
+    check_webhook(webhook)
     t = (pd.Timestamp.now(tz="UTC").tz_localize(None) if at is None else pd.Timestamp(at)).floor("1min")
     store = Path(store)
     if store.exists() and not store.is_dir():
         raise AuroraSWError(f"--store {store}: a file, not a folder; give the folder live.csv and the stills go in")
-    store.mkdir(parents=True, exist_ok=True)
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AuroraSWError(f"--store {store}: cannot make the folder ({exc.strerror})") from None
     history = read_live(store)  # a foreign live.csv is refused before anything is fetched
     sw = realtime_solar_wind(catalog, timeout_s=timeout_s)
     if sw.sizes.get("time", 0) == 0 or pd.Timestamp(sw["time"].values.max()) < t - pd.Timedelta(minutes=120):
@@ -205,7 +223,7 @@ def live_cycle(
 
         still = store / "frames" / f"{t:%Y%m%dT%H%M}00Z.jpg"
         still.parent.mkdir(exist_ok=True)
-        cv2.imwrite(str(still), _sky_crop(frame, catalog, t))
+        cv2.imwrite(str(still), _sky_crop(frame, catalog, forecast.site, t))
         scored = score_frames([str(still)], checkpoint, progress=False)
         p_now = float(scored["p_aurora"].iloc[0])
         problem = "" if np.isfinite(p_now) else str(scored["frame_problem"].iloc[0])
@@ -215,19 +233,18 @@ def live_cycle(
     index = xr.Dataset({"p_aurora": ("time", camera.to_numpy(float))}, coords={"time": pd.DatetimeIndex(camera.index).to_numpy()})
     p = predict_forecast(forecast, sw, t, site=catalog.site(forecast.site), index=index)
 
-    previous = history[history["time_utc"] < t].tail(1)
-    alerts = _alerts(t, p_now, p, previous.iloc[0] if len(previous) else None, threshold=checkpoint.threshold, alert_p=alert_p)
-    for a in alerts:
-        a["site"] = forecast.site
-        outcome = _post(webhook, a, timeout_s) if webhook else "no webhook"
-        log.warning("ALERT %s %s (%s)", a["time_utc"], a["message"], outcome)
-
-    row = {"time_utc": t, "p_now": p_now, "frame_problem": problem, **{f"p_{lead}": float(v) for lead, v in p.items()},
-           "alerts": ";".join(a["kind"] for a in alerts)}
     with writer_lock(store / LIVE_TABLE, advice="another `aurora-sw live` writes this store; give each its own --store"):
         table = read_live(store)
+        before = table[table["time_utc"] < t].sort_values("time_utc")
+        alerts = _alerts(t, p_now, p, before.tail(30), threshold=checkpoint.threshold, alert_p=alert_p)
+        row = {"time_utc": t, "p_now": p_now, "frame_problem": problem, **{f"p_{lead}": float(v) for lead, v in p.items()},
+               "alerts": ";".join(a["kind"] for a in alerts)}
         table = pd.concat([table[table["time_utc"] != t], pd.DataFrame([row])], ignore_index=True).sort_values("time_utc")
         tmp = store / f".{LIVE_TABLE}.tmp"
         table.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S")
         os.replace(tmp, store / LIVE_TABLE)
+    for a in alerts:  # after the minute is stored: an alert is never sent for a minute that was not kept
+        a["site"] = forecast.site
+        outcome = _post(webhook, a, timeout_s) if webhook else "no webhook"
+        log.warning("ALERT %s %s (%s)", a["time_utc"], a["message"], outcome)
     return LiveMinute(t, p_now, problem, p, alerts)
