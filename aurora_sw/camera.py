@@ -432,16 +432,16 @@ def magnetic_north_azimuth(site: Site, time: datetime, *, height_km: float = EMI
         ``aacgmv2`` is not installed, or AACGM is undefined there (near the magnetic equator) or
         then (outside its coefficients' years).
     """
+    from aurora_sw.geomagnetic import site_aacgm
     from aurora_sw.times import utc_time
 
     aacgmv2 = aacgm_module("the magnetic meridian")
-
     t = utc_time(time).to_pydatetime()  # naive UTC, as aacgmv2 takes it
-    mlat, mlon, _ = aacgmv2.convert_latlon(site.lat_deg, site.lon_deg, height_km, t, "G2A")
+    mlat, mlon = site_aacgm(site, t, height_km=height_km)  # checks the years and that AACGM is defined there
     step = 0.1  # deg of AACGM latitude either side of the site (~11 km)
     south = aacgmv2.convert_latlon(mlat - step, mlon, height_km, t, "A2G")
     north = aacgmv2.convert_latlon(mlat + step, mlon, height_km, t, "A2G")
-    if not np.isfinite([mlat, mlon, *south[:2], *north[:2]]).all():
+    if not np.isfinite([*south[:2], *north[:2]]).all():
         raise AuroraSWError(f"site {site.name!r}: AACGM coordinates are undefined there at {t:%Y-%m-%d} (near the magnetic equator, or outside the model's years)")
     azimuth = float(bearing_deg(south[0], south[1], north[0], north[1]))
     return azimuth - 360.0 if azimuth > 180.0 else azimuth

@@ -23,7 +23,7 @@ def observed_aurora(index: xr.Dataset) -> pd.Series:
     class is one of :data:`DARK_SUN_CLASSES`.
     """
     aurora = index["aurora"].values
-    dark = np.isin(class_names(index["sun_class"]), DARK_SUN_CLASSES)
+    dark = condition_mask(index, list(DARK_SUN_CLASSES)).values
     y = np.where((aurora >= 0) & dark, (aurora == 1).astype(float), np.nan)
     return pd.Series(y, index=pd.DatetimeIndex(index["time"].values), name="aurora")
 

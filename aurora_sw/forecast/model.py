@@ -158,7 +158,7 @@ def load_forecast_model(folder: str | os.PathLike) -> ForecastModel:
         raise AuroraSWError(f"{folder}: no forecast model here (no model.json); write one with `aurora-sw forecast train --out {folder}`") from None
     except (OSError, ValueError) as exc:
         raise AuroraSWError(f"{meta_path}: not a forecast model's model.json ({type(exc).__name__})") from None
-    if meta.pop("format", None) != FORMAT:
+    if not isinstance(meta, dict) or meta.pop("format", None) != FORMAT:
         raise AuroraSWError(f"{meta_path}: not an aurora-sw forecast model of format {FORMAT}")
     try:
         model = ForecastModel(**meta)
