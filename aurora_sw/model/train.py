@@ -247,8 +247,8 @@ def _train_run(
     val_yes = np.asarray(val_ds.labels) == 1
 
     pretrained = config.pretrained or config.weights is not None
-    # channels_last on every device: on the CPU too it trains EfficientNet-B1 1.5x (240 px) to 2.1x
-    # (64 px) faster than the default layout (2 cores; benchmarks/RESULTS.md).
+    # channels_last on every device: on the CPU too it trains EfficientNet-B1 1.4x (64 px) to 1.6x
+    # (240 px) faster than the default layout (2 cores; benchmarks/train_throughput.py, RESULTS.md).
     model = create_model(config.model_name, pretrained=config.pretrained, weights=config.weights).to(device).to(memory_format=torch.channels_last)
     stages = ([("head", config.epochs_head, config.lr_head * lr_scale)] if pretrained else []) + [("full", config.epochs_full, config.lr_full * lr_scale)]
     schedule = [(name, lr) for name, n, lr in stages for _ in range(n)]
