@@ -293,3 +293,31 @@ def test_global_p_at_the_surrogate_floor_is_quoted_as_a_bound():
     assert format_global_p(1 / 501, 500) == "<= 0.002"
     assert format_global_p(6 / 501, 500) == "0.012"
     assert format_global_p(float("nan"), 0) == "n/a"
+
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_decorrelation_factor_from_a_short_lag_range_equals_the_full_one(slow):
+    """The short first pass must give what every lag gives: for quick memory (zero reached within a week)
+    and for a slow swing whose autocorrelations stay positive beyond it (the full range is taken)."""
+    from scipy.signal import lfilter
+
+    from aurora_sw.analysis.lag import _SHORT_ACF_LAGS, _lagged_r_of_rows, decorrelation_factor
+
+    rng = np.random.default_rng(3)
+    t = np.arange(40_000)
+    if slow:
+        x, y = (np.sin(2 * np.pi * t / 150_000 + phase) + 0.1 * rng.normal(size=t.size) for phase in (0.0, 1.5))
+    else:
+        x, y = (lfilter([1.0], [1.0, -phi], rng.normal(size=t.size)) for phi in (0.9, 0.95))
+    x[rng.random(x.size) < 0.05] = np.nan
+    ks = np.arange(1, x.size // 2)
+    products = np.ones(len(ks))
+    zeros = []
+    for a in (x, y):
+        rho = _lagged_r_of_rows(a[None, :], a, ks)[0]
+        zero = np.flatnonzero(~(rho > 0))
+        zeros.append(zero[0] if zero.size else len(ks))
+        products[zeros[-1]:] = 0.0
+        products *= np.nan_to_num(rho)
+    assert (min(zeros) > _SHORT_ACF_LAGS) == slow
+    assert decorrelation_factor(x, y) == pytest.approx(1 + 2 * products.sum(), rel=1e-12)
