@@ -158,3 +158,24 @@ def test_live_once_scores_forecasts_stores_and_alerts(demo_run, tmp_path):
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 1 and len(lines) == 1 and "no network" in lines[0] and "mag.json" in lines[0]
     assert time.time() - t0 < 60
+
+
+def test_realtime_solar_wind_carries_the_catalog_variables(tmp_path):
+    """Propagated fields and plasma, OMNI's pressure, Kp held over its interval, and the catalog's derived
+    variables (Newell's coupling, E_y, ...) computed from them as the loaders compute them."""
+    from aurora_sw.catalog import load_catalog
+    from aurora_sw.solarwind.coupling import newell_coupling
+    from aurora_sw.solarwind.realtime import realtime_solar_wind
+
+    server = Server({k: json.dumps(v).encode() for k, v in swpc_products(AT).items()})
+    try:
+        sw = realtime_solar_wind(load_catalog(catalog_with(tmp_path, server.url)), timeout_s=5)
+    finally:
+        server.close()
+    t0 = pd.Timestamp(sw["time"].values[0])
+    assert t0 - (AT - pd.Timedelta(days=1)) == pd.Timedelta(minutes=52)  # 1.41e6 km at 450 km/s: 52.2 min
+    ok = np.isfinite(sw["bz_gsm"].values)
+    np.testing.assert_allclose(sw["newell"].values[ok], newell_coupling(sw["vsw"].values, sw["by_gsm"].values, sw["bz_gsm"].values)[ok])
+    assert {"ey", "clock_angle", "bs"} <= set(sw.data_vars) and sw["newell"].attrs["units"]
+    np.testing.assert_allclose(sw["pressure"].values, 2e-6 * 5.0 * 450.0**2)  # OMNI's definition
+    assert np.nanmax(sw["kp"].values) == pytest.approx(3.33)

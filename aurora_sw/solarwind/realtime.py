@@ -134,10 +134,11 @@ def realtime_solar_wind(catalog: Catalog, *, timeout_s: float = 10.0) -> xr.Data
     """The last day of real-time solar wind at the bow shock, on a 1-min UTC grid.
 
     Variables (catalog names): ``bz_gsm``, ``by_gsm``, ``bx_gse`` (nT), ``vsw`` (km/s), ``density``
-    (cm^-3), ``pressure`` (nPa, from density and speed), ``newell`` (the catalog's coupling) and
-    ``kp`` (the latest planetary Kp, held) when the catalog names a Kp product.
+    (cm^-3), ``pressure`` (nPa, from density and speed), ``kp`` (planetary Kp, held over its 3-hour
+    interval; NaN without a Kp product) and every derived catalog variable these feed (``newell``,
+    ``ey``, ``clock_angle``, ``bs``, ...).
     """
-    from aurora_sw.solarwind.coupling import newell_coupling
+    from aurora_sw.solarwind.variables import add_derived
 
     rt = catalog.solarwind.realtime
     mag = parse_swpc_json(fetch_json(rt.mag_url, timeout_s=timeout_s), MAG_COLUMNS, source=rt.mag_url)
@@ -146,7 +147,6 @@ def realtime_solar_wind(catalog: Catalog, *, timeout_s: float = 10.0) -> xr.Data
     speed = plasma["vsw"].dropna()
     bs = pd.concat([propagate_to_bow_shock(mag, speed, distance_km=distance), propagate_to_bow_shock(plasma, speed, distance_km=distance)], axis=1)
     bs["pressure"] = PRESSURE_FACTOR * bs["density"] * bs["vsw"] ** 2
-    bs["newell"] = newell_coupling(bs["vsw"].to_numpy(), bs["by_gsm"].to_numpy(), bs["bz_gsm"].to_numpy())
     bs["kp"] = np.nan
     if rt.kp_url:  # optional: without it the forecast takes Kp as missing
         try:
@@ -155,7 +155,7 @@ def realtime_solar_wind(catalog: Catalog, *, timeout_s: float = 10.0) -> xr.Data
             bs["kp"] = kp["kp"].reindex(bs.index, method="ffill", tolerance=pd.Timedelta(minutes=179)).to_numpy() if len(bs) else []
         except AuroraSWError as exc:
             log.warning("live: no real-time Kp (%s); the forecast takes it as missing", exc)
-    ds = xr.Dataset.from_dataframe(bs.rename_axis("time"))
+    ds = add_derived(xr.Dataset.from_dataframe(bs.rename_axis("time")), list(catalog.solarwind.variables), catalog)  # newell, ey, ...
     for name in ds.data_vars:
         if name in catalog.solarwind.variables:
             var = catalog.solarwind.variables[name]

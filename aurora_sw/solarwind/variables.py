@@ -67,6 +67,26 @@ def _on_grid(series: pd.Series, grid: pd.DatetimeIndex, hold: pd.Timedelta | Non
     return series.reindex(grid, method="ffill", tolerance=hold).to_numpy(float)
 
 
+def add_derived(ds: xr.Dataset, names: list[str], catalog: Catalog) -> xr.Dataset:
+    """Add the derived catalog variables among ``names`` whose inputs ``ds`` holds, in dependency order.
+
+    Each is the function registered under its ``derived`` name (:mod:`aurora_sw.solarwind.coupling`)
+    applied to its ``inputs``; the loaders and the real-time feed both come through here.
+    """
+    for name in _with_dependencies(names, catalog):
+        var = catalog.variable(name)
+        if var.derived is None or name in ds or not all(i in ds for i in var.inputs):
+            continue
+        func = DERIVED.get(var.derived)
+        if func is None:
+            raise AuroraSWError(
+                f"solarwind.variables.{name}.derived: no function registered as {var.derived!r}; known: {', '.join(sorted(DERIVED))}"
+            )
+        values = func(*(ds[i].values for i in var.inputs))
+        ds[name] = ("time", values, {"units": var.units, "long_name": var.long_name, "derived_from": ", ".join(var.inputs)})
+    return ds
+
+
 def load_solar_wind(
     start: str | pd.Timestamp,
     end: str | pd.Timestamp,
@@ -130,16 +150,6 @@ def load_solar_wind(
         for n in members:
             var = catalog.variable(n)
             ds[n] = ("time", _on_grid(series[n], grid, _HOLD.get(source)), {"units": var.units, "long_name": var.long_name, "source": source})
-    for name in needed:
-        var = catalog.variable(name)
-        if var.derived is None:
-            continue
-        func = DERIVED.get(var.derived)
-        if func is None:
-            raise AuroraSWError(
-                f"solarwind.variables.{name}.derived: no function registered as {var.derived!r}; known: {', '.join(sorted(DERIVED))}"
-            )
-        values = func(*(ds[i].values for i in var.inputs))
-        ds[name] = ("time", values, {"units": var.units, "long_name": var.long_name, "derived_from": ", ".join(var.inputs)})
+    ds = add_derived(ds, needed, catalog)
     ds["time"].attrs = {"long_name": "time (UTC)", "standard_name": "time"}
     return ds[names]
