@@ -13,11 +13,10 @@ Registered when :mod:`aurora_sw.index` is imported (xarray's accessor mechanism,
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.index.schema import class_names, night_start_hour, night_window
+from aurora_sw.index.schema import class_names, night_of, night_start_hour, night_window
 from aurora_sw.times import night_date
 
 __all__ = ["AuroraAccessor"]
@@ -38,8 +37,7 @@ class AuroraAccessor:
     @property
     def nights(self) -> list[str]:
         """The nights (local dates at dusk, ``YYYY-MM-DD``) the time axis covers."""
-        t = pd.DatetimeIndex(self._ds["time"].values) - pd.Timedelta(hours=self.night_start_utc_hour)
-        return sorted({d.strftime("%Y-%m-%d") for d in t.normalize()})
+        return sorted(set(night_of(self._ds["time"].values, start_hour=self.night_start_utc_hour)))
 
     def night(self, night: str) -> xr.Dataset:
         """The minutes of one night (its chunk of :data:`~aurora_sw.index.schema.MINUTES_PER_NIGHT`).

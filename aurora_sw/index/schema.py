@@ -30,7 +30,7 @@ from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 __all__ = [
     "AREA_THRESHOLD_DN", "CLASS_VARIABLES", "FLAG_BITS", "GEOMETRY", "GRADCAM", "INDEX_NAMES", "KEOGRAM", "KEOGRAM_GROUP", "KEOGRAM_ROWS",
     "MERIDIAN_ANGLE_ATTRS", "MINUTES_PER_NIGHT", "NIGHT_AREA", "NIGHT_AREA_FLOOR_DN", "NIGHT_AREA_SIGMAS", "NIGHT_START_UTC_HOUR", "NO_FRAME", "PHYSICAL",
-    "VARIABLES", "Variable", "class_codes", "class_names", "flags_to_bits", "night_grid", "night_start_hour", "night_window",
+    "VARIABLES", "Variable", "class_codes", "class_names", "flags_to_bits", "night_grid", "night_of", "night_start_hour", "night_window",
 ]
 
 
@@ -195,6 +195,12 @@ def night_grid(first_night: str, last_night: str, *, start_hour: int = NIGHT_STA
     start = pd.Timestamp(first_night) + pd.Timedelta(hours=start_hour)
     n = (pd.Timestamp(last_night) - pd.Timestamp(first_night)).days + 1
     return pd.date_range(start, periods=n * MINUTES_PER_NIGHT, freq="1min", name="time")
+
+
+def night_of(times: pd.DatetimeIndex, *, start_hour: int = NIGHT_START_UTC_HOUR) -> np.ndarray:
+    """The night (``YYYY-MM-DD``, the local date at dusk) each minute belongs to, on a store's grid
+    whose nights start at ``start_hour`` UTC (:func:`night_start_hour`)."""
+    return (pd.DatetimeIndex(times) - pd.Timedelta(hours=start_hour)).floor("1D").strftime("%Y-%m-%d").to_numpy()
 
 
 def night_window(night: str, *, start_hour: int = NIGHT_START_UTC_HOUR) -> slice:

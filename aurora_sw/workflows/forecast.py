@@ -33,6 +33,7 @@ from aurora_sw.errors import AuroraSWError
 from aurora_sw.forecast.crossval import LeadVerification, cross_validate
 from aurora_sw.forecast.features import DEFAULT_VARIABLES, KP_INTERVAL_MIN, SEASON_FEATURES, SEASON_MIN_DAYS, WINDOWS_MIN, features, observed_aurora, target
 from aurora_sw.forecast.model import ForecastModel, feature_columns, fit_classifier
+from aurora_sw.index.schema import night_of
 
 __all__ = ["DEFAULT_LEADS", "ForecastTraining", "forecast_variables", "history_span", "predict_forecast", "train_forecast"]
 
@@ -55,10 +56,6 @@ def forecast_variables(variables: Sequence[str] | None, available: Sequence[str]
             raise AuroraSWError(f"--vars: {', '.join(map(repr, unknown))} not in the catalog's solar-wind variables ({', '.join(available)})")
         return list(dict.fromkeys(variables))
     return [v for v in DEFAULT_VARIABLES if v in available]
-
-
-def _night_of(times: pd.DatetimeIndex, start_hour: int) -> np.ndarray:
-    return (times - pd.Timedelta(hours=start_hour)).floor("1D").strftime("%Y-%m-%d").to_numpy()
 
 
 @dataclass
@@ -144,7 +141,7 @@ def train_forecast(
     observed = observed_aurora(index)
     issue = pd.DatetimeIndex(index["time"].values)
     X = features(issue, solarwind, index=index, site=site, variables=variables)
-    nights = _night_of(issue, index.aurora.night_start_utc_hour)
+    nights = night_of(issue, start_hour=index.aurora.night_start_utc_hour)
     observed_nights = pd.DatetimeIndex(sorted(set(nights[np.isfinite(observed.to_numpy())])))
     if len(observed_nights) and (observed_nights.max() - observed_nights.min()).days < SEASON_MIN_DAYS:
         X = X.drop(columns=list(SEASON_FEATURES))  # a short archive: the day of year would name the night
