@@ -134,6 +134,8 @@ def test_live_once_scores_forecasts_stores_and_alerts(demo_run, tmp_path):
 
         kw = dict(checkpoint=load_checkpoint(out / "model" / "best.pt"), forecast=load_forecast_model(out / "forecast"), store=tmp_path / "live",
                   catalog=load_catalog(cat), webhook=f"{server.url}/hook", alert_p=0.01)
+        again = live_cycle(at=AT, **kw)  # the first minute run a second time: replaced, not alerted again
+        assert len(pd.read_csv(tmp_path / "live" / "live.csv")) == 1 and not again.alerts and len(server.posts) == n_posts
         later = live_cycle(at=AT + pd.Timedelta(minutes=1), **kw)
         assert len(pd.read_csv(tmp_path / "live" / "live.csv")) == 2
         assert not any(a["kind"] == "forecast" for a in later.alerts) and len(server.posts) == n_posts + len(later.alerts)

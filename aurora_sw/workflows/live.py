@@ -237,8 +237,11 @@ def live_cycle(
         table = read_live(store)
         before = table[table["time_utc"] < t].sort_values("time_utc")
         alerts = _alerts(t, p_now, p, before.tail(30), threshold=checkpoint.threshold, alert_p=alert_p)
+        same = table.loc[table["time_utc"] == t, "alerts"] if "alerts" in table else pd.Series(dtype=object)
+        sent = {k for k in ";".join(same.dropna().astype(str)).split(";") if k}  # this minute, run before: not again
+        alerts = [a for a in alerts if a["kind"] not in sent]
         row = {"time_utc": t, "p_now": p_now, "frame_problem": problem, **{f"p_{lead}": float(v) for lead, v in p.items()},
-               "alerts": ";".join(a["kind"] for a in alerts)}
+               "alerts": ";".join(sorted(sent | {a["kind"] for a in alerts}))}
         table = pd.concat([table[table["time_utc"] != t], pd.DataFrame([row])], ignore_index=True).sort_values("time_utc")
         tmp = store / f".{LIVE_TABLE}.tmp"
         table.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S")
