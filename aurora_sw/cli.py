@@ -466,10 +466,9 @@ def occurrence(
     names = [b.strip() for b in by.split(",") if b.strip()]
     if min_minutes < 1:
         raise AuroraSWError(f"--min-minutes {min_minutes}: a cell needs at least 1 observed minute")
-    from aurora_sw.analysis.occurrence import BINNINGS
+    from aurora_sw.analysis.occurrence import check_by
 
-    if len(names) != 2 or len(set(names)) != 2 or any(n not in BINNINGS for n in names):
-        raise AuroraSWError(f"--by {by!r}: give two different quantities of {', '.join(BINNINGS)}, e.g. mlt,kp")
+    check_by(names)
     from aurora_sw.workflows.inputs import index_and_solar_wind
     from aurora_sw.workflows.occurrence import occurrence_of_index, occurrence_span, solar_wind_needed
 

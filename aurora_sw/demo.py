@@ -23,6 +23,7 @@ from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.layout import ProjectLayout
 from aurora_sw.times import aware_utc
 from aurora_sw.workflows.correlate import CorrelationResult, correlate
+from aurora_sw.workflows.forecast import DEFAULT_LEADS
 
 if TYPE_CHECKING:
     from aurora_sw.synthetic import SyntheticArchive
@@ -45,7 +46,7 @@ class DemoConfig:
     lr: float = 2e-3
     max_train_seconds: float | None = None  # a fixed number of epochs: the demo's numbers must not depend on machine load
     lags: tuple[int, int] = (-120, 240)  # the correlate workflow's default range, as every face's
-    forecast_leads: tuple[int, ...] = (0, 15, 30, 60, 120)  # the forecast workflow's default leads
+    forecast_leads: tuple[int, ...] = DEFAULT_LEADS  # the forecast workflow's default leads
     extra: dict = field(default_factory=dict)
 
     @classmethod

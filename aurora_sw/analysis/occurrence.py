@@ -15,7 +15,7 @@ import xarray as xr
 
 from aurora_sw.errors import AuroraSWError
 
-__all__ = ["BINNINGS", "Binning", "occurrence"]
+__all__ = ["BINNINGS", "Binning", "check_by", "occurrence"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,12 @@ BINNINGS: dict[str, Binning] = {
 }
 
 
+def check_by(by: Sequence[str]) -> None:
+    """Refuse anything but two different quantities of :data:`BINNINGS`, in one line."""
+    if len(by) != 2 or len(set(by)) != 2 or any(b not in BINNINGS for b in by):
+        raise AuroraSWError(f"--by {','.join(by)!r}: give two different quantities of {', '.join(BINNINGS)}, e.g. mlt,kp")
+
+
 def occurrence(aurora: np.ndarray, quantities: Mapping[str, np.ndarray], by: Sequence[str]) -> xr.Dataset:
     """Occurrence rate of aurora in the bins of two quantities.
 
@@ -63,11 +69,7 @@ def occurrence(aurora: np.ndarray, quantities: Mapping[str, np.ndarray], by: Seq
         On the two bin dimensions (named as ``by``, labelled): ``rate`` (aurora minutes / observed
         minutes; NaN where none), ``minutes`` (observed minutes) and ``aurora_minutes``.
     """
-    if len(by) != 2 or len(set(by)) != 2:
-        raise AuroraSWError(f"--by {','.join(by)}: give two different quantities, e.g. mlt,kp (of {', '.join(BINNINGS)})")
-    unknown = [b for b in by if b not in BINNINGS]
-    if unknown:
-        raise AuroraSWError(f"--by: {', '.join(map(repr, unknown))} not one of {', '.join(BINNINGS)}")
+    check_by(by)
     a = np.asarray(aurora, float)
     (n1, b1), (n2, b2) = ((name, BINNINGS[name]) for name in by)
     k1, k2 = b1.index(quantities[n1]), b2.index(quantities[n2])

@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from aurora_sw.analysis.merge import observed_aurora
-from aurora_sw.analysis.occurrence import BINNINGS, occurrence
+from aurora_sw.analysis.occurrence import check_by, occurrence
 from aurora_sw.catalog import Site
 from aurora_sw.errors import AuroraSWError
 
@@ -37,10 +37,8 @@ def occurrence_span(times: pd.DatetimeIndex) -> tuple[pd.Timestamp, pd.Timestamp
 
 
 def solar_wind_needed(by: Sequence[str]) -> list[str]:
-    """The solar-wind variables binning ``by`` needs (checked against :data:`BINNINGS` first)."""
-    unknown = [b for b in by if b not in BINNINGS]
-    if unknown:
-        raise AuroraSWError(f"--by: {', '.join(map(repr, unknown))} not one of {', '.join(BINNINGS)}")
+    """The solar-wind variables binning ``by`` needs (``by`` checked first: :func:`~aurora_sw.analysis.occurrence.check_by`)."""
+    check_by(by)
     return [v for b in by if (v := _SOLAR_WIND[b])]
 
 
