@@ -421,11 +421,11 @@ def forecast_predict(
     """P(aurora over the camera) at each of the model's leads after --at (or --now)."""
     import pandas as pd
 
-    from aurora_sw.times import utc_time
+    from aurora_sw.times import utc_now, utc_time
 
     if (at is None) == (not now):
         raise AuroraSWError("give the issue time: --at TIME or --now (one of them)")
-    t = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("1min") if now else utc_time(at, "--at")
+    t = utc_now().floor("1min") if now else utc_time(at, "--at")
     cat = _catalog(catalog)
     from aurora_sw.forecast import load_forecast_model
     from aurora_sw.solarwind.variables import load_solar_wind

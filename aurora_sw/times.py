@@ -67,6 +67,11 @@ def aware_utc(times):
     return t.tz_convert("UTC") if t.tz is not None else t.tz_localize("UTC")
 
 
+def utc_now() -> pd.Timestamp:
+    """The present moment as a naive UTC timestamp (the internal convention)."""
+    return naive_utc(pd.Timestamp.now(tz="UTC"))
+
+
 def utc_time(value: TimeLike, name: str = "time") -> pd.Timestamp:
     """``value`` as a naive UTC timestamp.
 

@@ -130,10 +130,11 @@ def cross_validate(
         p = held["forecast"]
         tss, tss_threshold = tss_best(p, y)
         ci = night_bootstrap(lambda r: _scores(p[r], {k: v[r] for k, v in refs.items()}, y[r]), night, n_boot=n_boot, seed=seed)
+        point = _scores(p, refs, y)  # the same scores the bootstrap resamples, on every held-out minute
         out[lead] = LeadVerification(
-            lead_min=lead, model=kind, n_minutes=len(rows), n_nights=n_nights, base_rate=float(y.mean()), brier=brier(p, y), roc_auc=roc_auc(y, p),
+            lead_min=lead, model=kind, n_minutes=len(rows), n_nights=n_nights, base_rate=float(y.mean()), brier=point["brier"], roc_auc=point["roc_auc"],
             tss=tss, tss_threshold=tss_threshold, brier_of={name: brier(ref, y) for name, ref in refs.items()},
-            bss={name: brier_skill(p, ref, y) for name, ref in refs.items()},
+            bss={name: point[f"bss_{name}"] for name in refs},
             ci=ci, reliability=reliability(p, y),
             held_out=pd.DataFrame({"y": y, "night": night, **held}, index=Xl.index),
         )

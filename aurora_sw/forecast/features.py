@@ -42,11 +42,13 @@ SOUTHWARD_GAP_MIN = 5
 KP_INTERVAL_MIN = 180
 
 
-def _minute_grid(times: pd.DatetimeIndex, solarwind: xr.Dataset, name: str) -> pd.Series:
-    s = solarwind[name].to_series()
+def _minute_grid(da: xr.DataArray, times: pd.DatetimeIndex, pad_min: int) -> pd.Series:
+    """``da`` on a gap-free 1-min grid covering its own span and ``times`` with ``pad_min`` minutes before
+    (so trailing windows at the first issue times see what came before them)."""
+    s = da.to_series()
     s.index = pd.DatetimeIndex(s.index).floor("1min")
     s = s[~s.index.duplicated()]
-    full = pd.date_range(min(s.index.min(), times.min()) - pd.Timedelta(minutes=max(WINDOWS_MIN)), max(s.index.max(), times.max()), freq="1min")
+    full = pd.date_range(min(s.index.min(), times.min()) - pd.Timedelta(minutes=pad_min), max(s.index.max(), times.max()), freq="1min")
     return s.reindex(full)
 
 
@@ -110,7 +112,7 @@ def features(
         raise AuroraSWError(f"solar wind has no {', '.join(map(repr, missing))} (has {', '.join(solarwind.data_vars)}); choose --vars among those")
     cols: dict[str, np.ndarray] = {}
     for name in variables:
-        s = _minute_grid(times, solarwind, name)
+        s = _minute_grid(solarwind[name], times, max(WINDOWS_MIN))
         if name == "kp":  # known when its 3-hour interval has ended: the last completed interval's value
             cols["kp"] = s.ffill(limit=KP_INTERVAL_MIN - 1).reindex(times - pd.Timedelta(minutes=KP_INTERVAL_MIN)).to_numpy()
             continue
@@ -125,9 +127,7 @@ def features(
     doy = times.dayofyear.to_numpy()
     cols["doy_sin"], cols["doy_cos"] = np.sin(2 * np.pi * doy / 365.25), np.cos(2 * np.pi * doy / 365.25)
     if index is not None:
-        p = index["p_aurora"].to_series()
-        p.index = pd.DatetimeIndex(p.index)
-        p = p.reindex(pd.date_range(min(p.index.min(), times.min()) - pd.Timedelta(minutes=30), max(p.index.max(), times.max()), freq="1min"))
+        p = _minute_grid(index["p_aurora"], times, 30)
         cols["p_now"] = p.reindex(times).to_numpy()
         cols["p_mean30"] = p.rolling(30, min_periods=1).mean().reindex(times).to_numpy()
     else:

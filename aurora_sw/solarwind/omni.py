@@ -22,7 +22,7 @@ import xarray as xr
 from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.errors import AuroraSWError, NetworkUnavailableError
 from aurora_sw.network import host_reachable
-from aurora_sw.times import naive_utc, utc_range
+from aurora_sw.times import utc_now, utc_range
 
 OMNI_REMOTE = "https://spdf.gsfc.nasa.gov/pub/data/omni/omni_cdaweb/"
 
@@ -50,7 +50,7 @@ def _file_pattern(level: str, datatype: str, start: pd.Timestamp) -> str:
 
 def _complete_in_cache(root: Path, level: str, datatype: str, periods: list[pd.Timestamp]) -> bool:
     """Every file is cached and none covers the current month (which OMNI still extends)."""
-    this_month = naive_utc(pd.Timestamp.now(tz="UTC")).to_period("M").to_timestamp()
+    this_month = utc_now().to_period("M").to_timestamp()
     for start in periods:
         if start + pd.DateOffset(months=6 if datatype == "hourly" else 1) > this_month:
             return False

@@ -192,12 +192,13 @@ def live_cycle(
     from aurora_sw.index.score import score_frames
     from aurora_sw.locking import writer_lock
     from aurora_sw.solarwind.realtime import realtime_solar_wind
+    from aurora_sw.times import utc_now
     from aurora_sw.workflows.forecast import predict_forecast
 
     if not 0 < alert_p <= 1:
         raise AuroraSWError(f"--alert-p {alert_p}: a probability in (0, 1]")
     check_webhook(webhook)
-    t = (pd.Timestamp.now(tz="UTC").tz_localize(None) if at is None else pd.Timestamp(at)).floor("1min")
+    t = (utc_now() if at is None else pd.Timestamp(at)).floor("1min")
     store = Path(store)
     if store.exists() and not store.is_dir():
         raise AuroraSWError(f"--store {store}: a file, not a folder; give the folder live.csv and the stills go in")
