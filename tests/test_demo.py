@@ -122,7 +122,7 @@ def test_quick_demo_forecast_beats_persistence_an_hour_ahead(demo_run):
     out, s = demo_run
     v = s["forecast"]["leads"]["60"]
     assert v["n_nights"] == 4 and v["model"] == "logistic"
-    assert v["bss"]["persistence"] > 0.1 and v["roc_auc"] > 0.65  # seeds 0-4 here: +0.34 .. +0.52 and 0.69 .. 0.87 (seed 0: +0.35, 0.86)
+    assert v["bss"]["persistence"] > 0.1 and v["roc_auc"] > 0.65  # seeds 0-4 here: +0.22 .. +0.52 and 0.59 .. 0.84 (seed 0: +0.33, 0.84)
     saved = json.loads((out / "forecast" / "verification.json").read_text())
     assert saved["leads"]["60"]["bss"] == v["bss"]
 
