@@ -6,6 +6,7 @@ split here is by night, and no night appears in two splits.
 
 from __future__ import annotations
 
+import io
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -303,7 +304,11 @@ class LabelStore:
         if not self.path.exists():
             return pd.DataFrame(columns=LABEL_COLUMNS)
         try:
-            df = pd.read_parquet(self.path)
+            # One read of the bytes: a writer replacing the file meanwhile (os.replace, atomic) must not
+            # hand pyarrow's separate opens (footer, then data) two different versions of it.
+            df = pd.read_parquet(io.BytesIO(self.path.read_bytes()))
+        except FileNotFoundError:
+            return pd.DataFrame(columns=LABEL_COLUMNS)
         except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
             raise AuroraSWError(f"{self.path}: not a Parquet label store ({type(exc).__name__}); choose another --store") from None
         if not set(LABEL_COLUMNS) <= set(df.columns):
