@@ -26,6 +26,9 @@ $(BIN)/aurora-sw: pyproject.toml $(CONSTRAINTS)
 	@# aacgmv2 (keograms along the magnetic meridian) has no wheels: it builds with a C compiler, or is left out.
 	@$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[magnetic]" > $(VENV)/pip-magnetic.log 2>&1 || \
 	  echo "note: keograms along the magnetic meridian need aacgmv2, which builds from source: install a C compiler (apt-get install gcc), then $(BIN)/pip install -c $(CONSTRAINTS) aacgmv2 (its tests are skipped until then)"
+	@# apexpy (the tests' independent check of magnetic local time) builds with a Fortran compiler, or is left out.
+	@$(BIN)/pip install -q -c $(CONSTRAINTS) apexpy > $(VENV)/pip-apexpy.log 2>&1 || \
+	  echo "note: the MLT cross-check against apexpy is skipped: it builds from source with gfortran (apt-get install gfortran), then $(BIN)/pip install -c $(CONSTRAINTS) apexpy"
 	$(BIN)/python -c "import aurora_sw.cli, torch, timm, pyspedas, streamlit"
 	touch $@
 
@@ -34,6 +37,9 @@ system:
 	@command -v tesseract >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends tesseract-ocr >/dev/null; \
 	  else echo "note: movie ingest needs tesseract: sudo apt-get install tesseract-ocr (its tests are skipped until then)"; fi; }
+	@command -v gfortran >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends gfortran >/dev/null; \
+	  else echo "note: the tests' MLT cross-check (apexpy) builds with gfortran: sudo apt-get install gfortran (skipped until then)"; fi; }
 	@command -v chromedriver >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
 	  else echo "note: the Explorer's browser test needs Chromium: sudo apt-get install chromium chromium-driver (skipped until then)"; fi; }

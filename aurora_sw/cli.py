@@ -375,7 +375,7 @@ def forecast_train(
     leads: str = typer.Option("0,15,30,60,120", "--leads", help="Leads in minutes (0 = nowcast from the solar wind alone)."),
     variables: Optional[str] = typer.Option(None, "--vars", help="Solar-wind catalog variables for the features (default: newell,bz_gsm,by_gsm,kp; vsw, density, pressure may be added: over a short archive they tell nights apart more than aurora)."),
     seed: int = typer.Option(0, "--seed"),
-    site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: its default_site): the camera the index is of."),
+    site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: the site the index records, else the catalog's default_site): the camera the index is of."),
     offline: bool = OfflineOpt,
     cache: Optional[Path] = CacheOpt,
     kp_cache: Optional[Path] = KpCacheOpt,
@@ -392,16 +392,16 @@ def forecast_train(
     """
     lead_list = _parse_leads(leads)
     cat = _catalog(catalog)
-    site_key = site or cat.default_site_key
-    cat.site(site_key)  # an unknown --site is refused before anything is read
+    cat.site(site)  # an unknown --site is refused before anything is read
     from aurora_sw.workflows.forecast import forecast_variables, history_span, train_forecast
-    from aurora_sw.workflows.inputs import index_and_solar_wind
+    from aurora_sw.workflows.inputs import camera_site, index_and_solar_wind
 
     names = forecast_variables([v.strip() for v in variables.split(",") if v.strip()] if variables is not None else None, list(cat.solarwind.variables))
     out = _output_dir(out or _index_layout(index, catalog).forecast)
     _quiet_libraries()
     ds, sw = index_and_solar_wind(index, names, history_span, catalog=cat, cache=cache, kp_cache=kp_cache, offline=offline, needs=("aurora", "p_aurora", "sun_class"))
-    res = train_forecast(ds, sw, site=cat.site(site_key), site_key=site_key, leads_min=lead_list, variables=names, seed=seed)
+    site_key, site_cfg = camera_site(ds, cat, site)
+    res = train_forecast(ds, sw, site=site_cfg, site_key=site_key, leads_min=lead_list, variables=names, seed=seed)
     res.write(out)
     typer.echo(res.summary())
     typer.echo(f"model, verification.json and verification.png in {out}")
@@ -451,7 +451,7 @@ def occurrence(
     index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store."),
     by: str = typer.Option("mlt,kp", "--by", help="Two of: mlt (AACGM-v2 magnetic local time), kp, newell (30-min mean), month."),
     min_minutes: int = typer.Option(30, "--min-minutes", help="Cells with fewer observed minutes are greyed out and never the 'highest rate'."),
-    site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: its default_site): whose magnetic local time."),
+    site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: the site the index records, else the catalog's default_site): whose magnetic local time."),
     offline: bool = OfflineOpt,
     cache: Optional[Path] = CacheOpt,
     kp_cache: Optional[Path] = KpCacheOpt,
@@ -469,14 +469,15 @@ def occurrence(
     from aurora_sw.analysis.occurrence import check_by
 
     check_by(names)
-    from aurora_sw.workflows.inputs import index_and_solar_wind
+    from aurora_sw.workflows.inputs import camera_site, index_and_solar_wind
     from aurora_sw.workflows.occurrence import occurrence_of_index, occurrence_span, solar_wind_needed
 
     cat = _catalog(catalog)
-    site_cfg = cat.site(site)  # an unknown --site is refused before anything is read
+    cat.site(site)  # an unknown --site is refused before anything is read
     _quiet_libraries()
     ds, sw = index_and_solar_wind(index, solar_wind_needed(names), occurrence_span, catalog=cat,
                                   cache=cache, kp_cache=kp_cache, offline=offline, needs=("aurora", "sun_class"))
+    _, site_cfg = camera_site(ds, cat, site)
     res = occurrence_of_index(ds, sw, site=site_cfg, by=names, min_minutes=min_minutes)
     png = res.write(_output_dir(out or _index_layout(index, catalog).analyses))
     typer.echo(res.summary())
@@ -838,7 +839,7 @@ def query(
     index: Path = typer.Option(..., "--index", help="Aurora-index Zarr store."),
     start: Optional[str] = typer.Option(None, "--start", help="UTC start."),
     end: Optional[str] = typer.Option(None, "--end", help="UTC end."),
-    variables: str = typer.Option("p_aurora,aurora,green_excess,aurora_area,sun_class,moon_class", "--vars", help="Index variables, comma-separated."),
+    variables: str = typer.Option("p_aurora,aurora,green_excess,aurora_area,sun_class,moon_class", "--vars", help="Index variables, comma-separated; also the camera's magnetic context, derived per minute: mlat, mlt (AACGM-v2, h), day_of_year, rm_angle (Russell-McPherron, deg)."),
     condition: str = typer.Option("", "--condition", help="Sky conditions to keep, e.g. Night,NoMoon."),
     fmt: str = typer.Option("csv", "--format", help="csv, parquet or netcdf."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default: standard output for csv)."),

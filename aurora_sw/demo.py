@@ -79,6 +79,7 @@ def forecast_stage(layout: ProjectLayout, index: xr.Dataset, syn: "SyntheticArch
     from aurora_sw.errors import AuroraSWError
     from aurora_sw.solarwind.variables import load_solar_wind
     from aurora_sw.workflows.forecast import forecast_variables, history_span, train_forecast
+    from aurora_sw.workflows.inputs import camera_site
 
     if importlib.util.find_spec("aacgmv2") is None:  # magnetic local time
         return {"skipped": "magnetic local time needs aacgmv2 (the magnetic extra)"}
@@ -86,7 +87,8 @@ def forecast_stage(layout: ProjectLayout, index: xr.Dataset, syn: "SyntheticArch
     start, end = history_span(pd.DatetimeIndex(index["time"].values))
     sw = load_solar_wind(start, end + pd.Timedelta(minutes=1), names, catalog=catalog, cache_dir=syn.omni_dir, offline=True, kp_cache_dir=syn.kp_dir)
     try:
-        trained = train_forecast(index, sw, site=catalog.site(), site_key=catalog.default_site_key, leads_min=config.forecast_leads, variables=names, seed=config.seed)
+        site_key, site = camera_site(index, catalog)
+        trained = train_forecast(index, sw, site=site, site_key=site_key, leads_min=config.forecast_leads, variables=names, seed=config.seed)
     except AuroraSWError as exc:  # e.g. a night without both classes: say so in the summary, keep the rest
         return {"skipped": str(exc)}
     trained.write(layout.forecast)

@@ -136,12 +136,12 @@ def russell_mcpherron_angle(times: pd.DatetimeIndex) -> np.ndarray:
     return (diff + 180.0) % 360.0 - 180.0
 
 
-def geomagnetic_context(site: Site, times: pd.DatetimeIndex, *, height_km: float = EMISSION_HEIGHT_KM) -> xr.Dataset:
+def geomagnetic_context(site: Site, times: pd.DatetimeIndex) -> xr.Dataset:
     """Where the camera sits each minute: AACGM-v2 latitude and MLT, day of year, Russell-McPherron angle.
 
     Computed on demand from the site and the times (not stored in the index: they follow from its
-    time axis and the catalog's site), with CF ``units``/``long_name``; join it to an index with
-    ``index.merge(geomagnetic_context(site, index.time.values))``.
+    time axis and the site it records), with the CF ``units``/``long_name`` of
+    :data:`aurora_sw.index.schema.GEOMAGNETIC`; an index gets them with ``ds.aurora.geomagnetic()``.
 
     Parameters
     ----------
@@ -149,16 +149,22 @@ def geomagnetic_context(site: Site, times: pd.DatetimeIndex, *, height_km: float
         The camera site.
     times
         UTC minutes.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``mlat`` (deg, at :data:`EMISSION_HEIGHT_KM`), ``mlt`` (h), ``day_of_year``, ``rm_angle``
+        (deg) on a ``time`` axis (naive UTC).
     """
+    from aurora_sw.index.schema import GEOMAGNETIC
+
     t = naive_utc(pd.DatetimeIndex(times))
     years = np.unique(t.year)
-    mlat_of_year = {int(y): site_aacgm(site, pd.Timestamp(int(y), 7, 1), height_km=height_km)[0] for y in years}
-    return xr.Dataset(
-        {
-            "mlat": ("time", np.array([mlat_of_year[int(y)] for y in t.year]), {"units": "degree_north", "long_name": f"AACGM-v2 latitude of the camera at {height_km:g} km"}),
-            "mlt": ("time", magnetic_local_time(site, t, height_km=height_km), {"units": "h", "long_name": "AACGM-v2 magnetic local time of the camera"}),
-            "day_of_year": ("time", t.dayofyear.to_numpy(), {"units": "1", "long_name": "day of year (UTC)"}),
-            "rm_angle": ("time", russell_mcpherron_angle(t), {"units": "degree", "long_name": "Russell-McPherron angle: solar-equatorial z to GSM z, in the GSE y-z plane"}),
-        },
-        coords={"time": t.to_numpy()},
-    )
+    mlat_of_year = {int(y): site_aacgm(site, pd.Timestamp(int(y), 7, 1))[0] for y in years}
+    values = {
+        "mlat": np.array([mlat_of_year[int(y)] for y in t.year], dtype=float),
+        "mlt": magnetic_local_time(site, t),
+        "day_of_year": t.dayofyear.to_numpy().astype("int64"),
+        "rm_angle": russell_mcpherron_angle(t),
+    }
+    return xr.Dataset({name: ("time", values[name].astype(v.dtype), v.attrs) for name, v in GEOMAGNETIC.items()}, coords={"time": t.to_numpy()})

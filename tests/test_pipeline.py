@@ -257,6 +257,7 @@ def test_night_area_and_cam_statistics_are_stored(setup, tmp_path):
     area = ds["aurora_area_night"].values[has_frame]  # the per-night background model, every frame
     assert np.isfinite(area).all() and np.all((area >= 0) & (area <= 1))
     assert ds.attrs["inference_backend"] == "onnx"
+    assert (ds.attrs["site"], ds.attrs["site_lat_deg"], ds.attrs["site_lon_deg"]) == ("yellowknife", 62.4333, -114.35)  # whose MLT: ds.aurora.site
 
 
 def test_stored_keogram_matches_the_frames_and_hides_unfinished_nights(setup, small_archive, tmp_path):

@@ -8,6 +8,7 @@ Registered when :mod:`aurora_sw.index` is imported (xarray's accessor mechanism,
     ds.aurora.night("2024-02-06")      # that night's 1440 minutes
     ds.aurora.scored()                 # minutes with a scored frame only
     ds.aurora.class_names("sun_class") # 'Night', 'Astro', ... per minute ('' without a frame)
+    ds.aurora.geomagnetic()            # + mlat, mlt, day_of_year, rm_angle of the camera per minute
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from aurora_sw.catalog import Site, load_catalog
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.index.schema import class_names, night_of, night_start_hour, night_window
+from aurora_sw.index.schema import GEOMAGNETIC, class_names, night_of, night_start_hour, night_window
 from aurora_sw.times import night_date
 
 __all__ = ["AuroraAccessor"]
@@ -59,6 +61,43 @@ class AuroraAccessor:
         if "p_aurora" not in self._ds:
             raise AuroraSWError(f"no p_aurora in this dataset; have {', '.join(map(str, self._ds.data_vars))}")
         return self._ds.where(self._ds["p_aurora"].notnull().compute(), drop=True)  # a lazy store: the mask first
+
+    @property
+    def site(self) -> Site:
+        """The camera site the index was scored for: the store's ``site`` in the catalog it records
+        (stores scored before the site was recorded: that catalog's default site).
+
+        Raises
+        ------
+        AuroraSWError
+            The recorded catalog or site cannot be read, or the site has moved in the catalog since
+            scoring (the recorded ``site_lat_deg``/``site_lon_deg`` differ by more than 0.01 deg).
+        """
+        attrs = self._ds.attrs
+        site = load_catalog(attrs.get("catalog") or None).site(attrs.get("site") or None)
+        recorded = (attrs.get("site_lat_deg"), attrs.get("site_lon_deg"))
+        if None not in recorded and max(abs(recorded[0] - site.lat_deg), abs(recorded[1] - site.lon_deg)) > 0.01:
+            raise AuroraSWError(f"site {attrs.get('site')!r}: the catalog puts it at {site.lat_deg:.4f}, {site.lon_deg:.4f}; "
+                                f"the index was scored at {recorded[0]:.4f}, {recorded[1]:.4f}: score again, or restore the catalog")
+        return site
+
+    def geomagnetic(self, *, site: Site | None = None) -> xr.Dataset:
+        """The dataset with the camera's magnetic context added for every minute of its time axis.
+
+        ``mlat`` (AACGM-v2 latitude at 110 km, deg), ``mlt`` (AACGM-v2 magnetic local time, h),
+        ``day_of_year`` and ``rm_angle`` (the Russell-McPherron angle, deg), with the CF attributes
+        of :data:`aurora_sw.index.schema.GEOMAGNETIC`
+        (:func:`aurora_sw.geomagnetic.geomagnetic_context`). About 20 us a minute.
+
+        Parameters
+        ----------
+        site
+            The camera site; ``None``: the one the store records (:attr:`site`).
+        """
+        from aurora_sw.geomagnetic import geomagnetic_context
+
+        context = geomagnetic_context(site or self.site, self._ds["time"].values)
+        return self._ds.assign({name: context[name].variable for name in GEOMAGNETIC})
 
     def class_names(self, name: str) -> np.ndarray:
         """An integer class variable (``sun_class``, ``moon_class``) decoded to names."""

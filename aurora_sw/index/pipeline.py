@@ -128,6 +128,8 @@ def score_archive(
         raise AuroraSWError(f"{archive}: the manifest has no frames")
     nights = sorted(manifest["night"].unique())
     out = Path(out)
+    catalog = load_catalog(catalog_path)
+    site = catalog.site(site_key)
     attrs = {
         "model_sha256": ckpt.sha256,
         "model_name": ckpt.model_name,
@@ -135,7 +137,11 @@ def score_archive(
         "archive": str(Path(archive).resolve()),
         "catalog": catalog_path or "",
         "inference_backend": resolve_backend(backend, default_device()),
-        "night_start_utc_hour": load_catalog(catalog_path).site(site_key).night_start_utc_hour,
+        "night_start_utc_hour": site.night_start_utc_hour,
+        # The site the minutes were seen from: its magnetic coordinates follow (ds.aurora.geomagnetic()).
+        "site": site_key or catalog.default_site_key,
+        "site_lat_deg": site.lat_deg,
+        "site_lon_deg": site.lon_deg,
     }
     check_replaceable(out)  # before the lock, which leaves its file beside OUT
     with writer_lock(out):

@@ -28,7 +28,7 @@ import xarray as xr
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 
 __all__ = [
-    "AREA_THRESHOLD_DN", "CLASS_VARIABLES", "FLAG_BITS", "GEOMETRY", "GRADCAM", "INDEX_NAMES", "KEOGRAM", "KEOGRAM_GROUP", "KEOGRAM_ROWS",
+    "AREA_THRESHOLD_DN", "CLASS_VARIABLES", "FLAG_BITS", "GEOMAGNETIC", "GEOMETRY", "GRADCAM", "INDEX_NAMES", "KEOGRAM", "KEOGRAM_GROUP", "KEOGRAM_ROWS",
     "MERIDIAN_ANGLE_ATTRS", "MINUTES_PER_NIGHT", "NIGHT_AREA", "NIGHT_AREA_FLOOR_DN", "NIGHT_AREA_SIGMAS", "NIGHT_START_UTC_HOUR", "NO_FRAME", "PHYSICAL",
     "VARIABLES", "Variable", "class_codes", "class_names", "flags_to_bits", "night_grid", "night_of", "night_start_hour", "night_window",
 ]
@@ -110,6 +110,17 @@ GRADCAM = {
     "cam_fraction_above_0_5": Variable("float64", "fraction of the sky circle where the Grad-CAM map of class 'yes' exceeds 0.5", "1"),
     "cam_centroid_elevation": Variable("float64", "elevation of the Grad-CAM map's weighted centroid", "degree"),
     "cam_centroid_azimuth": Variable("float64", "azimuth (east of north) of the Grad-CAM map's weighted centroid", "degree"),
+}
+
+# Where the camera sits in the magnetosphere each minute (aurora_sw.geomagnetic): not stored, derived
+# on demand from the time axis and the site the store records (``ds.aurora.geomagnetic()``,
+# ``aurora-sw query --vars mlt``), since they follow from those two exactly. AACGM-v2 at the
+# emission height of the skymaps (110 km).
+GEOMAGNETIC = {
+    "mlat": Variable("float64", "AACGM-v2 latitude of the camera at 110 km", "degree_north"),
+    "mlt": Variable("float64", "AACGM-v2 magnetic local time of the camera", "h"),
+    "day_of_year": Variable("int64", "day of year (UTC)", "1"),
+    "rm_angle": Variable("float64", "Russell-McPherron angle: solar-equatorial z to GSM z, in the GSE y-z plane", "degree"),
 }
 
 # Quality flags: comma-separated names in the manifest (aurora_sw.ingest), a CF bitmask here. The

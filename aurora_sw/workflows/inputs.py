@@ -18,12 +18,30 @@ import xarray as xr
 from aurora_sw.errors import AuroraSWError
 
 if TYPE_CHECKING:
-    from aurora_sw.catalog import Catalog
+    from aurora_sw.catalog import Catalog, Site
 
-__all__ = ["Span", "index_and_solar_wind", "solar_wind_series"]
+__all__ = ["Span", "camera_site", "index_and_solar_wind", "solar_wind_series"]
 
 #: From the index's minutes (UTC) to the (start, end) of the solar wind a question needs.
 Span = Callable[[pd.DatetimeIndex], tuple[pd.Timestamp, pd.Timestamp]]
+
+
+def camera_site(index: xr.Dataset, catalog: "Catalog", site_key: str | None = None) -> tuple[str, "Site"]:
+    """The key and site of the camera an index was scored for.
+
+    The site the store records (``attrs["site"]``, written by ``aurora-sw score``); stores from
+    before it was recorded: ``site_key`` or the catalog's default site.
+
+    Raises
+    ------
+    AuroraSWError
+        ``site_key`` names another site than the one the index records, or the catalog lacks it.
+    """
+    recorded = index.attrs.get("site") or None
+    if site_key and recorded and site_key != recorded:
+        raise AuroraSWError(f"--site {site_key}: this index was scored for site {recorded!r}; leave --site out (or give {recorded})")
+    key = site_key or recorded or catalog.default_site_key
+    return key, catalog.site(key)
 
 
 def index_and_solar_wind(

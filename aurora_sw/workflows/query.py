@@ -61,7 +61,9 @@ def query(
     start, end
         UTC bounds (naive = UTC); ``None``: open-ended.
     variables
-        Index variables to return.
+        Index variables to return, and any of the camera's magnetic context
+        (:data:`~aurora_sw.index.schema.GEOMAGNETIC`: ``mlat``, ``mlt``, ``day_of_year``,
+        ``rm_angle``), derived for the selected minutes.
     conditions
         Sky conditions to keep, e.g. ``["Night", "NoMoon"]`` (empty: all).
 
@@ -74,12 +76,16 @@ def query(
     from aurora_sw.analysis.merge import condition_mask
     from aurora_sw.index.store import open_index
 
+    from aurora_sw.index.schema import GEOMAGNETIC
+
     full = open_index(index)
     ds = full.sel(time=slice(start, end)).load()
     names = list(variables)
-    missing = [n for n in names if n not in ds]
+    missing = [n for n in names if n not in ds and n not in GEOMAGNETIC]
     if missing or not names:
-        raise AuroraSWError(f"{index}: no variable(s) {missing or names!r}; have {', '.join(ds.data_vars)}")
+        raise AuroraSWError(f"{index}: no variable(s) {missing or names!r}; have {', '.join([*map(str, ds.data_vars), *GEOMAGNETIC])}")
+    if any(n in GEOMAGNETIC for n in names):
+        ds = ds.aurora.geomagnetic()  # derived from the time axis and the site the store records
     keep = condition_mask(ds, list(conditions)) & ds["p_aurora"].notnull()
     if not keep.any():
         p = full["p_aurora"].load()
