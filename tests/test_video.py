@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aurora_sw.errors import AuroraSWError
 from aurora_sw.ingest import ingest, read_manifest
-from aurora_sw.ingest.video import fit_times, parse_overlay
+from aurora_sw.ingest.video import fit_times, parse_overlay, sparse_fit
 
 TZ = ZoneInfo("America/Yellowknife")
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed (apt-get install tesseract-ocr)")
@@ -28,6 +29,59 @@ def test_fit_corrects_the_thesis_misreads_and_splits_at_a_restart():
     assert np.nanmax(np.abs(fitted - truth)) <= 1.0
     assert (np.abs(residual[[5, 33, 80, 12, 90, 47]]) > 2).all()  # misreads stand out
     assert np.isnan(residual[[20, 21]]).all() and np.isfinite(fitted[[20, 21]]).all()
+
+
+def _night_reads(n: int = 840, seed: int = 0):
+    """A 14-hour night of kept frames (one a minute, every 10th movie frame): the camera restarts at kept
+    frame 301 (its clock 1 h 37 s on), MST becomes MDT at kept frame 500 (UTC goes on), and 8 % of the
+    overlays are misread (hours, days or seconds wrong, or unparsable)."""
+    rng = np.random.default_rng(seed)
+    idx = np.arange(n, dtype=float) * 10
+    truth = 1_710_030_000 + 6.0 * idx
+    truth[301:] += 3637
+    reads = truth.copy()
+    bad = rng.choice(n, size=int(0.08 * n), replace=False)
+    kinds = rng.integers(0, 4, len(bad))
+    reads[bad[kinds == 0]] += 10 * 3600
+    reads[bad[kinds == 1]] -= 3 * 86400
+    reads[bad[kinds == 2]] += 4
+    reads[bad[kinds == 3]] = np.nan
+    zone = np.where(np.arange(n) < 500, "MST", "MDT")
+    return idx, truth, reads, zone
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sparse_reads_give_the_dense_fit_with_a_fraction_of_the_ocr(seed):
+    """The time of every frame within 1 s with a restart, a DST switch and 8 % misreads, from under a
+    third of the reads; the restart's first frame is found exactly; every misread that was read is flagged."""
+    idx, truth, reads, zone = _night_reads(seed=seed)
+    calls = []
+
+    def read(k):
+        calls.append(k)
+        return reads[k], zone[k]
+
+    fitted, residual, was_read = sparse_fit(idx, read, 6.0)
+    assert len(calls) == len(set(calls)) == was_read.sum()  # each overlay read once
+    assert was_read.sum() < 0.2 * len(idx)  # measured: 112-123 of 840 reads (13-15 %), seeds 0-5
+    dense, _ = fit_times(idx, reads, 6.0)
+    assert np.abs(fitted - dense).max() <= 1.0  # what reading every overlay gives
+    misread = ~(np.abs(reads - truth) <= 1)
+    wrong = ~(np.abs(fitted - truth) <= 1.0)
+    # Within 1 s everywhere but where no overlay can tell: the restart's first frame misread is put in the
+    # segment before it (so does the dense fit); it is flagged like every misread that was read.
+    assert set(np.flatnonzero(wrong)) <= ({301} if misread[301] else set())
+    assert was_read[300:311].all()  # between the last read before the restart and the first after, every frame read
+    assert (~(np.abs(residual[misread & was_read]) <= 2)).all()
+    assert np.isnan(residual[~was_read]).all()
+
+
+def test_sparse_reads_every_frame_when_told_and_refuse_nonsense():
+    idx, truth, reads, zone = _night_reads(n=60)
+    fitted, _, was_read = sparse_fit(idx, lambda k: (reads[k], zone[k]), 6.0, every=1)
+    assert was_read.all() and np.abs(fitted - truth).max() <= 1.0
+    with pytest.raises(AuroraSWError, match="give 1 or more"):
+        sparse_fit(idx, lambda k: (reads[k], zone[k]), 6.0, every=0)
 
 
 def test_overlay_parsing_follows_mst_and_mdt():
@@ -128,3 +182,51 @@ def test_overlay_zones_come_from_the_site_zone():
     assert zone_offsets(TZ) == {"MST": timedelta(hours=-7), "MDT": timedelta(hours=-6)}
     helsinki = ZoneInfo("Europe/Helsinki")  # another camera's zone: its own abbreviations
     assert parse_overlay("2024-07-01 23:00:00 EEST", helsinki) == datetime(2024, 7, 1, 20, 0, tzinfo=timezone.utc)
+
+
+def _splice(first, second, out):
+    """One movie of two: the camera restarted between them (the second's clock jumps on)."""
+    import av
+
+    dst = av.open(str(out), mode="w")
+    stream = dst.add_stream("libx264", rate=25)
+    stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+    stream.options = {"crf": "23", "preset": "veryfast"}
+    for src in (first, second):
+        with av.open(str(src)) as container:
+            for frame in container.decode(video=0):
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")):
+                    dst.mux(packet)
+    for packet in stream.encode():
+        dst.mux(packet)
+    dst.close()
+    return out
+
+
+@needs_tesseract
+def test_a_restarted_camera_movie_read_sparsely_keeps_every_time_within_a_second(tmp_path, catalog):
+    """A real movie with a restart inside (22:00-22:08 MST, then from 23:31): every kept frame within 1 s
+    of the writer's truth, with fewer overlay reads than frames, and the same times as reading them all."""
+    from aurora_sw.ingest.video import video_records
+    from aurora_sw.synthetic.movies import write_timelapse
+    from aurora_sw.synthetic.solarwind import aurora_activity, synthetic_solar_wind
+
+    site = catalog.site("yellowknife")
+    act = aurora_activity(synthetic_solar_wind("2024-01-30", "2024-02-03", seed=5), seed=5)
+    parts = [write_timelapse(tmp_path / name, pd.Timestamp("2024-01-31"), site=site, catalog=catalog, night_seed=5, activity=act, size=96, minutes=minutes, start_local=start)
+             for name, minutes, start in (("a", 8, "22:00"), ("b", 8, "23:31"))]
+    movie = _splice(*parts, tmp_path / "auroramaxHD_20240131_720p.mp4")
+    t_a, t_b = pd.Timestamp("2024-02-01T05:00:00Z"), pd.Timestamp("2024-02-01T06:31:00Z")
+    runs = {}
+    for every in (10, 1):
+        recs, problems = video_records(movie, site, frames_dir=tmp_path / f"frames{every}", progress=False, ocr_every=every)
+        df = pd.DataFrame(recs).sort_values("frame_index")
+        runs[every] = df
+        assert not problems and len(df) == 16
+        truth = np.where(df.frame_index < 80, t_a.value, t_b.value - 80 * 6 * 10**9) + df.frame_index.to_numpy() * 6 * 10**9
+        assert (df.time_utc - pd.to_datetime(truth, utc=True)).abs().max() <= pd.Timedelta(seconds=1)
+        assert all(pd.Timestamp(r["time_utc"]).strftime("%Y%m%dT%H%M%SZ") in r["path"] for r in recs)
+        assert not list((tmp_path / f"frames{every}").glob(".pending-*"))  # renamed to their times, nothing left behind
+    sparse_reads = int((runs[10].ocr_text != "").sum())
+    assert sparse_reads < 16 and (runs[1].ocr_text != "").all()
+    pd.testing.assert_series_equal(runs[10].time_utc.reset_index(drop=True), runs[1].time_utc.reset_index(drop=True))

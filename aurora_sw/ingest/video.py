@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
@@ -25,7 +27,7 @@ import pandas as pd
 
 from aurora_sw.camera import crop_sky
 from aurora_sw.catalog import Site
-from aurora_sw.errors import AuroraSWError
+from aurora_sw.errors import AuroraSWError, CatalogError
 from aurora_sw.ingest.problems import ProblematicFile
 
 log = logging.getLogger(__name__)
@@ -106,8 +108,16 @@ def overlay_characters(tz: tzinfo) -> str:
     return f"0123456789-:{letters} "
 
 
-def read_overlay(rgb: np.ndarray, box: tuple[int, int, int, int], tz: tzinfo | None = None) -> str:
-    """OCR of the burned-in time: crop, grey, 3x upscale, blur, Otsu, invert, tesseract --psm 7.
+def overlay_crop(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The burned-in time's box of a movie frame, in grey (uint8; what :func:`read_overlay_crop` reads).
+
+    A few tens of kB a frame: streaming ingest keeps these, not the frames, until the time fit."""
+    x0, y0, x1, y1 = box
+    return cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+
+
+def read_overlay_crop(grey: np.ndarray, tz: tzinfo | None = None) -> str:
+    """OCR of an overlay crop (:func:`overlay_crop`): 3x upscale, blur, Otsu, invert, tesseract --psm 7.
 
     ``tz`` (the site's zone) limits the letters read to its abbreviations; ``None``: MST/MDT.
     """
@@ -115,14 +125,17 @@ def read_overlay(rgb: np.ndarray, box: tuple[int, int, int, int], tz: tzinfo | N
 
     # One OpenMP thread per tesseract call: 2-3x faster for a one-line crop than its default.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    x0, y0, x1, y1 = box
-    crop = cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
-    crop = cv2.resize(crop, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    crop = cv2.resize(grey, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
     crop = cv2.GaussianBlur(crop, (3, 3), 0)
     _, bw = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     chars = overlay_characters(tz) if tz is not None else "0123456789-:MSTD "
     text = pytesseract.image_to_string(255 - bw, config=f"--psm 7 -c tessedit_char_whitelist={chars}")
     return " ".join(text.split())
+
+
+def read_overlay(rgb: np.ndarray, box: tuple[int, int, int, int], tz: tzinfo | None = None) -> str:
+    """OCR of the burned-in time of a movie frame (:func:`overlay_crop`, then :func:`read_overlay_crop`)."""
+    return read_overlay_crop(overlay_crop(rgb, box), tz)
 
 
 def parse_overlay(text: str, tz: tzinfo) -> datetime | None:
@@ -153,7 +166,7 @@ def fit_times(index: np.ndarray, read_s: np.ndarray, cadence_s: float, tol_s: fl
     index
         Movie frame numbers (increasing).
     read_s
-        OCR'd UTC times in seconds (NaN where unreadable).
+        OCR'd UTC times in seconds (NaN where unreadable, or not read).
     cadence_s
         Nominal seconds of sky time per movie frame (6).
     tol_s
@@ -167,6 +180,13 @@ def fit_times(index: np.ndarray, read_s: np.ndarray, cadence_s: float, tol_s: fl
     fitted_s, residual_s
         Fitted UTC seconds for every frame (NaN if no segment covers it) and read - fit.
     """
+    fitted, residual, _ = _fit_segments(index, read_s, cadence_s, tol_s, confirm)
+    return fitted, residual
+
+
+def _fit_segments(index: np.ndarray, read_s: np.ndarray, cadence_s: float, tol_s: float = 30.0, confirm: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fit_times`, also returning each frame's segment (-1: none; frames without a read
+    take the segment of the nearest read before them)."""
     from scipy.stats import theilslopes
 
     offset = read_s - cadence_s * index
@@ -190,22 +210,99 @@ def fit_times(index: np.ndarray, read_s: np.ndarray, cadence_s: float, tol_s: fl
         k += 1
     fitted = np.full(len(index), np.nan)
     if seg < 0:
-        return fitted, np.full(len(index), np.nan)
+        return fitted, np.full(len(index), np.nan), np.full(len(index), -1)
     # Frames without a read belong to the segment of the nearest read before them.
     filled = pd.Series(np.where(segment >= 0, segment, np.nan)).ffill().bfill().to_numpy()
     for s in range(seg + 1):
         members = np.flatnonzero(segment == s)
+        slope = cadence_s
         if len(members) >= 5:
-            slope, intercept, _, _ = theilslopes(read_s[members], index[members])
-        else:
-            slope, intercept = cadence_s, float(np.median(offset[members]))
+            slope = theilslopes(read_s[members], index[members])[0]
         if abs(slope - cadence_s) > 0.05 * cadence_s:  # a short or odd segment: trust the camera's cadence
-            slope, intercept = cadence_s, float(np.median(offset[members]))
+            slope = cadence_s
         # Round t0 to the second the overlay resolves.
         t0 = np.round(np.median(read_s[members] - slope * index[members]))
         rows = filled == s
         fitted[rows] = t0 + slope * index[rows]
-    return fitted, read_s - fitted
+    return fitted, read_s - fitted, np.nan_to_num(filled, nan=-1).astype(int)
+
+
+#: Kept frames between the overlay reads of the first pass (:func:`sparse_fit`).
+OCR_EVERY = 10
+
+
+def sparse_fit(
+    index: np.ndarray,
+    read: Callable[[int], tuple[float, str]],
+    cadence_s: float,
+    *,
+    every: int = OCR_EVERY,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The time fit of :func:`fit_times` from as few overlay reads as confirm it.
+
+    ``time = t0 + 6 s x frame index`` needs a few reads per segment, not one per frame. A first
+    pass reads every ``every``-th kept frame and the last; then, until nothing is odd, it reads
+    more where something is: both neighbours of a read that disagrees with the fit or cannot be
+    parsed (a lone misread stays a flagged misread; a restart gathers the reads that confirm its
+    new segment), and every frame between two consecutive reads that fall in different segments
+    (a restart: its first frame is found exactly) or carry different zone abbreviations (a DST
+    switch: confirmed continuous in UTC). Frames not read take their segment's fitted time.
+
+    Parameters
+    ----------
+    index
+        Movie frame numbers of the kept frames (increasing).
+    read
+        ``read(k)``: the UTC seconds (NaN if unparsable) and zone abbreviation ('' if none) of the
+        overlay of kept frame ``k`` (0-based position in ``index``); called at most once per frame
+        by this function.
+    cadence_s
+        Nominal seconds of sky time per movie frame.
+    every
+        Kept frames between the first pass's reads (1: read every frame).
+
+    Returns
+    -------
+    fitted_s, residual_s, was_read
+        As :func:`fit_times` over all kept frames (residual NaN where not read), and which frames
+        were read.
+    """
+    if every < 1:
+        raise AuroraSWError(f"overlay reads every {every} kept frames: give 1 or more")
+    n = len(index)
+    read_s = np.full(n, np.nan)
+    zone = np.full(n, "", dtype=object)
+    was_read = np.zeros(n, bool)
+
+    def ensure(positions) -> int:
+        new = sorted({int(p) for p in positions if 0 <= p < n and not was_read[p]})
+        for p in new:
+            read_s[p], zone[p] = read(p)
+            was_read[p] = True
+        return len(new)
+
+    ensure([*range(0, n, every), n - 1])
+    while True:
+        pos = np.flatnonzero(was_read)
+        _, residual, segment = _fit_segments(index[pos], read_s[pos], cadence_s)
+        wanted: list[int] = []
+        for k in np.flatnonzero(~(np.abs(residual) <= MISMATCH_S)):  # NaN: unparsable or outside every segment
+            wanted += [pos[k] - 1, pos[k] + 1]
+        parsed = np.isfinite(read_s[pos])
+        change = (segment[1:] != segment[:-1]) | ((zone[pos][1:] != zone[pos][:-1]) & parsed[1:] & parsed[:-1])
+        for k in np.flatnonzero(change & (np.diff(pos) > 1)):
+            wanted += range(pos[k] + 1, pos[k + 1])
+        if not ensure(wanted):
+            break
+    fitted, residual, _ = _fit_segments(index, read_s, cadence_s)
+    return fitted, residual, was_read
+
+
+def _remove_stale_pending(frames_dir: Path) -> None:
+    """Frames of a killed movie ingest, never renamed to their times (one ingest at a time holds the
+    archive's lock, so none of these is in use)."""
+    for stale in frames_dir.glob(".pending-*"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def video_records(
@@ -216,61 +313,119 @@ def video_records(
     every_s: float = 60.0,
     out_size: int = 720,
     progress: bool = True,
+    ocr_every: int = OCR_EVERY,
 ) -> tuple[list[dict], list[ProblematicFile]]:
-    """Sample, OCR, fit and crop one movie; write the kept frames as JPEGs named by UTC time.
+    """Sample, OCR, fit and crop one movie, streaming: each kept frame is cropped and written as it
+    is decoded; only its overlay crop (grey, ~23 kB) waits for the time fit, so memory stays flat
+    in the movie's length. The overlay is read sparsely (:func:`sparse_fit`); the frames are then
+    renamed to their UTC times.
+
+    Parameters
+    ----------
+    path
+        The movie.
+    site
+        Its camera site (cadence, zone, camera epochs).
+    frames_dir
+        The archive's frames folder: ``DATE/YYYYMMDDTHHMMSSZ.jpg``.
+    every_s
+        Sky seconds between kept frames (60: one a minute).
+    out_size
+        Side of the square sky crop written (pixels).
+    ocr_every
+        Kept frames between the first pass's overlay reads (1: read every kept frame).
 
     Returns
     -------
     records, problems
         Frame records for the manifest (``time_utc``, ``path``, ``source``, ``frame_index``,
-        ``ocr_text``, ``time_residual_s``, ``flags``) and the problems met (each with its reason).
+        ``ocr_text`` ('' where the overlay was not read: the time is the fit's),
+        ``time_residual_s``, ``flags``) and the problems met (each with its reason).
     """
     from tqdm.auto import tqdm
 
+    if ocr_every < 1:
+        raise AuroraSWError(f"--ocr-every {ocr_every}: give 1 (read every kept frame's time) or more")
     step = max(int(round(every_s / site.frame_cadence_s)), 1)
-    frames, problems = [], []
+    box = tuple(site.camera_epochs[-1].overlay_box)
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_pending(frames_dir)
+    pending = Path(tempfile.mkdtemp(prefix=f".pending-{path.stem}-", dir=frames_dir))
+    overlays: list[np.ndarray] = []
+    indices: list[int] = []
+    cropped_with: list = []
+    texts: dict[int, str] = {}
+    problems: list[ProblematicFile] = []
+
+    def read(k: int) -> tuple[float, str]:
+        if k not in texts:
+            texts[k] = read_overlay_crop(overlays[k], site.tz)
+        t = parse_overlay(texts[k], site.tz)
+        m = _overlay_re(site.tz).search(texts[k])
+        return (t.timestamp() if t else np.nan), (m.group(7) or "") if m else ""
+
+    def epoch_at(t_s: float):
+        try:
+            return site.camera_epoch(datetime.fromtimestamp(t_s, timezone.utc))
+        except CatalogError:
+            return None
+
+    def write_crop(index: int, rgb: np.ndarray, epoch) -> None:
+        cv2.imwrite(str(pending / f"{index}.jpg"), crop_sky(rgb, epoch, out_size=out_size)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+
     try:
-        for vf in tqdm(iter_frames(path, step), desc=f"decoding {path.name}", unit="frame", disable=not progress):
-            frames.append(vf)
-    except AuroraSWError as exc:
-        problems.append(ProblematicFile.of(path, "unreadable_video", str(exc).split(": ", 1)[-1]))
-        if not frames:
+        epoch = None
+        try:
+            for vf in tqdm(iter_frames(path, step), desc=f"ingesting {path.name}", unit="frame", disable=not progress):
+                k = len(indices)
+                overlays.append(overlay_crop(vf.rgb, box))
+                indices.append(vf.index)
+                if k % ocr_every == 0 or epoch is None:  # the first pass's reads, as the frames stream by
+                    t_s, _ = read(k)
+                    epoch = (epoch_at(t_s) if np.isfinite(t_s) else None) or epoch
+                used = epoch or site.camera_epochs[-1]
+                cropped_with.append(used)
+                write_crop(vf.index, vf.rgb, used)
+        except AuroraSWError as exc:
+            problems.append(ProblematicFile.of(path, "unreadable_video", str(exc).split(": ", 1)[-1]))
+            if not indices:
+                return [], problems
+        idx = np.array(indices, float)
+        fitted, residual, was_read = sparse_fit(idx, read, site.frame_cadence_s, every=ocr_every)
+        if np.isnan(fitted).all():
+            problems.append(ProblematicFile.of(path, "no_overlay_time", "the burned-in time could not be read on any frame; nothing ingested"))
             return [], problems
-    epoch_guess = site.camera_epochs[-1]
-    box = tuple(epoch_guess.overlay_box)
-    texts = [read_overlay(f.rgb, box, site.tz) for f in tqdm(frames, desc=f"reading time {path.name}", unit="frame", disable=not progress)]
-    reads = [parse_overlay(t, site.tz) for t in texts]
-    idx = np.array([f.index for f in frames], float)
-    read_s = np.array([r.timestamp() if r else np.nan for r in reads])
-    fitted, residual = fit_times(idx, read_s, site.frame_cadence_s)
-    if np.isnan(fitted).all():
-        problems.append(ProblematicFile.of(path, "no_overlay_time", "the burned-in time could not be read on any frame; nothing ingested"))
-        return [], problems
-    records = []
-    for f, text, t_s, res in zip(frames, texts, fitted, residual):
-        if np.isnan(t_s):
-            continue
-        t = pd.Timestamp(t_s, unit="s", tz="UTC")
-        epoch = site.camera_epoch(t.to_pydatetime())
-        crop = crop_sky(f.rgb, epoch, out_size=out_size)
-        out = frames_dir / f"{t:%Y-%m-%d}" / t.strftime("%Y%m%dT%H%M%SZ.jpg")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(out), crop[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
-        mismatch = not np.isfinite(res) or abs(res) > MISMATCH_S
-        records.append(
-            {
-                "time_utc": t,
-                "path": str(out.resolve()),
-                "source": str(path.resolve()),
-                "frame_index": int(f.index),
-                "ocr_text": text,
-                "time_residual_s": float(res) if np.isfinite(res) else np.nan,
-                "flags": "ocr_mismatch" if mismatch else "",
-            }
-        )
+        log.debug("%s: %d of %d kept frames' overlays read", path.name, int(was_read.sum()), len(idx))
+        # A camera epoch that changes inside the movie: crop those frames again with their own circle.
+        recrop = {indices[k]: e for k, t_s in enumerate(fitted) if np.isfinite(t_s) and (e := epoch_at(t_s)) is not None and e != cropped_with[k]}
+        if recrop:
+            for vf in iter_frames(path, step):
+                if vf.index in recrop:
+                    write_crop(vf.index, vf.rgb, recrop[vf.index])
+        records = []
+        for k, (t_s, res) in enumerate(zip(fitted, residual)):
+            if np.isnan(t_s):
+                continue
+            t = pd.Timestamp(t_s, unit="s", tz="UTC")
+            out = frames_dir / f"{t:%Y-%m-%d}" / t.strftime("%Y%m%dT%H%M%SZ.jpg")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(pending / f"{indices[k]}.jpg", out)
+            mismatch = bool(was_read[k]) and not (abs(res) <= MISMATCH_S)
+            records.append(
+                {
+                    "time_utc": t,
+                    "path": str(out.resolve()),
+                    "source": str(path.resolve()),
+                    "frame_index": int(indices[k]),
+                    "ocr_text": texts.get(k, ""),
+                    "time_residual_s": float(res) if np.isfinite(res) else np.nan,
+                    "flags": "ocr_mismatch" if mismatch else "",
+                }
+            )
+    finally:
+        shutil.rmtree(pending, ignore_errors=True)
     n_bad = sum(r["flags"] == "ocr_mismatch" for r in records)
-    if n_bad:
-        log.info("%s: %d of %d frames' overlay reads disagree with the fit (flagged ocr_mismatch)", path.name, n_bad, len(records))
+    log.info("%s: %d kept frames, %d overlays read (%d disagree with the fit: flagged ocr_mismatch)", path.name, len(records), len(texts), n_bad)
     return records, problems
 
 
