@@ -172,6 +172,8 @@ def ingest(
     site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: its default_site)."),
     every: str = typer.Option("60s", "--every", help="Keep one frame per this much sky time (e.g. 60s, 2min)."),
     lock_timeout: float = typer.Option(60.0, "--lock-timeout", help="Seconds to wait while another ingest writes the same archive (0: stop at once)."),
+    workers: int = typer.Option(1, "--workers", help="Movies ingested at once, each in its own process (2 cores: 2)."),
+    ocr_every: int = typer.Option(10, "--ocr-every", help="Read the burned-in time on every Nth kept movie frame, and around anything odd (1: every frame, as the study did; same times, ~10x the OCR)."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Add frames to an archive's manifest (idempotent; problems listed, never fatal).
@@ -180,17 +182,19 @@ def ingest(
     scored; unreadable files and second copies of a minute are left out. All are listed, by reason,
     in OUT/ingest_problems.csv.
 
-    Movies are sampled at the --every cadence of sky time; the burned-in local time is read by
-    tesseract and fitted (time = t0 + 6 s x frame index) so single misreads are corrected and
-    flagged; each kept frame is cropped to the sky circle (720x720) and written as a JPEG named by
-    its UTC time. Movies already in the manifest are not decoded again.
+    Movies are sampled at the --every cadence of sky time and streamed: each kept frame is cropped
+    to the sky circle (720x720) and written as it is decoded, so memory stays flat however long the
+    movie. The burned-in local time is read by tesseract on every --ocr-every-th kept frame, and on
+    every frame around a misread, a camera restart or a DST switch, and fitted (time = t0 + 6 s x
+    frame index), so single misreads are corrected and flagged; frames are named by their UTC time.
+    Movies already in the manifest are not decoded again.
     """
     from aurora_sw.ingest import ingest as run_ingest
     from aurora_sw.times import duration_s
 
     every_s = duration_s(every, "--every")
     cat = _catalog(catalog)
-    s = run_ingest(sources, out, cat, site_key=site, every_s=every_s, lock_timeout_s=lock_timeout)
+    s = run_ingest(sources, out, cat, site_key=site, every_s=every_s, lock_timeout_s=lock_timeout, ocr_every=ocr_every, workers=workers)
     problems_csv = out / cat.outputs.problems
     typer.echo(f"{s.n_added} frames added, {s.n_total} in {s.manifest_path}")
     if s.problems:

@@ -60,6 +60,8 @@ CASES = [
     (["ingest", "frames", "--out", "arch", "--every", "0s"], ["--every '0s'", "positive"]),
     (["ingest", "frames", "--out", "arch", "--every", "-60s"], ["--every '-60s'", "positive"]),
     (["ingest", "frames", "--out", "arch", "--every", "60"], ["--every '60'", "unit"]),
+    (["ingest", "frames", "--out", "arch", "--workers", "0"], ["--workers 0", "1 (one movie at a time) or more"]),
+    (["ingest", "frames", "--out", "arch", "--ocr-every", "0"], ["--ocr-every 0", "1 (read every kept frame's time) or more"]),
     (["solarwind", "fetch", "--start", "notadate", "--end", "2024-02-06", "--offline"], ["start 'notadate'"]),
     (["solarwind", "fetch", "--start", "2024-02-06", "--end", "2024-02-05", "--offline"], ["not after start"]),
     (["solarwind", "fetch", "--start", "2024-02-05", "--end", "2024-02-06", "--vars", "", "--offline"], ["no solar-wind variables"]),

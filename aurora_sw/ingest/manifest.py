@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.ingest.jpeg import scan_frames
 from aurora_sw.ingest.problems import PROBLEM_COLUMNS, ProblematicFile
-from aurora_sw.ingest.video import VIDEO_SUFFIXES, find_videos, video_records
+from aurora_sw.ingest.video import OCR_EVERY, VIDEO_SUFFIXES, find_videos, remove_stale_pending, video_records
 from aurora_sw.locking import writer_lock
 from aurora_sw.sky import local_night, sky_conditions
 from aurora_sw.times import aware_utc
@@ -104,6 +105,30 @@ def _check_cadence(every_s: float) -> None:
         raise AuroraSWError(f"ingest cadence (--every) {every_s:g} s: give a positive duration such as 60 (one frame a minute)")
 
 
+def _check_movie_options(ocr_every: int, workers: int) -> None:
+    if workers < 1:
+        raise AuroraSWError(f"ingest --workers {workers}: give 1 (one movie at a time) or more")
+    if ocr_every < 1:
+        raise AuroraSWError(f"ingest --ocr-every {ocr_every}: give 1 (read every kept frame's time) or more")
+
+
+def _movies(videos: list[Path], site, *, frames_dir: Path | None, every_s: float, ocr_every: int, workers: int, progress: bool):
+    """(records, problems) of each movie, in order: here one after another, or ``workers`` at a time
+    in worker processes (each writes its own frames; one progress bar over the movies)."""
+    if not videos:
+        return
+    remove_stale_pending(frames_dir)  # frames of a killed run, never renamed; the archive's lock is ours
+    if workers == 1 or len(videos) == 1:
+        for video in videos:
+            yield video_records(video, site, frames_dir=frames_dir, every_s=every_s, progress=progress, ocr_every=ocr_every)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    job = partial(video_records, site=site, frames_dir=frames_dir, every_s=every_s, progress=False, ocr_every=ocr_every)
+    with ProcessPoolExecutor(max_workers=min(workers, len(videos))) as pool:
+        yield from tqdm(pool.map(job, videos), total=len(videos), desc="ingesting movies", unit="movie", disable=not progress)
+
+
 def build_manifest(
     sources: list[str | os.PathLike],
     catalog: Catalog | None = None,
@@ -114,6 +139,8 @@ def build_manifest(
     progress: bool = True,
     frames_dir: Path | None = None,
     skip_videos: set[str] | None = None,
+    ocr_every: int = OCR_EVERY,
+    workers: int = 1,
 ) -> tuple[pd.DataFrame, list[ProblematicFile]]:
     """Frame records of ``sources`` sampled at ``every_s`` of sky time, with sky conditions.
 
@@ -135,6 +162,11 @@ def build_manifest(
         Where frames extracted from movies are written (720x720 sky crops named by UTC time).
     skip_videos
         Movie paths already in the archive; they are not decoded again.
+    ocr_every
+        Kept movie frames between the first pass's overlay reads
+        (:func:`~aurora_sw.ingest.video.sparse_fit`; 1: read every kept frame's time).
+    workers
+        Movies ingested at once, each in its own process (1: one after another, here).
 
     Returns
     -------
@@ -147,6 +179,7 @@ def build_manifest(
         (``duplicate_minute``), each with its reason.
     """
     _check_cadence(every_s)
+    _check_movie_options(ocr_every, workers)
     catalog = catalog or load_catalog()
     site = catalog.site(site_key)
     records, problems = [], []
@@ -165,12 +198,10 @@ def build_manifest(
         else:
             problems.append(ProblematicFile.of(src, "not_a_source", "not a folder of frames nor a movie file"))
     done = set(skip_videos or ())
-    for video in videos:
-        if str(video.resolve()) in done:
-            continue
-        if frames_dir is None:
-            raise AuroraSWError(f"{video}: ingesting movies needs a folder for the extracted frames")
-        recs, probs = video_records(video, site, frames_dir=frames_dir, every_s=every_s, progress=progress)
+    todo = [v for v in videos if str(v.resolve()) not in done]
+    if todo and frames_dir is None:
+        raise AuroraSWError(f"{todo[0]}: ingesting movies needs a folder for the extracted frames")
+    for recs, probs in _movies(todo, site, frames_dir=frames_dir, every_s=every_s, ocr_every=ocr_every, workers=workers, progress=progress):
         records += recs
         problems += probs
     if not records:
@@ -306,6 +337,8 @@ def ingest(
     every_s: float = 60.0,
     progress: bool = True,
     lock_timeout_s: float = 60.0,
+    ocr_every: int = OCR_EVERY,
+    workers: int = 1,
 ) -> IngestSummary:
     """Add the frames of ``sources`` to the archive's manifest (idempotent).
 
@@ -325,6 +358,8 @@ def ingest(
         The site the frames are from (default: the catalog's default site).
     every_s
         Keep one frame per this many seconds of sky time.
+    ocr_every, workers
+        How sparsely movie overlays are read, and how many movies at once (:func:`build_manifest`).
     lock_timeout_s
         Seconds to wait while another process writes this archive; after that the run stops
         with :class:`aurora_sw.locking.LockedError` naming the holder, having changed nothing.
@@ -332,13 +367,15 @@ def ingest(
         nor lose each other's rows.
     """
     _check_cadence(every_s)  # before the lock, which makes the archive folder
+    _check_movie_options(ocr_every, workers)
     archive = Path(archive)
     path = archive / MANIFEST_NAME
     # The lock (which makes the archive folder) comes first: a refused run leaves nothing behind.
     with writer_lock(path, timeout_s=lock_timeout_s, advice="let it finish and run again, or wait longer with --lock-timeout SECONDS"):
         old = read_manifest(path) if path.exists() else pd.DataFrame(columns=MANIFEST_COLUMNS)
         new, problems = build_manifest(
-            sources, catalog, site_key=site_key, every_s=every_s, progress=progress, frames_dir=archive / "frames", skip_videos=set(old["source"])
+            sources, catalog, site_key=site_key, every_s=every_s, progress=progress, frames_dir=archive / "frames", skip_videos=set(old["source"]),
+            ocr_every=ocr_every, workers=workers,
         )
         merged, n_added, duplicates = _merge(old, new, every_s)
         problems += duplicates
