@@ -601,6 +601,40 @@ def label_sample(
     typer.echo(f"{len(sample)} frames from {sample['night'].nunique()} nights -> {out} (fill the label column with yes/no/unsure)")
 
 
+@label_app.command("suggest")
+def label_suggest(
+    archive: Path = typer.Option(..., "--archive", help="Archive folder (with manifest.parquet)."),
+    model: Path = typer.Option(..., "--model", help="Classifier checkpoint (best.pt): its probabilities and embedding choose the frames."),
+    n: int = typer.Option(50, "--n", help="Frames to suggest."),
+    strategy: str = typer.Option("uncertainty", "--strategy", help="uncertainty (p nearest the model's threshold), diversity (k-centre cover of the network's embedding) or random."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Label store: frames in it are not suggested again (default: the project's labels store beside the archive, e.g. archive/labels.parquet, if there)."),
+    per_night: int = typer.Option(10, "--per-night", help="At most this many frames from one night."),
+    pool: int = typer.Option(2000, "--pool", help="Candidates scored at most (a uniform draw of the usable frames)."),
+    sun: str = typer.Option("Night", "--sun", help="Sun classes to suggest from, comma-separated."),
+    moon: str = typer.Option("NoMoon", "--moon", help="Moon classes to suggest from, comma-separated."),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(Path("suggested.csv"), "--out", help="CSV to write: path, time_utc, night, p_aurora, reason, empty label column."),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Frames to label next (active learning), for the Labelling page or `label import`.
+
+    uncertainty picks the frames nearest the decision boundary, where a label teaches the model
+    most; diversity covers the archive's variety (greedy k-centre on the network's pooled features,
+    PCA to 32); random is the baseline. Labelled frames are never suggested again; at most
+    --per-night frames come from one night.
+    """
+    _check_output_file(out, (".csv",))
+    from aurora_sw.workflows.suggest import suggest
+
+    beside = _layout(Path(archive).resolve().parent, catalog).labels  # the project the archive is in
+    store = labels or (beside if beside.exists() else None)
+    res = suggest(archive, model, strategy=strategy, n=n, labels=store, per_night=per_night, pool=pool,
+                  sun_classes=tuple(s.strip() for s in sun.split(",")), moon_classes=tuple(m.strip() for m in moon.split(",")), seed=seed)
+    with _output_file(out, (".csv",)) as path:
+        res.write(path)
+    typer.echo(f"{res.summary()} -> {out} (fill the label column with yes/no/unsure, then `aurora-sw label import {out}`)")
+
+
 @label_app.command("import")
 def label_import(
     source: Path = typer.Argument(..., help="A folder-labelled set ([train|val/]yes|no|unsure/*.jpg) or a CSV with path,label."),

@@ -60,6 +60,8 @@ CASES = [
     (["ingest", "frames", "--out", "arch", "--every", "0s"], ["--every '0s'", "positive"]),
     (["ingest", "frames", "--out", "arch", "--every", "-60s"], ["--every '-60s'", "positive"]),
     (["ingest", "frames", "--out", "arch", "--every", "60"], ["--every '60'", "unit"]),
+    (["label", "suggest", "--archive", "arch", "--model", "model.pt", "--strategy", "bogus"], ["--strategy 'bogus'", "uncertainty, diversity, random"]),
+    (["label", "suggest", "--archive", "arch", "--model", "model.pt", "--out", "s.txt"], ["--out s.txt", "write a .csv file"]),
     (["ingest", "frames", "--out", "arch", "--workers", "0"], ["--workers 0", "1 (one movie at a time) or more"]),
     (["ingest", "frames", "--out", "arch", "--ocr-every", "0"], ["--ocr-every 0", "1 (read every kept frame's time) or more"]),
     (["solarwind", "fetch", "--start", "notadate", "--end", "2024-02-06", "--offline"], ["start 'notadate'"]),

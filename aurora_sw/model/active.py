@@ -1,0 +1,193 @@
+"""What to label next: frames where the classifier is least sure, or that cover what is not labelled yet.
+
+Active learning for the yes/no classifier. The candidates are the archive's usable frames under the
+sky conditions being labelled, less those already labelled; the checkpoint scores each and gives
+its pooled features (the network's embedding of the frame). Three strategies:
+
+- ``uncertainty``: the frames whose ``p_aurora`` lies nearest the checkpoint's threshold (the
+  decision boundary), where a label changes the model most;
+- ``diversity``: k-centre coverage of the embedding (Sener & Savarese 2018, greedy): each pick is
+  the frame farthest from every frame labelled or picked so far, so the picks span what the archive
+  holds, not just what is common;
+- ``random``: a uniform draw (the baseline both are measured against).
+
+Every strategy keeps the date-aware cap of :func:`aurora_sw.labels.sample_for_labelling`: at most
+``per_night`` frames from one night.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from aurora_sw.errors import AuroraSWError
+
+__all__ = ["EMBEDDING_DIM", "STRATEGIES", "candidate_frames", "embed_frames", "select_frames"]
+
+STRATEGIES: tuple[str, ...] = ("uncertainty", "diversity", "random")
+#: Components kept of the pooled features (PCA) for the k-centre distances.
+EMBEDDING_DIM = 32
+
+
+def candidate_frames(
+    manifest: pd.DataFrame,
+    *,
+    labelled: Sequence[str] = (),
+    sun_classes: Sequence[str] = ("Night",),
+    moon_classes: Sequence[str] = ("NoMoon",),
+    pool: int | None = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The manifest's frames that may be suggested: usable (no problem, dark, overexposed or
+    duplicate flag), under the given sky conditions, not labelled yet; at most ``pool`` of them
+    (a uniform draw, so scoring the candidates stays bounded on a large archive)."""
+    from aurora_sw.camera import FRAME_PROBLEMS
+    from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
+
+    unknown = sorted(set(sun_classes) - set(SUN_CLASSES)) + sorted(set(moon_classes) - set(MOON_CLASSES))
+    if unknown:
+        raise AuroraSWError(f"unknown sky class(es) {unknown}; sun: {', '.join(SUN_CLASSES)}; moon: {', '.join(MOON_CLASSES)}")
+    ok = manifest["sun_class"].isin(sun_classes) & manifest["moon_class"].isin(moon_classes)
+    ok &= ~manifest["flags"].fillna("").str.contains("|".join((*FRAME_PROBLEMS, "dark", "overexposed", "duplicate")))
+    ok &= ~manifest["path"].isin(set(labelled))
+    out = manifest[ok]
+    if pool is not None and len(out) > pool:
+        out = out.iloc[np.sort(np.random.default_rng(seed).choice(len(out), pool, replace=False))]
+    return out.reset_index(drop=True)
+
+
+def embed_frames(ckpt, paths: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``p_aurora`` and the pooled features of each frame under the checkpoint (PyTorch, CPU or GPU).
+
+    Returns
+    -------
+    p, features, readable
+        P(aurora) (n,), the network's pooled features before its classifier (n, d) and which of
+        ``paths`` could be read (frames :func:`aurora_sw.model.data.read_frame` refuses are left
+        out of ``p`` and ``features``).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from aurora_sw.camera import FrameError
+    from aurora_sw.model.data import normalize, read_frame
+    from aurora_sw.model.runtime import default_device
+
+    device = default_device()
+    model = ckpt.build_model().to(device).to(memory_format=torch.channels_last).eval()
+    readable = np.zeros(len(paths), bool)
+    ps, feats = [], []
+    for start in tqdm(range(0, len(paths), batch_size), desc="scoring candidates", unit="batch", disable=not progress):
+        batch = []
+        for i, path in enumerate(paths[start : start + batch_size], start):
+            try:
+                batch.append(normalize(torch.from_numpy(read_frame(path, ckpt.input_size)).permute(2, 0, 1), ckpt.normalization))
+            except FrameError:
+                continue
+            readable[i] = True
+        if not batch:
+            continue
+        with torch.inference_mode():
+            x = torch.stack(batch).to(device).to(memory_format=torch.channels_last)
+            pooled = model.forward_head(model.forward_features(x), pre_logits=True)
+            ps.append(torch.softmax(model.get_classifier()(pooled).float(), 1)[:, 1].cpu().numpy())
+            feats.append(pooled.float().cpu().numpy())
+    if not ps:
+        return np.empty(0), np.empty((0, 0)), readable
+    return np.concatenate(ps), np.concatenate(feats), readable
+
+
+def _reduced(features: np.ndarray, dim: int = EMBEDDING_DIM) -> np.ndarray:
+    """Standardised features projected on their first ``dim`` principal components."""
+    from sklearn.decomposition import PCA
+
+    z = (features - features.mean(0)) / (features.std(0) + 1e-6)
+    k = min(dim, z.shape[0], z.shape[1])
+    return PCA(n_components=k, random_state=0).fit_transform(z) if k > 0 else z
+
+
+def select_frames(
+    candidates: pd.DataFrame,
+    *,
+    strategy: str,
+    n: int,
+    threshold: float = 0.5,
+    embeddings: np.ndarray | None = None,
+    labelled_embeddings: np.ndarray | None = None,
+    per_night: int = 10,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """``n`` of ``candidates`` to label next, by ``strategy``, at most ``per_night`` a night.
+
+    Parameters
+    ----------
+    candidates
+        Frames with ``p_aurora`` and ``night`` (:func:`candidate_frames` and :func:`embed_frames`).
+    strategy
+        ``uncertainty``, ``diversity`` or ``random`` (module docstring).
+    threshold
+        The checkpoint's decision threshold on ``p_aurora``.
+    embeddings, labelled_embeddings
+        Per-candidate embeddings (needed by ``diversity``) and those of the frames already labelled
+        (the first centres; none: the picks start from the candidate nearest the mean).
+    per_night
+        Most frames suggested from one night.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The picks in the order chosen, with ``reason`` (why each was chosen).
+    """
+    from scipy.spatial.distance import cdist
+
+    if strategy not in STRATEGIES:
+        raise AuroraSWError(f"--strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    if n < 1 or per_night < 1:
+        raise AuroraSWError(f"--n {n}, --per-night {per_night}: suggest at least 1 frame, at least 1 a night")
+    nights = candidates["night"].to_numpy()
+    taken: dict[str, int] = {}
+    picks: list[int] = []
+    reasons: list[str] = []
+
+    def take(i: int, reason: str) -> bool:
+        if taken.get(nights[i], 0) >= per_night:
+            return False
+        taken[nights[i]] = taken.get(nights[i], 0) + 1
+        picks.append(i)
+        reasons.append(reason)
+        return len(picks) >= n
+
+    p = candidates["p_aurora"].to_numpy(float)
+    if strategy == "uncertainty":
+        for i in np.argsort(np.abs(p - threshold), kind="stable"):
+            if take(int(i), f"p_aurora {p[i]:.3f}: {abs(p[i] - threshold):.3f} from the threshold {threshold:.2f}"):
+                break
+    elif strategy == "random":
+        for i in np.random.default_rng(seed).permutation(len(p)):
+            if take(int(i), "random draw"):
+                break
+    else:
+        if embeddings is None or len(embeddings) != len(candidates):
+            raise AuroraSWError("diversity needs an embedding of every candidate")
+        both = embeddings if labelled_embeddings is None or not len(labelled_embeddings) else np.vstack([embeddings, labelled_embeddings])
+        z = _reduced(both)
+        cand, known = z[: len(embeddings)], z[len(embeddings) :]
+        nearest = cdist(cand, known).min(axis=1) if len(known) else np.full(len(cand), np.inf)
+        blocked = np.zeros(len(cand), bool)
+        while len(picks) < n and not blocked.all():
+            if np.isinf(nearest).all():  # nothing labelled: start at the most typical frame
+                i = int(np.argmin(np.linalg.norm(cand - cand.mean(0), axis=1)))
+                reason = "k-centre start: the most typical frame"
+            else:
+                i = int(np.argmax(np.where(blocked, -np.inf, nearest)))
+                reason = f"k-centre: {nearest[i]:.2f} from the nearest frame labelled or chosen"
+            blocked[i] = True
+            if taken.get(nights[i], 0) >= per_night:
+                continue
+            take(i, reason)
+            nearest = np.minimum(nearest, np.linalg.norm(cand - cand[i], axis=1))
+    out = candidates.iloc[picks].copy()
+    out["reason"] = reasons
+    return out.reset_index(drop=True)
