@@ -173,6 +173,8 @@ def ingest(
     every: str = typer.Option("60s", "--every", help="Keep one frame per this much sky time (e.g. 60s, 2min)."),
     lock_timeout: float = typer.Option(60.0, "--lock-timeout", help="Seconds to wait while another ingest writes the same archive (0: stop at once)."),
     workers: int = typer.Option(1, "--workers", help="Movies ingested at once, each in its own process (2 cores: 2)."),
+    dask: bool = typer.Option(False, "--dask", help="Spread movies over a local Dask cluster."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler (e.g. tcp://host:8786); its workers must see OUT and the movies at the same paths."),
     ocr_every: int = typer.Option(10, "--ocr-every", help="Read the burned-in time on every Nth kept movie frame, and around anything odd (1: every frame, as the study did; same times, ~10x the OCR)."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
@@ -194,7 +196,10 @@ def ingest(
 
     every_s = duration_s(every, "--every")
     cat = _catalog(catalog)
-    s = run_ingest(sources, out, cat, site_key=site, every_s=every_s, lock_timeout_s=lock_timeout, ocr_every=ocr_every, workers=workers)
+    from aurora_sw.cluster import dask_client
+
+    with dask_client(dask=dask, scheduler=scheduler) as client:
+        s = run_ingest(sources, out, cat, site_key=site, every_s=every_s, lock_timeout_s=lock_timeout, ocr_every=ocr_every, workers=workers, client=client)
     problems_csv = out / cat.outputs.problems
     typer.echo(f"{s.n_added} frames added, {s.n_total} in {s.manifest_path}")
     if s.problems:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # timm must never wait on the hub in tests
+# Exported ONNX graphs go to a cache of this run, not the user's ~/.cache (aurora_sw.model.runtime).
+os.environ.setdefault("AURORA_SW_CACHE", tempfile.mkdtemp(prefix="aurora_sw_test_cache_"))
 
 
 @pytest.fixture(scope="session")

@@ -179,3 +179,20 @@ def test_evaluate_with_no_scorable_frame_fails_instead_of_reporting_nan(files):
     assert res.returncode == 1 and last == ("aurora-sw: error: none of the 1 frames could be scored (first: b.jpg); "
                                             "relative paths are read from the working directory"), res.stderr
     assert not (files / "report_nan" / "metrics.json").exists()
+
+
+def test_an_unreachable_dask_scheduler_is_one_line(tmp_path):
+    """`--scheduler` naming nothing: one line naming it, exit 1, within the connect timeout (never a hang)."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "frames").mkdir()
+    res = subprocess.run([sys.executable, "-m", "aurora_sw", "ingest", str(tmp_path / "frames"), "--out", str(tmp_path / "arch"), "--scheduler", f"tcp://127.0.0.1:{port}"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"--scheduler tcp://127.0.0.1:{port}: cannot reach the Dask scheduler" in lines[0], res.stderr

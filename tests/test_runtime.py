@@ -51,3 +51,24 @@ def test_bad_backend_is_named():
         resolve_backend("tensorrt", torch.device("cpu"))
     with pytest.raises(AuroraSWError, match="runs on the CPU"):
         resolve_backend("onnx", torch.device("cuda"))
+
+
+def test_the_onnx_graph_is_cached_and_a_damaged_cache_is_exported_again(confident_ckpt, tmp_path, monkeypatch):
+    """The second runner of a checkpoint reads the cached graph (no export: torch.onnx.export is broken here),
+    with the same probabilities; a damaged cache file is replaced by a fresh export, never an error."""
+    from aurora_sw.model import runtime
+
+    monkeypatch.setenv("AURORA_SW_CACHE", str(tmp_path))
+    p_first = runtime.onnx_runner(confident_ckpt)(X)
+    (cached,) = (tmp_path / "onnx").glob("*.onnx")
+    assert confident_ckpt.sha256 in cached.name and cached.stat().st_size > 1_000_000
+    real_export = torch.onnx.export
+    monkeypatch.setattr(torch.onnx, "export", lambda *a, **k: pytest.fail("exported again"))
+    assert np.array_equal(runtime.onnx_runner(confident_ckpt)(X), p_first)
+    cached.write_bytes(b"not an onnx graph")
+    monkeypatch.setattr(torch.onnx, "export", real_export)
+    assert np.allclose(runtime.onnx_runner(confident_ckpt)(X), p_first, atol=1e-6)
+    assert cached.stat().st_size > 1_000_000
+    other = Checkpoint(confident_ckpt.model_name, {k: v + 1e-3 if v.is_floating_point() else v for k, v in confident_ckpt.state_dict.items()}, 64)
+    runtime.onnx_runner(other)
+    assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 2  # other weights, another graph

@@ -153,17 +153,25 @@ def test_overlays_read_in_one_batch_read_as_one_by_one(movies, catalog):
 
 
 @needs_tesseract
-def test_two_movie_workers_give_the_same_manifest(movies, tmp_path, catalog):
-    """`ingest --workers 2` decodes movies in two processes: the same rows, problems and frames as one by one."""
+def test_movie_workers_and_a_dask_cluster_give_the_same_manifest(movies, tmp_path, catalog):
+    """`ingest --workers 2` (two processes) and `ingest --dask` (a local Dask cluster) give the same rows,
+    problems and frames as one movie after another."""
+    from aurora_sw.cluster import dask_client
+
     folder, _, _ = movies
-    one = ingest([folder], tmp_path / "one", catalog, progress=False)
-    two = ingest([folder], tmp_path / "two", catalog, progress=False, workers=2)
+    runs = {"one": ingest([folder], tmp_path / "one", catalog, progress=False),
+            "two": ingest([folder], tmp_path / "two", catalog, progress=False, workers=2)}
+    with dask_client(dask=True) as client:
+        runs["dask"] = ingest([folder], tmp_path / "dask", catalog, progress=False, client=client)
     cols = ["time_utc", "frame_index", "ocr_text", "time_residual_s", "flags", "source"]
-    a, b = read_manifest(tmp_path / "one"), read_manifest(tmp_path / "two")
-    pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True))
-    assert [p.path.rsplit("/", 1)[-1] for p in one.problems] == [p.path.rsplit("/", 1)[-1] for p in two.problems]
-    assert sorted(p.name for p in (tmp_path / "two" / "frames").rglob("*.jpg")) == sorted(p.name for p in (tmp_path / "one" / "frames").rglob("*.jpg"))
-    assert not list((tmp_path / "two" / "frames").glob(".pending-*"))
+    a = read_manifest(tmp_path / "one")
+    frames = sorted(p.name for p in (tmp_path / "one" / "frames").rglob("*.jpg"))
+    for key in ("two", "dask"):
+        b = read_manifest(tmp_path / key)
+        pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True))
+        assert [p.path.rsplit("/", 1)[-1] for p in runs["one"].problems] == [p.path.rsplit("/", 1)[-1] for p in runs[key].problems]
+        assert sorted(p.name for p in (tmp_path / key / "frames").rglob("*.jpg")) == frames
+        assert not list((tmp_path / key / "frames").glob(".pending-*"))
 
 
 @needs_tesseract

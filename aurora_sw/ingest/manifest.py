@@ -112,12 +112,21 @@ def _check_movie_options(ocr_every: int, workers: int) -> None:
         raise AuroraSWError(f"ingest --ocr-every {ocr_every}: give 1 (read every kept frame's time) or more")
 
 
-def _movies(videos: list[Path], site, *, frames_dir: Path | None, every_s: float, ocr_every: int, workers: int, progress: bool):
-    """(records, problems) of each movie, in order: here one after another, or ``workers`` at a time
-    in worker processes (each writes its own frames; one progress bar over the movies)."""
+def _movies(videos: list[Path], site, *, frames_dir: Path | None, every_s: float, ocr_every: int, workers: int, progress: bool, client=None):
+    """(records, problems) of each movie, in order: here one after another, ``workers`` at a time
+    in worker processes, or on a Dask ``client``'s workers (each movie writes its own frames; one
+    progress bar over the movies)."""
     if not videos:
         return
     remove_stale_pending(frames_dir)  # frames of a killed run, never renamed; the archive's lock is ours
+    if client is not None:
+        job = partial(video_records, site=site, frames_dir=frames_dir, every_s=every_s, progress=False, ocr_every=ocr_every)
+        futures = client.map(job, videos, pure=False)
+        try:
+            yield from (f.result() for f in tqdm(futures, desc="ingesting movies", unit="movie", disable=not progress))
+        finally:
+            client.cancel(futures)
+        return
     if workers == 1 or len(videos) == 1:
         for video in videos:
             yield video_records(video, site, frames_dir=frames_dir, every_s=every_s, progress=progress, ocr_every=ocr_every)
@@ -141,6 +150,7 @@ def build_manifest(
     skip_videos: set[str] | None = None,
     ocr_every: int = OCR_EVERY,
     workers: int = 1,
+    client=None,
 ) -> tuple[pd.DataFrame, list[ProblematicFile]]:
     """Frame records of ``sources`` sampled at ``every_s`` of sky time, with sky conditions.
 
@@ -167,6 +177,9 @@ def build_manifest(
         (:func:`~aurora_sw.ingest.video.sparse_fit`; 1: read every kept frame's time).
     workers
         Movies ingested at once, each in its own process (1: one after another, here).
+    client
+        A ``dask.distributed.Client`` (:func:`aurora_sw.cluster.dask_client`): movies go to its
+        workers instead (``workers`` is then unused); they must see ``frames_dir``.
 
     Returns
     -------
@@ -201,7 +214,7 @@ def build_manifest(
     todo = [v for v in videos if str(v.resolve()) not in done]
     if todo and frames_dir is None:
         raise AuroraSWError(f"{todo[0]}: ingesting movies needs a folder for the extracted frames")
-    for recs, probs in _movies(todo, site, frames_dir=frames_dir, every_s=every_s, ocr_every=ocr_every, workers=workers, progress=progress):
+    for recs, probs in _movies(todo, site, frames_dir=frames_dir, every_s=every_s, ocr_every=ocr_every, workers=workers, progress=progress, client=client):
         records += recs
         problems += probs
     if not records:
@@ -339,6 +352,7 @@ def ingest(
     lock_timeout_s: float = 60.0,
     ocr_every: int = OCR_EVERY,
     workers: int = 1,
+    client=None,
 ) -> IngestSummary:
     """Add the frames of ``sources`` to the archive's manifest (idempotent).
 
@@ -358,8 +372,9 @@ def ingest(
         The site the frames are from (default: the catalog's default site).
     every_s
         Keep one frame per this many seconds of sky time.
-    ocr_every, workers
-        How sparsely movie overlays are read, and how many movies at once (:func:`build_manifest`).
+    ocr_every, workers, client
+        How sparsely movie overlays are read, how many movies at once, or on which Dask cluster
+        (:func:`build_manifest`).
     lock_timeout_s
         Seconds to wait while another process writes this archive; after that the run stops
         with :class:`aurora_sw.locking.LockedError` naming the holder, having changed nothing.
@@ -375,7 +390,7 @@ def ingest(
         old = read_manifest(path) if path.exists() else pd.DataFrame(columns=MANIFEST_COLUMNS)
         new, problems = build_manifest(
             sources, catalog, site_key=site_key, every_s=every_s, progress=progress, frames_dir=archive / "frames", skip_videos=set(old["source"]),
-            ocr_every=ocr_every, workers=workers,
+            ocr_every=ocr_every, workers=workers, client=client,
         )
         merged, n_added, duplicates = _merge(old, new, every_s)
         problems += duplicates

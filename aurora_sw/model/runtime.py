@@ -9,7 +9,10 @@ on the CPU (see benchmarks/RESULTS.md).
 from __future__ import annotations
 
 import io
+import logging
+import os
 from collections import OrderedDict
+from pathlib import Path
 from typing import Callable, Literal
 
 import numpy as np
@@ -18,7 +21,11 @@ import torch
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.model.checkpoint import Checkpoint
 
+log = logging.getLogger(__name__)
+
 Backend = Literal["auto", "torch", "onnx"]
+#: The ONNX opset the graphs are exported with (part of the cache key).
+ONNX_OPSET = 17
 BACKENDS: tuple[str, ...] = ("auto", "torch", "onnx")
 
 #: A runner maps a float32 batch (N, 3, H, W), normalised, to P(aurora) (N,) as numpy.
@@ -60,24 +67,65 @@ def torch_runner(ckpt: Checkpoint, device: torch.device) -> Runner:
     return run
 
 
+def onnx_cache_dir() -> Path:
+    """Where exported ONNX graphs are kept: ``$AURORA_SW_CACHE/onnx``, else
+    ``$XDG_CACHE_HOME/aurora-sw/onnx`` (``~/.cache/aurora-sw/onnx``)."""
+    root = os.environ.get("AURORA_SW_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aurora-sw"
+    return Path(root) / "onnx"
+
+
+def onnx_graph(ckpt: Checkpoint) -> tuple[str | bytes, bool]:
+    """The checkpoint's fp32 ONNX graph (TorchScript exporter, opset 17, dynamic batch): the cached
+    file's path, or the bytes of a fresh export (then cached, when the cache can be written).
+
+    Keyed by the weights' hash, the architecture and the input size, so a retrained model never
+    meets a stale graph. Exporting takes 0.6-1.6 s at 240 px; each ``aurora-sw score`` process
+    paid it once before the cache.
+
+    Returns
+    -------
+    graph, cached
+        The path (``str``) or bytes, and whether it came from the cache.
+    """
+    path = onnx_cache_dir() / f"{ckpt.model_name}-{ckpt.sha256}-{ckpt.input_size}px-opset{ONNX_OPSET}.onnx"
+    if path.is_file():
+        return str(path), True
+    size = ckpt.input_size
+    buf = io.BytesIO()
+    torch.onnx.export(
+        ckpt.build_model(), (torch.zeros(1, 3, size, size),), buf, dynamo=False, opset_version=ONNX_OPSET,
+        input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, path)  # whole or absent: a second process racing here writes the same bytes
+    except OSError as exc:
+        log.info("ONNX graph not cached (%s): exported again next time", exc)
+    return buf.getvalue(), False
+
+
 def onnx_runner(ckpt: Checkpoint, threads: int | None = None) -> Runner:
-    """ONNX Runtime on the CPU: the checkpoint exported in memory (TorchScript exporter, fp32,
-    dynamic batch), one session with ``threads`` intra-op threads (default: torch's count)."""
+    """ONNX Runtime on the CPU: the checkpoint's graph (:func:`onnx_graph`: cached after the first
+    export), one session with ``threads`` intra-op threads (default: torch's count)."""
     try:
         import onnxruntime as ort
     except ImportError as exc:
         raise AuroraSWError("the onnx backend needs onnxruntime: pip install onnxruntime onnx") from exc
-    model = ckpt.build_model()
-    size = ckpt.input_size
-    buf = io.BytesIO()
-    torch.onnx.export(
-        model, (torch.zeros(1, 3, size, size),), buf, dynamo=False, opset_version=17,
-        input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
-    )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or torch.get_num_threads()
     opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+    graph, cached = onnx_graph(ckpt)
+    try:
+        session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - a damaged cache file, whatever ONNX Runtime calls it: export again
+        if not cached:
+            raise
+        log.warning("%s: unreadable cached ONNX graph (%s); exporting again", graph, str(exc).splitlines()[0][:200])
+        Path(graph).unlink(missing_ok=True)
+        graph, _ = onnx_graph(ckpt)
+        session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
 
     def run(x: torch.Tensor) -> np.ndarray:
         logits = session.run(None, {"x": x.float().contiguous().numpy()})[0]

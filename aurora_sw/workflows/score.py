@@ -64,17 +64,10 @@ def score(
     -------
     ScoreResult
     """
+    from aurora_sw.cluster import dask_client
     from aurora_sw.index.pipeline import score_archive
 
-    client = None
-    if scheduler or dask:
-        from dask.distributed import Client, LocalCluster
-
-        client = Client(scheduler) if scheduler else Client(LocalCluster(processes=False, threads_per_worker=1))
-    try:
+    with dask_client(dask=dask, scheduler=scheduler) as client:
         r = score_archive(archive, model, out, resume=resume, batch_size=batch_size, num_workers=workers, client=client, progress=progress,
                           catalog_path=str(catalog_path) if catalog_path else None, backend=backend, cam=cam)
-    finally:
-        if client is not None:
-            client.close()
     return ScoreResult(scored=list(r["scored"]), skipped=list(r["skipped"]), frames=int(r["frames"]), unreadable=int(r["unreadable"]), store=Path(out))

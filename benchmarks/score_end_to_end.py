@@ -1,0 +1,93 @@
+"""`aurora-sw score` end to end at the study's 240 px, against the study's per-image loop, same frames, same run.
+
+Both run as a user runs them, each in its own process, process start included:
+
+- the study's loop: import torch/torchvision/timm, build EfficientNet-B1 and load the weights,
+  then per frame PIL open, torchvision Resize/ToTensor/Normalize, the model on a batch of one;
+- ``aurora-sw score --archive A --model M --out I.zarr``: the manifest, reduced-scale JPEG
+  decode, physical indices, keogram strips, ONNX Runtime in batches, the Zarr store; once with
+  an empty ONNX cache (the graph exported) and once with the graph cached.
+
+The frames are the synthetic sky's 720x720 JPEGs (three nights, the first ``--frames`` of them
+ingested); the checkpoint is EfficientNet-B1 at 240 px (speed only: its weights do not matter).
+
+    python benchmarks/score_end_to_end.py [--frames 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STUDY_LOOP = """
+import sys
+import torch, timm
+from PIL import Image
+from torchvision import transforms
+from aurora_sw.model.checkpoint import load_checkpoint
+from aurora_sw.ingest import read_manifest
+ckpt = load_checkpoint(sys.argv[1])
+model = ckpt.build_model()
+tf = transforms.Compose([transforms.Resize((240, 240)), transforms.ToTensor(), transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+paths = list(read_manifest(sys.argv[2])["path"])
+ps = []
+with torch.inference_mode():
+    for p in paths:
+        ps.append(torch.softmax(model(tf(Image.open(p).convert("RGB")).unsqueeze(0)), 1)[0, 1].item())
+print(len(ps))
+"""
+
+
+def run(cmd: list[str], env: dict | None = None) -> float:
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+    if res.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{res.stderr[-2000:]}")
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=2000)
+    ap.add_argument("--work", type=Path, default=None, help="folder (default: a new temporary one); an archive already there is reused")
+    args = ap.parse_args()
+    from aurora_sw.ingest import ingest, read_manifest
+    from aurora_sw.model import Checkpoint, create_model, save_checkpoint
+    from aurora_sw.synthetic import generate_archive
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="score_e2e_"))
+    archive = work / "archive"
+    if not (archive / "manifest.parquet").exists():
+        syn = generate_archive(work / "synthetic", "2024-02-05", n_nights=3, seed=0, size=720, progress=False)
+        ingest([syn.frames_dir], work / "all", progress=False)
+        m = read_manifest(work / "all").sort_values("time_utc").head(args.frames)
+        archive.mkdir(parents=True, exist_ok=True)
+        m.to_parquet(archive / "manifest.parquet")  # absolute paths: a manifest of the first --frames frames
+    n = len(read_manifest(archive))
+    model = save_checkpoint(Checkpoint("efficientnet_b1", create_model("efficientnet_b1").state_dict(), 240), work / "b1_240.pt")
+    import shutil
+
+    for stale in ("cold.zarr", "warm.zarr", "onnx_cache"):
+        shutil.rmtree(work / stale, ignore_errors=True)
+    cache = {"AURORA_SW_CACHE": str(work / "onnx_cache")}
+    t_study = run([sys.executable, "-c", STUDY_LOOP, str(model), str(archive)])
+    score = [sys.executable, "-m", "aurora_sw", "score", "--archive", str(archive), "--model", str(model)]
+    t_cold = run([*score, "--out", str(work / "cold.zarr")], cache)
+    t_warm = run([*score, "--out", str(work / "warm.zarr")], cache)
+    t_import = run([sys.executable, "-c", "import aurora_sw.index.pipeline, aurora_sw.model.runtime, timm, onnxruntime"])
+    print(f"{n} frames of 720x720 JPEG at 240 px, 2 cores, each command in its own process")
+    print(f"  study's loop (PIL, torchvision, batch of 1)   {t_study:6.1f} s  {n / t_study:5.1f} frames/s  1.0x")
+    print(f"  aurora-sw score, ONNX graph exported         {t_cold:6.1f} s  {n / t_cold:5.1f} frames/s  {t_study / t_cold:.2f}x")
+    print(f"  aurora-sw score, ONNX graph cached           {t_warm:6.1f} s  {n / t_warm:5.1f} frames/s  {t_study / t_warm:.2f}x")
+    print(f"  of which the imports alone (torch, timm, onnxruntime): {t_import:.1f} s")
+    per_frame = (t_warm - t_import) / n
+    print(f"archive: 215,000 frames (331 nights) at this rate ~{215_000 * per_frame / 3600:.1f} h of scoring (study's loop ~{215_000 * t_study / n / 3600:.1f} h)")
+
+
+if __name__ == "__main__":
+    main()
