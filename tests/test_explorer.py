@@ -156,6 +156,39 @@ def test_labelling_saves_each_key_and_undoes(demo_run, monkeypatch, tmp_path):
     store.unlink()
 
 
+def test_labelling_a_suggested_list_in_its_order(demo_run, monkeypatch):
+    """The Labelling page's suggested mode: the frames of `label suggest`'s CSV in the order chosen, with why;
+    a file that is not such a list is one error line and no button."""
+    from aurora_sw.ingest import read_manifest
+
+    out, _ = demo_run
+    rows = read_manifest(Path(out) / "archive").iloc[[40, 7, 300]]
+    listed = Path(out) / "suggested_test.csv"
+    rows.assign(p_aurora=[0.51, 0.47, 0.55], reason=["p_aurora 0.510: 0.010 from the threshold 0.50", "b", "c"], label="")[
+        ["path", "time_utc", "night", "p_aurora", "reason", "label"]].to_csv(listed, index=False)
+    store = Path(out) / "explorer_suggested_labels.parquet"
+    store.unlink(missing_ok=True)
+    try:
+        at = app_for(out, monkeypatch, "Labelling")
+        at.radio(key="label_source").set_value("suggested list").run()
+        at.text_input(key="suggested_list").set_value(listed.name).run()
+        at.text_input(key="store").set_value(store.name).run()
+        assert not at.exception and not at.error
+        assert "0 of 3 suggested frames labelled" in at.get("progress")[0].proto.text
+        assert "suggested: p_aurora 0.510: 0.010 from the threshold 0.50" in at.get("image")[0].captions[0]
+        at.button(key="label_yes").click().run()
+        at.button(key="label_no").click().run()
+        saved = pd.read_parquet(store)
+        assert list(saved["path"]) == [str(p) for p in rows["path"][:2]] and list(saved["label"]) == ["yes", "no"]
+        listed.write_text("path,label\na.jpg,yes\n")
+        at.run()
+        assert len(at.error) == 1 and "not a suggested list" in at.error[0].value
+        assert not buttons(at) & LABEL_BUTTONS
+    finally:
+        listed.unlink(missing_ok=True)
+        store.unlink(missing_ok=True)
+
+
 LABEL_BUTTONS = {"label_yes", "label_no", "label_unsure", "undo_button"}
 
 

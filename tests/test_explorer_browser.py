@@ -69,3 +69,32 @@ def test_every_page_opens_in_chromium_without_an_error(server, browser, page, tm
     shots.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(shots / f"explorer_{page.lower()}.png"))
     print(f"{page}: drawn in {seconds:.1f} s")
+
+
+def test_the_suggested_list_is_labelled_in_chromium(server, browser, demo_live):
+    """The Labelling page's suggested mode in a real browser: choosing "suggested list" shows the list's first
+    frame with why it was suggested (the list as `aurora-sw label suggest` writes it; nothing is labelled here)."""
+    from selenium.webdriver.common.by import By
+
+    from aurora_sw.ingest import read_manifest
+
+    listed = Path(demo_live) / "suggested.csv"
+    rows = read_manifest(Path(demo_live) / "archive").iloc[[11, 5]]
+    rows.assign(p_aurora=[0.49, 0.52], reason=["p_aurora 0.490: 0.010 from the threshold 0.50", "p_aurora 0.520: 0.020 from the threshold 0.50"], label="")[
+        ["path", "time_utc", "night", "p_aurora", "reason", "label"]].to_csv(listed, index=False)
+    try:
+        browser.get(f"{server}/?page=Labelling")
+        wait_for_page(browser, "Labelling")
+        option = [e for e in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stRadio"] label') if e.text.strip() == "suggested list"]
+        assert option, "no 'suggested list' choice on the Labelling page"
+        option[0].click()
+        t0 = time.time()
+        while "suggested: p_aurora 0.490" not in browser.page_source and time.time() - t0 < 60:
+            time.sleep(0.3)
+        assert "suggested: p_aurora 0.490: 0.010 from the threshold 0.50" in browser.page_source
+        assert "0 of 2 suggested frames labelled" in browser.page_source or "of 2 suggested frames labelled" in browser.page_source
+        assert browser.find_elements(By.CSS_SELECTOR, "[data-testid='stImage']")
+        errors = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"], [data-testid="stAlertContentError"]')
+        assert not errors, [e.text for e in errors]
+    finally:
+        listed.unlink(missing_ok=True)

@@ -1,5 +1,7 @@
-"""Labelling: yes / no / unsure over a date-aware sample, saved to the label store at every key
-press, with progress and undo. Keys: Y yes, N no, U unsure, Z undo (R and C are Streamlit's).
+"""Labelling: yes / no / unsure over a date-aware sample, or over the list `aurora-sw label suggest`
+wrote (the frames the model is least sure of, or that cover what is not labelled yet, in the order
+chosen, each with its p and why), saved to the label store at every key press, with progress and
+undo. Keys: Y yes, N no, U unsure, Z undo (R and C are Streamlit's).
 
 Everything that can be refused (the store path, the next frame) is checked before any button that
 writes is drawn: a refusal stops the page with one error line, so no frame is labelled unseen.
@@ -14,6 +16,7 @@ import streamlit as st
 
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.labels import LabelStore, sample_for_labelling
+from aurora_sw.workflows.suggest import SUGGESTED_COLUMNS
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 from explorer_views.data import DataRoot
 
@@ -50,27 +53,52 @@ def label_store_path(data: DataRoot, name: str) -> Path:
     return path
 
 
+def suggested_frames(data: DataRoot, name: str) -> pd.DataFrame:
+    """The frames of a ``suggested.csv`` under the data root, in its order, with their sky conditions
+    from the manifest. Refused in one line: outside the root, missing, not a CSV of
+    :data:`~aurora_sw.workflows.suggest.SUGGESTED_COLUMNS`."""
+    path = data.inside(name)
+    if path.suffix != ".csv":
+        raise AuroraSWError(f"{name}: a suggested list is a .csv file from `aurora-sw label suggest`, e.g. suggested.csv")
+    if not path.is_file():
+        raise AuroraSWError(f"{name}: no such file under the data root; make one with `aurora-sw label suggest --archive ARCHIVE --model MODEL --out {name}`")
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise AuroraSWError(f"{name}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in SUGGESTED_COLUMNS if c not in df and c != "label"]
+    if missing:
+        raise AuroraSWError(f"{name}: not a suggested list (no column {', '.join(missing)}); write one with `aurora-sw label suggest`")
+    conditions = data.manifest()[["path", "sun_class", "moon_class"]].astype({"path": str})
+    df = df.astype({"path": str}).merge(conditions, on="path", how="left").fillna({"sun_class": "?", "moon_class": "?"})
+    return df.assign(time_utc=pd.to_datetime(df["time_utc"], utc=True), night=df["night"].astype(str))
+
+
 def render(data: DataRoot) -> None:
     st.header("Labelling")
     if data.manifest() is None:
         st.info(f"No {data.layout.manifest.relative_to(data.root)} under the data root: run `aurora-sw ingest ... --out {data.layout.archive}` first.")
         return
+    suggested = st.radio("frames to label", ["date-aware sample", "suggested list"], horizontal=True, key="label_source") == "suggested list"
     c1, c2, c3, c4 = st.columns([2, 1, 2, 2])
     store_name = c1.text_input("label store (under the data root)", data.layout.outputs.labels, key="store")
-    per_night = c2.number_input("frames per night", 1, 200, 20, key="per_night")
-    suns = c3.multiselect("Sun classes", list(SUN_CLASSES), default=["Night"], key="label_suns")
-    moons = c4.multiselect("Moon classes", list(MOON_CLASSES), default=list(MOON_CLASSES), key="label_moons")
+    if suggested:
+        list_name = c2.text_input("suggested list (CSV under the data root)", "suggested.csv", key="suggested_list")
+    else:
+        per_night = c2.number_input("frames per night", 1, 200, 20, key="per_night")
+        suns = c3.multiselect("Sun classes", list(SUN_CLASSES), default=["Night"], key="label_suns")
+        moons = c4.multiselect("Moon classes", list(MOON_CLASSES), default=list(MOON_CLASSES), key="label_moons")
     store_path = label_store_path(data, store_name)
     store = LabelStore(store_path)
-    sample = _sample(str(data.root), int(per_night), tuple(suns), tuple(moons), 0)
+    sample = suggested_frames(data, list_name) if suggested else _sample(str(data.root), int(per_night), tuple(suns), tuple(moons), 0)
     if sample.empty:
-        st.info("No frames under these sky conditions.")
+        st.info("No frames in this list." if suggested else "No frames under these sky conditions.")
         return
     done = sample["path"].astype(str).isin(set(store.df["path"].astype(str)))
     todo = sample[~done]
     frame = data.frame(todo.iloc[0]["path"]) if len(todo) else None  # refused here, before the buttons
 
-    st.progress(float(done.mean()), text=f"{int(done.sum())} of {len(sample)} sampled frames labelled ({len(store)} in {store_name})")
+    st.progress(float(done.mean()), text=f"{int(done.sum())} of {len(sample)} {'suggested' if suggested else 'sampled'} frames labelled ({len(store)} in {store_name})")
     undo: list[tuple[str, str | None]] = st.session_state.setdefault(f"undo:{store_path}", [])  # undo acts on its own store only
     b = st.columns(4)
     if b[3].button("undo (Z)", shortcut="Z", disabled=not undo, key="undo_button"):
@@ -81,7 +109,8 @@ def render(data: DataRoot) -> None:
             store.add(sample[sample["path"].astype(str) == path].assign(label=previous))
         st.rerun()
     if frame is None:
-        st.success(f"Every sampled frame is labelled. Train with: aurora-sw train --labels {store_path}")
+        st.success(f"Every {'suggested' if suggested else 'sampled'} frame is labelled. Train with: aurora-sw train --labels {store_path}"
+                   + (" (then `aurora-sw label suggest` again with the new model)" if suggested else ""))
         return
     row = todo.iloc[0]
     for col, (label, key) in zip(b, KEYS.items()):
@@ -89,4 +118,5 @@ def render(data: DataRoot) -> None:
             undo.append((str(row["path"]), store.label_of(str(row["path"]))))
             store.add(todo.iloc[[0]].assign(label=label), labeller="explorer")
             st.rerun()
-    st.image(str(frame), caption=f"{pd.Timestamp(row['time_utc']):%Y-%m-%d %H:%M} UTC, night {row['night']}, {row['sun_class']} / {row['moon_class']}", width=520)
+    why = f"; suggested: {row['reason']}" if suggested else ""
+    st.image(str(frame), caption=f"{pd.Timestamp(row['time_utc']):%Y-%m-%d %H:%M} UTC, night {row['night']}, {row['sun_class']} / {row['moon_class']}{why}", width=520)
