@@ -792,6 +792,7 @@ def score(
     cam: bool = typer.Option(False, "--cam", help="Also store Grad-CAM statistics (extent, centroid) of the aurora frames."),
     dask: bool = typer.Option(False, "--dask", help="Spread nights over a local Dask cluster."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler (e.g. tcp://host:8786)."),
+    site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog the frames are from (default: its default_site); recorded in the index, whose magnetic context follows from it."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Score every minute of every night into the aurora index (resumable; GPU when present).
@@ -805,8 +806,10 @@ def score(
 
     _quiet_libraries()
     out = out or _layout(None, catalog).index
+    cat = _catalog(catalog)
+    cat.site(site)  # an unknown --site is refused before anything is read
     r = run_score(archive, model, out, resume=resume, batch_size=batch_size, workers=workers, backend=backend, cam=cam, dask=dask,
-                  scheduler=scheduler, catalog_path=_catalog(catalog).path)
+                  scheduler=scheduler, catalog_path=cat.path, site_key=site)
     typer.echo(r.summary())
 
 

@@ -26,6 +26,8 @@ def dask_client(*, dask: bool = False, scheduler: str | None = None) -> Iterator
     AuroraSWError
         Dask is not installed, or the scheduler cannot be reached (one line, naming it).
     """
+    if scheduler is not None and not scheduler.strip():
+        raise AuroraSWError("--scheduler '': give the scheduler's address, e.g. tcp://host:8786 (or --dask for a local cluster)")
     if not (dask or scheduler):
         yield None
         return
@@ -35,7 +37,7 @@ def dask_client(*, dask: bool = False, scheduler: str | None = None) -> Iterator
         raise AuroraSWError("--dask/--scheduler need dask[distributed]: pip install 'dask[distributed]'") from None
     try:
         client = Client(scheduler, timeout="10s") if scheduler else Client(LocalCluster(processes=False, threads_per_worker=1))
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:  # unreachable, or not an address (ValueError)
         raise AuroraSWError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc.__class__.__name__}: {str(exc).splitlines()[0][:160]})") from None
     try:
         yield client

@@ -6,6 +6,7 @@ at the emission height (110 km, as the skymaps use). Times are UTC.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
@@ -23,7 +24,18 @@ EMISSION_HEIGHT_KM = 110.0
 #: excluded): checked before calling it, since outside them its C library prints a banner and fails.
 AACGM_YEARS = (1900, 2030)
 
-__all__ = ["AACGM_YEARS", "EMISSION_HEIGHT_KM", "aacgm_module", "geomagnetic_context", "magnetic_local_time", "russell_mcpherron_angle", "site_aacgm"]
+__all__ = ["AACGM_YEARS", "EMISSION_HEIGHT_KM", "SitePosition", "aacgm_module", "geomagnetic_context", "magnetic_local_time", "russell_mcpherron_angle", "site_aacgm"]
+
+
+@dataclass(frozen=True)
+class SitePosition:
+    """Where a camera is (WGS84, deg): all the magnetic context needs of a
+    :class:`~aurora_sw.catalog.Site` (an index records its site's position, so its context follows
+    even where the catalog it was scored with cannot be read)."""
+
+    name: str
+    lat_deg: float
+    lon_deg: float
 
 
 def aacgm_module(purpose: str) -> ModuleType:
@@ -41,7 +53,7 @@ def _check_years(first: int, last: int) -> None:
         raise AuroraSWError(f"{year}: outside the years AACGM-v2 covers ({AACGM_YEARS[0]}-{AACGM_YEARS[1] - 1}); no magnetic coordinates then")
 
 
-def site_aacgm(site: Site, time: pd.Timestamp, *, height_km: float = EMISSION_HEIGHT_KM) -> tuple[float, float]:
+def site_aacgm(site: Site | SitePosition, time: pd.Timestamp, *, height_km: float = EMISSION_HEIGHT_KM) -> tuple[float, float]:
     """AACGM-v2 latitude and longitude (deg) of the point ``height_km`` above the site at ``time`` (UTC)."""
     aacgmv2 = aacgm_module("magnetic coordinates")
     t = naive_utc(pd.Timestamp(time))  # aacgmv2 takes naive UTC
@@ -52,7 +64,7 @@ def site_aacgm(site: Site, time: pd.Timestamp, *, height_km: float = EMISSION_HE
     return float(mlat), float(mlon)
 
 
-def magnetic_local_time(site: Site, times: pd.DatetimeIndex, *, height_km: float = EMISSION_HEIGHT_KM) -> np.ndarray:
+def magnetic_local_time(site: Site | SitePosition, times: pd.DatetimeIndex, *, height_km: float = EMISSION_HEIGHT_KM) -> np.ndarray:
     """Magnetic local time (hours, 0-24) of the site at each of ``times`` (UTC).
 
     AACGM-v2 MLT of the site's AACGM longitude (taken at mid-year), computed for each distinct
@@ -136,7 +148,7 @@ def russell_mcpherron_angle(times: pd.DatetimeIndex) -> np.ndarray:
     return (diff + 180.0) % 360.0 - 180.0
 
 
-def geomagnetic_context(site: Site, times: pd.DatetimeIndex) -> xr.Dataset:
+def geomagnetic_context(site: Site | SitePosition, times: pd.DatetimeIndex) -> xr.Dataset:
     """Where the camera sits each minute: AACGM-v2 latitude and MLT, day of year, Russell-McPherron angle.
 
     Computed on demand from the site and the times (not stored in the index: they follow from its

@@ -86,9 +86,16 @@ def test_geomagnetic_context_of_an_index_from_the_site_it_records(tmp_path):
     assert 68 < float(ds["mlat"].min()) <= float(ds["mlat"].max()) < 70
     assert set(np.unique(ds["day_of_year"])) == {36, 37}  # a night from 18 UTC on 5 Feb (day 36) to 6 Feb
 
-    moved = _scored_store(tmp_path / "moved", {"site": "yellowknife", "site_lat_deg": site.lat_deg + 1, "site_lon_deg": site.lon_deg})
-    with pytest.raises(AuroraSWError, match="the index was scored at"):
-        open_index(moved).aurora.geomagnetic()
+    # The catalog moved the site since scoring: the index's context stays where its frames were seen (the
+    # recorded position, no catalog needed), and asking for the site itself names the disagreement.
+    moved = open_index(_scored_store(tmp_path / "moved", {"site": "yellowknife", "site_lat_deg": site.lat_deg + 1, "site_lon_deg": site.lon_deg,
+                                                           "catalog": str(tmp_path / "gone" / "catalog.yaml")}))
+    from aurora_sw.geomagnetic import SitePosition
+
+    there = SitePosition("yellowknife", site.lat_deg + 1, site.lon_deg)
+    np.testing.assert_allclose(moved.aurora.geomagnetic()["mlt"].values[::97], magnetic_local_time(there, t[::97]))
+    with pytest.raises(AuroraSWError):
+        moved.aurora.site
 
 
 def test_query_returns_the_magnetic_context(tmp_path):

@@ -67,6 +67,14 @@ def test_the_onnx_graph_is_cached_and_a_damaged_cache_is_exported_again(confiden
     assert np.array_equal(runtime.onnx_runner(confident_ckpt)(X), p_first)
     cached.write_bytes(b"not an onnx graph")
     monkeypatch.setattr(torch.onnx, "export", real_export)
+    from pathlib import Path
+
+    def refused(self, missing_ok=False):
+        raise PermissionError(13, "read-only cache", str(self))
+
+    with monkeypatch.context() as m:  # a cache we may read but not change: a fresh export in memory
+        m.setattr(Path, "unlink", refused)
+        assert np.allclose(runtime.onnx_runner(confident_ckpt)(X), p_first, atol=1e-6)
     assert np.allclose(runtime.onnx_runner(confident_ckpt)(X), p_first, atol=1e-6)
     assert cached.stat().st_size > 1_000_000
     other = Checkpoint(confident_ckpt.model_name, {k: v + 1e-3 if v.is_floating_point() else v for k, v in confident_ckpt.state_dict.items()}, 64)

@@ -92,10 +92,15 @@ class AuroraAccessor:
         Parameters
         ----------
         site
-            The camera site; ``None``: the one the store records (:attr:`site`).
+            The camera site; ``None``: the position the store records (``site_lat_deg``,
+            ``site_lon_deg``: where the frames were seen, whatever the catalog says now), or for
+            stores scored before it was recorded, :attr:`site`.
         """
-        from aurora_sw.geomagnetic import geomagnetic_context
+        from aurora_sw.geomagnetic import SitePosition, geomagnetic_context
 
+        attrs = self._ds.attrs
+        if site is None and attrs.get("site_lat_deg") is not None and attrs.get("site_lon_deg") is not None:
+            site = SitePosition(str(attrs.get("site") or "site"), float(attrs["site_lat_deg"]), float(attrs["site_lon_deg"]))
         context = geomagnetic_context(site or self.site, self._ds["time"].values)
         return self._ds.assign({name: context[name].variable for name in GEOMAGNETIC})
 

@@ -135,7 +135,7 @@ def score_archive(
         "model_name": ckpt.model_name,
         "model_input_size": ckpt.input_size,
         "archive": str(Path(archive).resolve()),
-        "catalog": catalog_path or "",
+        "catalog": str(Path(catalog_path).resolve()) if catalog_path else "",  # absolute: readers may run elsewhere
         "inference_backend": resolve_backend(backend, default_device()),
         "night_start_utc_hour": site.night_start_utc_hour,
         # The site the minutes were seen from: its magnetic coordinates follow (ds.aurora.geomagnetic()).

@@ -105,6 +105,18 @@ def _check_cadence(every_s: float) -> None:
         raise AuroraSWError(f"ingest cadence (--every) {every_s:g} s: give a positive duration such as 60 (one frame a minute)")
 
 
+def _die_with_parent() -> None:
+    """In a movie worker: end when the ingest that started it ends, even killed (Linux's
+    PR_SET_PDEATHSIG), so no orphan goes on writing frames outside the archive's lock."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: workers end when their queue closes
+
+
 def _check_movie_options(ocr_every: int, workers: int) -> None:
     if workers < 1:
         raise AuroraSWError(f"ingest --workers {workers}: give 1 (one movie at a time) or more")
@@ -134,7 +146,7 @@ def _movies(videos: list[Path], site, *, frames_dir: Path | None, every_s: float
     from concurrent.futures import ProcessPoolExecutor
 
     job = partial(video_records, site=site, frames_dir=frames_dir, every_s=every_s, progress=False, ocr_every=ocr_every)
-    with ProcessPoolExecutor(max_workers=min(workers, len(videos))) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(videos)), initializer=_die_with_parent) as pool:
         yield from tqdm(pool.map(job, videos), total=len(videos), desc="ingesting movies", unit="movie", disable=not progress)
 
 

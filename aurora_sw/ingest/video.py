@@ -150,21 +150,39 @@ OCR_BATCH = 64
 
 
 def read_overlay_crops(greys: Sequence[np.ndarray], tz: tzinfo | None = None) -> list[str]:
-    """OCR of many overlay crops: stacked, up to :data:`OCR_BATCH` lines to one tesseract call
-    (--psm 6, a block of lines), about 5x faster than a call each, which starts tesseract and loads
-    its model every time. A batch whose lines do not come back one for one (a blob over an
-    overlay can merge or split lines) is read crop by crop instead (:func:`read_overlay_crop`).
+    """OCR of many overlay crops: stacked, up to :data:`OCR_BATCH` to one tesseract call (--psm 6,
+    a block of lines), about 5x faster than a call each, which starts tesseract and loads its model
+    every time.
+
+    Each word tesseract finds is given to the crop its box lies in on the stacked image (crops are
+    separated by blank bands), never by counting lines: a blank overlay, or a blob that splits a
+    line in two, cannot shift the other frames' texts. A crop with no word reads ''.
     """
+    import pytesseract
+
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    chars = overlay_characters(tz) if tz is not None else "0123456789-:MSTD "
     texts: list[str] = []
     for start in range(0, len(greys), OCR_BATCH):
         batch = [_binarised(g) for g in greys[start : start + OCR_BATCH]]
         if len(batch) == 1:
             texts.append(" ".join(_tesseract(batch[0], tz, 7).split()))
             continue
-        gap = np.full((40, max(b.shape[1] for b in batch)), 255, np.uint8)
-        tall = np.vstack([part for b in batch for part in (np.pad(b, ((0, 0), (0, gap.shape[1] - b.shape[1])), constant_values=255), gap)])
-        lines = [" ".join(line.split()) for line in _tesseract(tall, tz, 6).splitlines() if line.strip()]
-        texts += lines if len(lines) == len(batch) else [" ".join(_tesseract(b, tz, 7).split()) for b in batch]
+        height, width = max(b.shape[0] for b in batch), max(b.shape[1] for b in batch)
+        band = 40  # blank rows between crops
+        pitch = height + band
+        tall = np.full((pitch * len(batch), width), 255, np.uint8)
+        for k, b in enumerate(batch):
+            tall[k * pitch : k * pitch + b.shape[0], : b.shape[1]] = b
+        data = pytesseract.image_to_data(tall, config=f"--psm 6 -c tessedit_char_whitelist={chars}", output_type=pytesseract.Output.DICT)
+        words: list[list[tuple[int, int, str]]] = [[] for _ in batch]
+        for text, top, h, left in zip(data["text"], data["top"], data["height"], data["left"]):
+            if not str(text).strip():
+                continue
+            k = int((top + h / 2) // pitch)
+            if 0 <= k < len(batch) and (top + h / 2) - k * pitch < height:  # inside crop k, not in a band
+                words[k].append((top // 8, left, str(text).strip()))
+        texts += [" ".join(w for _, _, w in sorted(ws)) for ws in words]
     return texts
 
 
@@ -333,6 +351,18 @@ def sparse_fit(
     return fitted, residual, was_read
 
 
+def _fits(rgb: np.ndarray, box: tuple[int, int, int, int], epochs) -> bool:
+    """Whether a movie frame holds the overlay box and every epoch's sky circle."""
+    h, w = rgb.shape[:2]
+    circles = all(e.mask_center_xy[0] + e.mask_radius_px <= w and e.mask_center_xy[1] + e.mask_radius_px <= h for e in epochs)
+    return box[2] <= w and box[3] <= h and circles
+
+
+def _geometry(epoch) -> tuple:
+    """What a crop depends on: the sky circle's centre and radius."""
+    return (tuple(epoch.mask_center_xy), epoch.mask_radius_px)
+
+
 def remove_stale_pending(frames_dir: Path) -> None:
     """Remove the frames of a killed movie ingest, never renamed to their times (call it holding the
     archive's lock, before any movie of this run starts: then none of these is in use)."""
@@ -418,6 +448,10 @@ def video_records(
             try:
                 for vf in tqdm(iter_frames(path, step), desc=f"ingesting {path.name}", unit="frame", disable=not progress):
                     k = len(indices)
+                    if k == 0 and not _fits(vf.rgb, box, site.camera_epochs):
+                        h, w = vf.rgb.shape[:2]
+                        problems.append(ProblematicFile.of(path, "unreadable_video", f"frames are {w}x{h}: smaller than the overlay box {list(box)} or the sky circle the catalog's camera epochs give (an AuroraMAX movie is 1280x720)"))
+                        return [], problems
                     overlays.append(overlay_crop(vf.rgb, box))
                     indices.append(vf.index)
                     if epoch is None:  # the camera's geometry: from the first overlay that reads
@@ -437,21 +471,31 @@ def video_records(
         idx = np.array(indices, float)
         fitted, residual, was_read = sparse_fit(idx, read, site.frame_cadence_s, every=ocr_every)
         if np.isnan(fitted).all():
-            problems.append(ProblematicFile.of(path, "no_overlay_time", "the burned-in time could not be read on any frame; nothing ingested"))
+            problems.append(ProblematicFile.of(path, "no_overlay_time", "the burned-in time could not be read and confirmed (3 agreeing reads in a row) anywhere in the movie; nothing ingested"))
             return [], problems
         log.debug("%s: %d of %d kept frames' overlays read", path.name, int(was_read.sum()), len(idx))
         # A camera epoch that changes inside the movie: crop those frames again with their own circle.
-        recrop = {indices[k]: e for k, t_s in enumerate(fitted) if np.isfinite(t_s) and (e := epoch_at(t_s)) is not None and e != cropped_with[k]}
+        # A camera epoch that changes inside the movie, with another sky circle: crop those frames again.
+        recrop = {indices[k]: e for k, t_s in enumerate(fitted)
+                  if np.isfinite(t_s) and (e := epoch_at(t_s)) is not None and _geometry(e) != _geometry(cropped_with[k])}
         if recrop:
-            for vf in iter_frames(path, step):
-                if vf.index in recrop:
-                    write_crop(vf.index, vf.rgb, recrop[vf.index])
+            try:
+                for vf in iter_frames(path, step):
+                    if vf.index in recrop:
+                        write_crop(vf.index, vf.rgb, recrop[vf.index])
+            except AuroraSWError:
+                pass  # the movie breaks off as in the first pass (already a problem): the frames before it are done
         records = []
+        claimed: set[Path] = set()
         for k, (t_s, res) in enumerate(zip(fitted, residual)):
             if np.isnan(t_s):
                 continue
             t = pd.Timestamp(t_s, unit="s", tz="UTC")
             out = frames_dir / f"{t:%Y-%m-%d}" / t.strftime("%Y%m%dT%H%M%SZ.jpg")
+            if out in claimed:  # two kept frames fitted to one second: keep the first, never overwrite it
+                problems.append(ProblematicFile.of(path, "duplicate_minute", f"frame {indices[k]} fitted to {t:%Y-%m-%d %H:%M:%S} UTC like an earlier frame; left out"))
+                continue
+            claimed.add(out)
             out.parent.mkdir(parents=True, exist_ok=True)
             os.replace(pending / f"{indices[k]}.jpg", out)
             mismatch = bool(was_read[k]) and not (abs(res) <= MISMATCH_S)

@@ -74,7 +74,7 @@ def onnx_cache_dir() -> Path:
     return Path(root) / "onnx"
 
 
-def onnx_graph(ckpt: Checkpoint) -> tuple[str | bytes, bool]:
+def onnx_graph(ckpt: Checkpoint, *, cache: bool = True) -> tuple[str | bytes, bool]:
     """The checkpoint's fp32 ONNX graph (TorchScript exporter, opset 17, dynamic batch): the cached
     file's path, or the bytes of a fresh export (then cached, when the cache can be written).
 
@@ -82,13 +82,18 @@ def onnx_graph(ckpt: Checkpoint) -> tuple[str | bytes, bool]:
     meets a stale graph. Exporting takes 0.6-1.6 s at 240 px; each ``aurora-sw score`` process
     paid it once before the cache.
 
+    Parameters
+    ----------
+    cache
+        ``False``: export in memory, neither reading nor writing the cache.
+
     Returns
     -------
     graph, cached
         The path (``str``) or bytes, and whether it came from the cache.
     """
     path = onnx_cache_dir() / f"{ckpt.model_name}-{ckpt.sha256}-{ckpt.input_size}px-opset{ONNX_OPSET}.onnx"
-    if path.is_file():
+    if cache and path.is_file():
         return str(path), True
     size = ckpt.input_size
     buf = io.BytesIO()
@@ -96,6 +101,8 @@ def onnx_graph(ckpt: Checkpoint) -> tuple[str | bytes, bool]:
         ckpt.build_model(), (torch.zeros(1, 3, size, size),), buf, dynamo=False, opset_version=ONNX_OPSET,
         input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
     )
+    if not cache:
+        return buf.getvalue(), False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -123,8 +130,11 @@ def onnx_runner(ckpt: Checkpoint, threads: int | None = None) -> Runner:
         if not cached:
             raise
         log.warning("%s: unreadable cached ONNX graph (%s); exporting again", graph, str(exc).splitlines()[0][:200])
-        Path(graph).unlink(missing_ok=True)
-        graph, _ = onnx_graph(ckpt)
+        try:
+            Path(graph).unlink(missing_ok=True)
+            graph, _ = onnx_graph(ckpt)
+        except OSError:  # a cache we may read but not change: use a fresh export, in memory
+            graph, _ = onnx_graph(ckpt, cache=False)
         session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
 
     def run(x: torch.Tensor) -> np.ndarray:

@@ -93,4 +93,8 @@ def query(
         covers = f"it has scored minutes {pd.Timestamp(scored.min())} .. {pd.Timestamp(scored.max())} UTC" if scored.size else "it has no scored minutes"
         raise AuroraSWError(f"{index}: no scored minutes from {start or 'the start'} to {end or 'the end'} "
                             f"with conditions {','.join(conditions) or 'any'}; {covers}")
-    return QueryResult(ds[names].where(keep, drop=True))
+    out = ds[names].where(keep, drop=True)
+    for name in names:  # where() made every variable float; the integer context keeps its dtype
+        if name in GEOMAGNETIC and GEOMAGNETIC[name].dtype.startswith("int"):
+            out[name] = out[name].astype(GEOMAGNETIC[name].dtype)
+    return QueryResult(out)

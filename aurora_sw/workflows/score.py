@@ -42,6 +42,7 @@ def score(
     dask: bool = False,
     scheduler: str | None = None,
     catalog_path: str | os.PathLike | None = None,
+    site_key: str | None = None,
     progress: bool = True,
 ) -> ScoreResult:
     """Score every minute of every night of ``archive`` into the index store ``out``.
@@ -59,6 +60,8 @@ def score(
         ``scheduler`` (e.g. ``tcp://host:8786``); the client is closed however scoring ends.
     catalog_path
         The catalog used, recorded in the store's attributes.
+    site_key
+        The site the frames are from (default: the catalog's default site), recorded in the store.
 
     Returns
     -------
@@ -69,5 +72,5 @@ def score(
 
     with dask_client(dask=dask, scheduler=scheduler) as client:
         r = score_archive(archive, model, out, resume=resume, batch_size=batch_size, num_workers=workers, client=client, progress=progress,
-                          catalog_path=str(catalog_path) if catalog_path else None, backend=backend, cam=cam)
+                          catalog_path=str(catalog_path) if catalog_path else None, site_key=site_key, backend=backend, cam=cam)
     return ScoreResult(scored=list(r["scored"]), skipped=list(r["skipped"]), frames=int(r["frames"]), unreadable=int(r["unreadable"]), store=Path(out))

@@ -84,14 +84,18 @@ def suggest(
     from aurora_sw.labels import LabelStore
     from aurora_sw.model.checkpoint import load_checkpoint
 
+    if labels is not None and not Path(labels).is_file():
+        raise AuroraSWError(f"--labels {labels}: no such label store; give the store you label into (e.g. archive/labels.parquet), or leave --labels out")
     manifest = read_manifest(archive)
-    labelled = LabelStore(labels).df if labels is not None and Path(labels).exists() else pd.DataFrame(columns=["path"])
+    labelled = LabelStore(labels).df if labels is not None else pd.DataFrame(columns=["path"])
     ckpt = load_checkpoint(model)
     candidates = candidate_frames(manifest, labelled=[str(Path(p).resolve()) for p in labelled["path"]] + list(labelled["path"]),
                                   sun_classes=sun_classes, moon_classes=moon_classes, pool=pool, seed=seed)
     if candidates.empty:
         raise AuroraSWError(f"{archive}: no unlabelled frames under {','.join(sun_classes)} / {','.join(moon_classes)} to suggest")
     p, features, readable = embed_frames(ckpt, list(candidates["path"]), progress=progress)
+    if not readable.any():
+        raise AuroraSWError(f"{archive}: none of the {len(candidates)} candidate frames could be read (moved, deleted or damaged); ingest the frames again, which flags the damaged ones")
     candidates = candidates[readable].reset_index(drop=True).assign(p_aurora=p)
     known = None
     if strategy == "diversity" and len(labelled):
