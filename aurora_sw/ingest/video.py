@@ -128,13 +128,18 @@ def _binarised(grey: np.ndarray) -> np.ndarray:
     return 255 - bw
 
 
-def _tesseract(image: np.ndarray, tz: tzinfo | None, psm: int) -> str:
-    import pytesseract
-
+def _tesseract_config(tz: tzinfo | None, psm: int) -> str:
+    """tesseract's options for overlays: page segmentation ``psm``, the zone's characters only."""
     # One OpenMP thread per tesseract call: 2-3x faster for a one-line crop than its default.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     chars = overlay_characters(tz) if tz is not None else "0123456789-:MSTD "
-    return pytesseract.image_to_string(image, config=f"--psm {psm} -c tessedit_char_whitelist={chars}")
+    return f"--psm {psm} -c tessedit_char_whitelist={chars}"
+
+
+def _tesseract(image: np.ndarray, tz: tzinfo | None, psm: int) -> str:
+    import pytesseract
+
+    return pytesseract.image_to_string(image, config=_tesseract_config(tz, psm))
 
 
 def read_overlay_crop(grey: np.ndarray, tz: tzinfo | None = None) -> str:
@@ -160,8 +165,6 @@ def read_overlay_crops(greys: Sequence[np.ndarray], tz: tzinfo | None = None) ->
     """
     import pytesseract
 
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    chars = overlay_characters(tz) if tz is not None else "0123456789-:MSTD "
     texts: list[str] = []
     for start in range(0, len(greys), OCR_BATCH):
         batch = [_binarised(g) for g in greys[start : start + OCR_BATCH]]
@@ -174,7 +177,7 @@ def read_overlay_crops(greys: Sequence[np.ndarray], tz: tzinfo | None = None) ->
         tall = np.full((pitch * len(batch), width), 255, np.uint8)
         for k, b in enumerate(batch):
             tall[k * pitch : k * pitch + b.shape[0], : b.shape[1]] = b
-        data = pytesseract.image_to_data(tall, config=f"--psm 6 -c tessedit_char_whitelist={chars}", output_type=pytesseract.Output.DICT)
+        data = pytesseract.image_to_data(tall, config=_tesseract_config(tz, 6), output_type=pytesseract.Output.DICT)
         words: list[list[tuple[int, int, str]]] = [[] for _ in batch]
         for text, top, h, left in zip(data["text"], data["top"], data["height"], data["left"]):
             if not str(text).strip():
