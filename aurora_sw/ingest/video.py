@@ -477,7 +477,6 @@ def video_records(
             problems.append(ProblematicFile.of(path, "no_overlay_time", "the burned-in time could not be read and confirmed (3 agreeing reads in a row) anywhere in the movie; nothing ingested"))
             return [], problems
         log.debug("%s: %d of %d kept frames' overlays read", path.name, int(was_read.sum()), len(idx))
-        # A camera epoch that changes inside the movie: crop those frames again with their own circle.
         # A camera epoch that changes inside the movie, with another sky circle: crop those frames again.
         recrop = {indices[k]: e for k, t_s in enumerate(fitted)
                   if np.isfinite(t_s) and (e := epoch_at(t_s)) is not None and _geometry(e) != _geometry(cropped_with[k])}
