@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +21,28 @@ from aurora_sw.times import aware_utc
 
 LABELS = ("yes", "no", "unsure")
 LABEL_COLUMNS = ["path", "time_utc", "night", "label", "labeller", "labelled_at"]
+
+
+def labellable(manifest: pd.DataFrame, *, sun_classes: Sequence[str], moon_classes: Sequence[str]) -> pd.Series:
+    """Which manifest frames may be offered for labelling: under the given sky conditions, and with
+    no flag that makes a frame unusable (a read problem, dark, overexposed, a duplicate).
+
+    Raises
+    ------
+    AuroraSWError
+        An unknown sky class, naming the known ones.
+    """
+    from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
+
+    unknown = sorted(set(sun_classes) - set(SUN_CLASSES)) + sorted(set(moon_classes) - set(MOON_CLASSES))
+    if unknown:
+        raise AuroraSWError(f"unknown sky class(es) {unknown}; sun: {', '.join(SUN_CLASSES)}; moon: {', '.join(MOON_CLASSES)}")
+    ok = manifest["sun_class"].isin(sun_classes) & manifest["moon_class"].isin(moon_classes)
+    if "flags" in manifest:
+        from aurora_sw.camera import FRAME_PROBLEMS  # the flags of frames that must not be used
+
+        ok &= ~manifest["flags"].fillna("").str.contains("|".join((*FRAME_PROBLEMS, "dark", "overexposed", "duplicate")))
+    return ok
 
 
 def sample_for_labelling(
@@ -57,19 +80,10 @@ def sample_for_labelling(
     AuroraSWError
         An unknown sky class, ``per_night`` below 1 or ``max_fraction`` outside (0, 1].
     """
-    from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
-
-    unknown = sorted(set(sun_classes) - set(SUN_CLASSES)) + sorted(set(moon_classes) - set(MOON_CLASSES))
-    if unknown:
-        raise AuroraSWError(f"unknown sky class(es) {unknown}; sun: {', '.join(SUN_CLASSES)}; moon: {', '.join(MOON_CLASSES)}")
+    ok = labellable(manifest, sun_classes=sun_classes, moon_classes=moon_classes)
     if per_night < 1 or not 0 < max_fraction <= 1:
         raise AuroraSWError(f"per_night {per_night}, max_fraction {max_fraction}: need at least 1 frame a night and a fraction in (0, 1]")
     rng = np.random.default_rng(seed)
-    ok = manifest["sun_class"].isin(sun_classes) & manifest["moon_class"].isin(moon_classes)
-    if "flags" in manifest:
-        from aurora_sw.camera import FRAME_PROBLEMS  # the flags of frames that must not be used
-
-        ok &= ~manifest["flags"].fillna("").str.contains("|".join((*FRAME_PROBLEMS, "dark", "overexposed", "duplicate")))
     chosen = []
     for _, night in manifest[ok].groupby("night", sort=True):
         k = min(per_night, int(len(night) * max_fraction))

@@ -40,18 +40,12 @@ def candidate_frames(
     pool: int | None = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """The manifest's frames that may be suggested: usable (no problem, dark, overexposed or
-    duplicate flag), under the given sky conditions, not labelled yet; at most ``pool`` of them
+    """The manifest's frames that may be suggested: those :func:`aurora_sw.labels.labellable`
+    (usable, under the given sky conditions) and not labelled yet; at most ``pool`` of them
     (a uniform draw, so scoring the candidates stays bounded on a large archive)."""
-    from aurora_sw.camera import FRAME_PROBLEMS
-    from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
+    from aurora_sw.labels import labellable
 
-    unknown = sorted(set(sun_classes) - set(SUN_CLASSES)) + sorted(set(moon_classes) - set(MOON_CLASSES))
-    if unknown:
-        raise AuroraSWError(f"unknown sky class(es) {unknown}; sun: {', '.join(SUN_CLASSES)}; moon: {', '.join(MOON_CLASSES)}")
-    ok = manifest["sun_class"].isin(sun_classes) & manifest["moon_class"].isin(moon_classes)
-    ok &= ~manifest["flags"].fillna("").str.contains("|".join((*FRAME_PROBLEMS, "dark", "overexposed", "duplicate")))
-    ok &= ~manifest["path"].isin(set(labelled))
+    ok = labellable(manifest, sun_classes=sun_classes, moon_classes=moon_classes) & ~manifest["path"].isin(set(labelled))
     out = manifest[ok]
     if pool is not None and len(out) > pool:
         out = out.iloc[np.sort(np.random.default_rng(seed).choice(len(out), pool, replace=False))]
