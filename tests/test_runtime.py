@@ -6,7 +6,7 @@ import torch
 
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.model import Checkpoint, create_model
-from aurora_sw.model.runtime import make_runner, resolve_backend
+from aurora_sw.model.runtime import make_runner, resolve_backend, torch_runner
 
 pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
 
@@ -37,6 +37,28 @@ def test_onnx_probabilities_match_torch(confident_ckpt):
     assert np.abs(p_onnx - p_torch).max() < 1e-4
     # a batch of a different size runs on the same session (dynamic batch axis)
     assert np.allclose(make_runner(confident_ckpt, "onnx", "cpu")[0](x[:5]), p_onnx[:5], atol=1e-6)
+
+
+def test_fixed_shape_padding_changes_no_probability(confident_ckpt, monkeypatch):
+    """The GPU path pads a night's short last batch to the largest batch seen (one cuDNN plan per
+    shape); the padded frames' outputs are dropped and the real frames' are unchanged."""
+    seen = []
+    build = Checkpoint.build_model
+
+    def recording_build(self):
+        model = build(self)
+        model.register_forward_pre_hook(lambda _m, args: seen.append(len(args[0])))
+        return model
+
+    monkeypatch.setattr(Checkpoint, "build_model", recording_build)
+    plain = torch_runner(confident_ckpt, torch.device("cpu"), fixed_shape=False)
+    padded = torch_runner(confident_ckpt, torch.device("cpu"), fixed_shape=True)
+    full = plain(X)
+    assert np.abs(padded(X) - full).max() < 1e-5
+    short = padded(X[7:10])  # a batch of 3 after one of 12: run as 12, three outputs returned
+    assert short.shape == (3,) and np.abs(short - full[7:10]).max() < 1e-5
+    plain(X[7:10])
+    assert seen == [12, 12, 12, 3], seen  # plain, padded, padded (3 -> 12), plain (3)
 
 
 def test_auto_picks_onnx_on_cpu_and_runners_are_reused(confident_ckpt):
