@@ -699,8 +699,12 @@ def train(
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(0, "--workers", help="DataLoader worker processes."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Wall-time budget: stop after the epoch that passes it (best.pt is kept)."),
+    task: str = typer.Option("binary", "--task", help="binary (yes/no; class labels count as yes/no) or morphology (the OATH classes arc, diffuse, discrete, cloudy, moon, clear; P(aurora) is the sum of the first three)."),
 ) -> None:
     """Two-stage fine-tuning of the aurora classifier on night-wise splits, every label used, the classes weighed equally.
+
+    --task morphology trains the same network on the sky classes (labels arc/diffuse/discrete/cloudy/
+    moon/clear); its index P(aurora) is the sum of the aurora classes, and evaluate reports each class.
 
     channels_last on any device, bf16 AMP on a GPU when there is one. The checkpoint loads with
     torch.load(weights_only=True) and records the model, input size, normalisation, config,
@@ -716,7 +720,7 @@ def train(
     cfg = TrainConfig(
         model_name=model_name, input_size=input_size, epochs_head=epochs_head, epochs_full=epochs_full, lr_head=lr_head, lr_full=lr_full,
         batch_size=batch_size, seed=seed, num_workers=workers, pretrained=pretrained, weights=str(weights) if weights else None,
-        normalization=normalization, max_train_seconds=max_seconds,
+        normalization=normalization, max_train_seconds=max_seconds, task=task,
     )
     out = out or _layout(None, None).model
     table = read_label_table(labels)

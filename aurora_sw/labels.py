@@ -19,7 +19,11 @@ from aurora_sw.errors import AuroraSWError
 from aurora_sw.locking import writer_lock
 from aurora_sw.times import aware_utc
 
-LABELS = ("yes", "no", "unsure")
+#: OATH's six sky classes (Clausen & Nickisch 2018), the morphology labels; the first three are aurora.
+MORPHOLOGY_CLASSES = ("arc", "diffuse", "discrete", "cloudy", "moon", "clear")
+#: The labels that say "aurora": yes, and the aurora classes.
+AURORA_CLASSES = ("yes", "arc", "diffuse", "discrete")
+LABELS = ("yes", "no", "unsure", *MORPHOLOGY_CLASSES)  # yes/no, or a class (aurora_sw.model.tasks trains on either)
 LABEL_COLUMNS = ["path", "time_utc", "night", "label", "labeller", "labelled_at"]
 
 
@@ -109,7 +113,7 @@ def split_by_night(
     Parameters
     ----------
     labels
-        Rows with ``night`` and ``label`` (``yes``/``no``; ``unsure`` rows are dropped).
+        Rows with ``night`` and ``label`` (``yes``/``no`` or morphology classes; ``unsure`` rows are dropped).
     val_fraction, test_fraction
         Fractions of *nights* for validation and test (at least one night each when > 0).
     balance
@@ -131,7 +135,7 @@ def split_by_night(
         raise AuroraSWError(
             f"val_fraction {val_fraction}, test_fraction {test_fraction}: fractions of nights, each in [0, 1) and together below 1 (e.g. 0.2)"
         )
-    df = labels[labels["label"].isin(["yes", "no"])].copy()
+    df = labels[labels["label"].isin(("yes", "no", *MORPHOLOGY_CLASSES))].copy()
     nights = np.array(sorted(df["night"].unique()))
     if len(nights) < 2:
         raise AuroraSWError(f"need labelled frames from at least 2 nights to split by night, got {len(nights)}")

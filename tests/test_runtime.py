@@ -31,12 +31,12 @@ def confident_ckpt():
 
 def test_onnx_probabilities_match_torch(confident_ckpt):
     x = X
-    p_torch = make_runner(confident_ckpt, "torch", "cpu")[0](x)
-    p_onnx = make_runner(confident_ckpt, "onnx", "cpu")[0](x)
+    p_torch = make_runner(confident_ckpt, "torch", "cpu")[0](x)[:, 1]
+    p_onnx = make_runner(confident_ckpt, "onnx", "cpu")[0](x)[:, 1]
     assert p_torch.std() > 0.1, "the test needs probabilities spread over (0, 1)"
     assert np.abs(p_onnx - p_torch).max() < 1e-4
     # a batch of a different size runs on the same session (dynamic batch axis)
-    assert np.allclose(make_runner(confident_ckpt, "onnx", "cpu")[0](x[:5]), p_onnx[:5], atol=1e-6)
+    assert np.allclose(make_runner(confident_ckpt, "onnx", "cpu")[0](x[:5])[:, 1], p_onnx[:5], atol=1e-6)
 
 
 def test_fixed_shape_padding_changes_no_probability(confident_ckpt, monkeypatch):
@@ -56,7 +56,7 @@ def test_fixed_shape_padding_changes_no_probability(confident_ckpt, monkeypatch)
     full = plain(X)
     assert np.abs(padded(X) - full).max() < 1e-5
     short = padded(X[7:10])  # a batch of 3 after one of 12: run as 12, three outputs returned
-    assert short.shape == (3,) and np.abs(short - full[7:10]).max() < 1e-5
+    assert short.shape == (3, 2) and np.abs(short - full[7:10]).max() < 1e-5
     plain(X[7:10])
     assert seen == [12, 12, 12, 3], seen  # plain, padded, padded (3 -> 12), plain (3)
 

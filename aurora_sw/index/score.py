@@ -17,6 +17,7 @@ from aurora_sw.index.schema import INDEX_NAMES, KEOGRAM_ROWS
 from aurora_sw.model.checkpoint import Checkpoint
 from aurora_sw.model.data import normalize
 from aurora_sw.model.runtime import Backend, default_device, make_runner
+from aurora_sw.model.tasks import aurora_probability
 
 
 
@@ -75,7 +76,9 @@ def score_frames(
     Returns
     -------
     pandas.DataFrame
-        One row per path (same order): ``p_aurora``, :data:`INDEX_NAMES`, ``aurora_area_night``,
+        One row per path (same order): ``p_aurora`` (the sum over the checkpoint's aurora classes),
+        for a morphology checkpoint ``p_<class>`` of each class and ``morphology`` (the likeliest
+        class, "" for an unreadable frame), :data:`INDEX_NAMES`, ``aurora_area_night``,
         ``meridian`` (the frame's north-south strip for the keogram, uint8 ``KEOGRAM_ROWS x 3``,
         :func:`~aurora_sw.index.keogram.meridian_strip`), ``readable``, ``frame_problem`` (a
         :data:`~aurora_sw.camera.FRAME_PROBLEMS` key, "" for a good frame); ``attrs["backend"]`` names
@@ -88,7 +91,7 @@ def score_frames(
     probs, phys, maps, strips, problems = [], [], [], [], []
     bar = tqdm(total=len(paths), desc="scoring", unit="frame", disable=not progress)
     for x, p, ge_map, strip, problem in dl:
-        prob = run(x)
+        prob = run(x).astype(np.float32)
         prob[np.array([bool(r) for r in problem])] = np.nan
         probs.append(prob)
         phys.append(p.numpy())
@@ -98,7 +101,13 @@ def score_frames(
         bar.update(len(x))
     bar.close()
     out = pd.DataFrame(np.concatenate(phys) if phys else np.zeros((0, len(INDEX_NAMES))), columns=list(INDEX_NAMES))
-    out.insert(0, "p_aurora", np.concatenate(probs) if probs else [])
+    class_probs = np.concatenate(probs) if probs else np.zeros((0, len(ckpt.classes)), np.float32)
+    out.insert(0, "p_aurora", aurora_probability(class_probs, ckpt.classes))
+    if len(ckpt.classes) > 2:  # a morphology checkpoint: each class's probability, and the likeliest class
+        for i, c in enumerate(ckpt.classes):
+            out[f"p_{c}"] = class_probs[:, i]
+        top = np.nan_to_num(class_probs, nan=-1.0).argmax(1) if len(class_probs) else np.zeros(0, int)
+        out["morphology"] = np.where(np.isnan(class_probs).any(1), "", np.asarray(ckpt.classes, dtype=object)[top]) if len(class_probs) else []
     out["aurora_area_night"] = area_above_night_background(np.concatenate(maps)) if maps else []
     out["meridian"] = list(np.concatenate(strips)) if strips else []
     out["frame_problem"] = problems

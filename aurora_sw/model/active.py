@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from aurora_sw.errors import AuroraSWError
+from aurora_sw.model.tasks import aurora_probability
 
 __all__ = ["EMBEDDING_DIM", "STRATEGIES", "candidate_frames", "embed_frames", "select_frames"]
 
@@ -86,7 +87,7 @@ def embed_frames(ckpt, paths: Sequence[str], *, batch_size: int = 32, progress: 
         with torch.inference_mode():
             x = torch.stack(batch).to(device).to(memory_format=torch.channels_last)
             pooled = model.forward_head(model.forward_features(x), pre_logits=True)
-            ps.append(torch.softmax(model.get_classifier()(pooled).float(), 1)[:, 1].cpu().numpy())
+            ps.append(aurora_probability(torch.softmax(model.get_classifier()(pooled).float(), 1).cpu().numpy(), ckpt.classes))
             feats.append(pooled.float().cpu().numpy())
     if not ps:
         return np.empty(0), np.empty((0, 0)), readable

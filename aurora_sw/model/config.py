@@ -12,6 +12,8 @@ from aurora_sw.errors import AuroraSWError
 
 #: The timm architecture of the seed study.
 DEFAULT_MODEL = "efficientnet_b1"
+#: The tasks a classifier can be trained for (:data:`aurora_sw.model.tasks.TASKS`).
+TASK_NAMES = ("binary", "morphology")
 #: How frames are normalised before the network (see :func:`aurora_sw.model.data.normalize`).
 NORMALIZATIONS = ("sky_background", "imagenet")
 
@@ -36,6 +38,7 @@ class TrainConfig:
     weights: str | None = None
     max_train_seconds: float | None = None  # stop after this wall time (demo budget), then keep the best
     restarts: int = 1  # fresh runs (new init, half the learning rate) when no epoch passes validation_check
+    task: str = "binary"  # or "morphology" (aurora_sw.model.tasks)
 
     def __post_init__(self) -> None:
         """Refuse settings that would crash deep inside torch or train nothing, naming the setting."""
@@ -51,6 +54,7 @@ class TrainConfig:
             f"normalization={self.normalization!r} (one of {', '.join(NORMALIZATIONS)})" if self.normalization not in NORMALIZATIONS else "",
             f"num_workers={self.num_workers} (0 or more)" if self.num_workers < 0 else "",
             f"restarts={self.restarts} (0 or more)" if self.restarts < 0 else "",
+            f"task={self.task!r} (one of {', '.join(TASK_NAMES)})" if self.task not in TASK_NAMES else "",
             f"max_train_seconds={self.max_train_seconds} (positive)" if self.max_train_seconds is not None and not self.max_train_seconds > 0 else "",
         ]
         problems = [p for p in problems if p]

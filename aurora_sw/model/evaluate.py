@@ -80,6 +80,34 @@ def classification_metrics(y_true: np.ndarray, p: np.ndarray, threshold: float =
     }
 
 
+def morphology_metrics(true: np.ndarray, pred: np.ndarray, classes: tuple[str, ...] | list[str]) -> dict:
+    """Per-class precision, recall, F1 and support, top-1 accuracy and the confusion matrix.
+
+    ``true`` and ``pred`` are class names; rows of the confusion matrix are the true classes and
+    columns the predicted ones, both in ``classes`` order. A class never predicted has precision
+    NaN; one never true, recall NaN (they are undefined, not 0).
+    """
+    true, pred = np.asarray(true, dtype=object), np.asarray(pred, dtype=object)
+    confusion = np.array([[int(((true == t) & (pred == q)).sum()) for q in classes] for t in classes])
+    per_class = {}
+    for i, c in enumerate(classes):
+        tp, predicted, support = confusion[i, i], confusion[:, i].sum(), confusion[i].sum()
+        precision = tp / predicted if predicted else float("nan")
+        recall = tp / support if support else float("nan")
+        f1 = 2 * precision * recall / (precision + recall) if predicted and support and tp else (0.0 if predicted and support else float("nan"))
+        per_class[c] = {"precision": float(precision), "recall": float(recall), "f1": float(f1), "support": int(support)}
+    return {"accuracy": float((true == pred).mean()) if len(true) else float("nan"), "n": int(len(true)), "classes": list(classes),
+            "per_class": per_class, "confusion": confusion.tolist()}
+
+
+def morphology_by_condition(frames: pd.DataFrame) -> pd.DataFrame:
+    """Class accuracy per sun class x moon class: ``frames`` has ``label`` and ``morphology`` (the
+    predicted class), ``sun_class`` and ``moon_class``."""
+    rows = [{"sun_class": sun, "moon_class": moon, "frames": len(g), "class_accuracy": float((g["label"] == g["morphology"]).mean())}
+            for (sun, moon), g in frames.groupby(["sun_class", "moon_class"])]
+    return pd.DataFrame(rows).set_index(["sun_class", "moon_class"])
+
+
 def per_condition_table(frames: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
     """The seed study's table per sun class x moon class.
 

@@ -20,10 +20,10 @@ from aurora_sw.camera import circle_mask, pixel_altaz
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.model.checkpoint import Checkpoint
 from aurora_sw.model.data import normalize, read_frame
+from aurora_sw.model.tasks import aurora_probability
 
 if TYPE_CHECKING:
     import pandas
-from aurora_sw.model.factory import CLASSES
 
 
 MIN_CELLS = 8  # a map coarser than this cannot say where in the sky the network looked
@@ -84,8 +84,8 @@ def gradcam_maps(
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    if target not in CLASSES:
-        raise AuroraSWError(f"target must be one of {CLASSES}, not {target!r}")
+    if target not in ckpt.classes:
+        raise AuroraSWError(f"target must be one of the checkpoint's classes {ckpt.classes}, not {target!r}")
     if batch_size < 1 or (size is not None and size < 1):
         raise AuroraSWError(f"Grad-CAM: batch size {batch_size} and map size {size} must be at least 1")
     model = ckpt.build_model()
@@ -99,8 +99,8 @@ def gradcam_maps(
             raise AuroraSWError(f"{exc}; Grad-CAM needs every frame it is given") from None
         x = torch.stack([normalize(torch.from_numpy(im).permute(2, 0, 1), ckpt.normalization) for im in imgs])
         with torch.no_grad():
-            probs.append(torch.softmax(model(x), 1)[:, 1].numpy())
-        grey = cam(input_tensor=x, targets=[ClassifierOutputTarget(CLASSES.index(target))] * len(imgs))
+            probs.append(aurora_probability(torch.softmax(model(x), 1).numpy(), ckpt.classes))
+        grey = cam(input_tensor=x, targets=[ClassifierOutputTarget(ckpt.classes.index(target))] * len(imgs))
         for im, g in zip(imgs, grey):
             maps.append(cv2.resize(g.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR))
             frames.append(im if im.shape[0] == size else cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA))

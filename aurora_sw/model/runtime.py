@@ -28,7 +28,9 @@ Backend = Literal["auto", "torch", "onnx"]
 ONNX_OPSET = 17
 BACKENDS: tuple[str, ...] = ("auto", "torch", "onnx")
 
-#: A runner maps a float32 batch (N, 3, H, W), normalised, to P(aurora) (N,) as numpy.
+#: A runner maps a float32 batch (N, 3, H, W), normalised, to the class probabilities (N, K) as
+#: numpy, in the checkpoint's class order (:func:`aurora_sw.model.tasks.aurora_probability` sums the
+#: aurora classes).
 Runner = Callable[[torch.Tensor], np.ndarray]
 
 
@@ -77,7 +79,7 @@ def torch_runner(ckpt: Checkpoint, device: torch.device, *, fixed_shape: bool | 
         x = x.to(device, non_blocking=True).to(memory_format=torch.channels_last)
         with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             logits = model(x)
-        return torch.softmax(logits[:n].float(), 1)[:, 1].cpu().numpy()
+        return torch.softmax(logits[:n].float(), 1).cpu().numpy()
 
     return run
 
@@ -154,7 +156,7 @@ def onnx_runner(ckpt: Checkpoint, threads: int | None = None) -> Runner:
 
     def run(x: torch.Tensor) -> np.ndarray:
         logits = session.run(None, {"x": x.float().contiguous().numpy()})[0]
-        return torch.softmax(torch.from_numpy(logits), 1)[:, 1].numpy()
+        return torch.softmax(torch.from_numpy(logits), 1).numpy()
 
     return run
 

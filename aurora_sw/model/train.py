@@ -33,6 +33,7 @@ from aurora_sw.model.data import FrameDataset, train_transform
 from aurora_sw.model.evaluate import roc_auc
 from aurora_sw.model.factory import CLASSES, create_model
 from aurora_sw.model.runtime import default_device
+from aurora_sw.model.tasks import aurora_probability, get_task
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +100,16 @@ def _head_params(model) -> list[str]:
     return [n for n, p in model.named_parameters() if id(p) in ids]
 
 
-def _class_weights(labels: np.ndarray) -> torch.Tensor:
-    """Cross-entropy weights n / (2 n_c): each class counts half, whatever the split's class mix."""
-    counts = np.bincount(labels, minlength=len(CLASSES)).astype(float)
-    return torch.tensor(len(labels) / (len(CLASSES) * np.maximum(counts, 1)), dtype=torch.float32)
+def _class_weights(labels: np.ndarray, n_classes: int = len(CLASSES)) -> torch.Tensor:
+    """Cross-entropy weights n / (K n_c) over the K classes present: each counts alike, whatever the
+    split's class mix (a class absent from the split gets weight 0)."""
+    counts = np.bincount(labels, minlength=n_classes).astype(float)
+    present = max(int((counts > 0).sum()), 1)
+    return torch.tensor(np.where(counts > 0, len(labels) / (present * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
 
 
 def _run_epoch(model, loader, device, class_weight: torch.Tensor, optimizer=None, scheduler=None) -> tuple[float, np.ndarray, np.ndarray]:
-    """One pass; returns the class-weighted mean loss, P(aurora) and the labels."""
+    """One pass; returns the class-weighted mean loss, the class probabilities (N, K) and the labels."""
     train = optimizer is not None
     model.train(train)
     weight = class_weight.to(device)
@@ -128,18 +131,23 @@ def _run_epoch(model, loader, device, class_weight: torch.Tensor, optimizer=None
         batch_weight = float(weight[y].sum())  # the weighted mean's denominator, to average over batches
         loss_sum += loss.item() * batch_weight
         weight_sum += batch_weight
-        probs.append(torch.softmax(logits.float(), 1)[:, 1].detach().cpu().numpy())
+        probs.append(torch.softmax(logits.float(), 1).detach().cpu().numpy())
         ys.append(y.cpu().numpy())
     return loss_sum / max(weight_sum, 1e-12), np.concatenate(probs), np.concatenate(ys)
 
 
 def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True) -> Checkpoint:
-    """Train on ``split`` (rows with ``path``, ``label`` yes/no and ``split`` train/val).
+    """Train on ``split`` (rows with ``path``, ``label`` and ``split`` train/val).
+
+    ``label`` is in the classes of ``config.task`` (:mod:`aurora_sw.model.tasks`: yes/no, or the
+    morphology classes); the checkpoint records them, and P(aurora) is the sum over the aurora
+    classes, so the validation check below and scoring treat both tasks alike.
 
     Stage 1 trains only the classifier head (``epochs_head`` at ``lr_head``) -- useful with
     ImageNet weights; from scratch it is skipped, since a random backbone cannot be frozen
     usefully. Stage 2 trains everything (``epochs_full`` at ``lr_full``). The loss weighs each
-    class by n / (2 n_c), so an unbalanced split trains and validates like a balanced one.
+    class by n / (K n_c) over the K classes present, so an unbalanced split trains and validates like
+    a balanced one.
 
     Every epoch goes through :func:`validation_check` on the val split. The best epoch is the one
     with the lowest validation loss among those that pass; a run in which none passes is started
@@ -165,21 +173,32 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
     train_df, val_df = split[split["split"] == "train"], split[split["split"] == "val"]
     if train_df.empty or val_df.empty:
         raise AuroraSWError("training needs both a 'train' and a 'val' split with labelled frames")
+    task = get_task(config.task)
     for name, part in (("train", train_df), ("val", val_df)):
-        missing = sorted(set(CLASSES) - set(part["label"]))
+        unknown = sorted(set(part["label"]) - set(task.classes))
+        if unknown:
+            raise AuroraSWError(f"the {name} split has labels {unknown} that the {task.name} task does not know ({', '.join(task.classes)})")
+        aurora = task.is_aurora(part["label"])
+        if task.name == "binary":
+            missing = sorted(set(task.classes) - set(part["label"]))
+        else:
+            missing = [] if aurora.any() and not aurora.all() else ["an aurora class" if not aurora.any() else "a no-aurora class"]
         if missing:
             raise AuroraSWError(
-                f"the {name} split has no frames labelled {'/'.join(missing)}: training and its validation check need both classes; "
+                f"the {name} split has no frames labelled {'/'.join(missing)}: training and its validation check need aurora and no aurora; "
                 "label frames of that class on more nights, or change --val-fraction/--seed to split the nights differently"
             )
-    y_of = {c: i for i, c in enumerate(CLASSES)}
+    absent = sorted(set(task.classes) - set(train_df["label"]))
+    if absent:
+        log.warning("no training frame is labelled %s: the %s classifier will not learn %s", "/".join(absent), task.name, "them" if len(absent) > 1 else "it")
+    y_of = {c: i for i, c in enumerate(task.classes)}
     train_y = train_df["label"].map(y_of).to_numpy()
     train_ds = FrameDataset(train_df["path"], train_y, config.input_size, train_transform(config.input_size, config.jitter), cache=True, normalization=config.normalization)
     val_y = val_df["label"].map(y_of).to_numpy()
     val_ds = FrameDataset(val_df["path"], val_y, config.input_size, None, cache=True, normalization=config.normalization)
-    # Each split weighs its own classes: the validation loss is then the mean of the two classes'
+    # Each split weighs its own classes: the validation loss is then the mean of the classes'
     # losses, comparable across nights whatever their share of aurora.
-    class_weights = (_class_weights(train_y), _class_weights(val_y))
+    class_weights = (_class_weights(train_y, len(task.classes)), _class_weights(val_y, len(task.classes)))
     lhash = label_set_hash(list(split["path"]), list(split["label"]))
 
     last_path = out / "last.pt"
@@ -244,12 +263,14 @@ def _train_run(
     gen = torch.Generator().manual_seed(seed)
     train_dl = DataLoader(train_ds, config.batch_size, shuffle=True, generator=gen, num_workers=config.num_workers, drop_last=len(train_ds) > config.batch_size)
     val_dl = DataLoader(val_ds, config.batch_size * 2, num_workers=config.num_workers)
-    val_yes = np.asarray(val_ds.labels) == 1
+    task = get_task(config.task)
+    val_labels = np.asarray(val_ds.labels)
+    val_yes = task.is_aurora(np.asarray(task.classes, dtype=object)[val_labels])
 
     pretrained = config.pretrained or config.weights is not None
     # channels_last on every device: on the CPU too it trains EfficientNet-B1 1.4x (64 px) to 1.6x
     # (240 px) faster than the default layout (2 cores; benchmarks/train_throughput.py, RESULTS.md).
-    model = create_model(config.model_name, pretrained=config.pretrained, weights=config.weights).to(device).to(memory_format=torch.channels_last)
+    model = create_model(config.model_name, pretrained=config.pretrained, weights=config.weights, num_classes=len(task.classes)).to(device).to(memory_format=torch.channels_last)
     stages = ([("head", config.epochs_head, config.lr_head * lr_scale)] if pretrained else []) + [("full", config.epochs_full, config.lr_full * lr_scale)]
     schedule = [(name, lr) for name, n, lr in stages for _ in range(n)]
 
@@ -286,13 +307,19 @@ def _train_run(
         t0 = time.perf_counter()
         tr_loss, _, _ = _run_epoch(model, train_dl, device, class_weights[0], optimizer, scheduler)
         train_fps = len(train_ds) / (time.perf_counter() - t0)
-        va_loss, va_p, _ = _run_epoch(model, val_dl, device, class_weights[1])
+        va_loss, va_probs, _ = _run_epoch(model, val_dl, device, class_weights[1])
+        va_p = aurora_probability(va_probs, task.classes)
         check = validation_check(val_yes, va_p)
         va_acc = float(((va_p >= 0.5) == val_yes).mean())
+        per_class = {}
+        if task.name != "binary":  # the classes' recall on the validation nights, and top-1 accuracy
+            top = va_probs.argmax(1)
+            per_class = {"val_class_accuracy": float((top == val_labels).mean()),
+                         **{f"val_recall_{c}": float((top[val_labels == i] == i).mean()) for i, c in enumerate(task.classes) if (val_labels == i).any()}}
         history.append(dict(
             run=run, epoch=epoch + 1, stage=stage, train_loss=tr_loss, val_loss=va_loss, val_accuracy=va_acc,
             val_balanced_accuracy=check["balanced_accuracy"], val_roc_auc=check["roc_auc"], degenerate=check["degenerate"],
-            problem=check["problem"], train_frames_per_s=train_fps,
+            problem=check["problem"], train_frames_per_s=train_fps, **per_class,
         ))
         bar.set_postfix(loss=f"{tr_loss:.3f}", val_loss=f"{va_loss:.3f}", val_bal_acc=f"{check['balanced_accuracy']:.3f}")
         improved = not check["degenerate"] and va_loss < best_loss
@@ -302,11 +329,12 @@ def _train_run(
             model_name=config.model_name,
             state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             input_size=config.input_size,
+            classes=task.classes,
             normalization=config.normalization,
             train_config={**asdict(config), "device": device.type, "seed_used": config.seed + run, "lr_scale": lr_scale},
             label_hash=lhash,
             metrics={
-                "val_loss": va_loss, "val_accuracy": va_acc, "val_balanced_accuracy": check["balanced_accuracy"], "validation_check": check,
+                "val_loss": va_loss, "val_accuracy": va_acc, "val_balanced_accuracy": check["balanced_accuracy"], "validation_check": check, **per_class,
                 "selection": "lowest validation loss among the epochs that pass validation_check",
                 "best_val_loss": best_loss, "run": run, "restarted_runs": restarted,
                 "degenerate_epochs": [[h.get("run", 0), h["epoch"]] for h in history if h.get("degenerate")], "history": list(history),

@@ -242,15 +242,17 @@ class NightSky:
         q = (k * sigma) ** 2 + width**2
         return (width / np.sqrt(q)) * np.exp(-(d**2) / q)
 
-    def _aurora(self, st: FrameState) -> tuple[np.ndarray, np.ndarray]:
-        """Green and red emission (linear radiance) on the half grid."""
+    def _aurora(self, st: FrameState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Green and red emission (linear radiance) on the half grid, and the green of the diffuse
+        patches alone (part of ``green``; the morphology truth compares it with the arcs')."""
         g = self.half
         a = st.activity
         green = np.zeros(g.alt.shape, np.float32)
         red = np.zeros(g.alt.shape, np.float32)
+        diffuse = np.zeros(g.alt.shape, np.float32)
         strength = 0.6 * max(a - 0.3, 0.0) ** 1.1
         if strength <= 0:
-            return green, red
+            return green, red, diffuse
         u, v, k = self.u, self.v, self.dvdh
         # Quiet arcs sit low in the north; activity pushes them overhead and south.
         v0 = 520.0 - 330.0 * min(a, 2.2) + self.drift + 25 * np.sin(st.minute / 37.0)
@@ -273,8 +275,17 @@ class NightSky:
             red += e * (0.03 + 0.22 * arc["red_frac"]) * self._curtain(d_r, k, width * 3.0, sr)
         if a > 1.0:  # diffuse/patchy aurora equatorward of the arcs
             patch = np.clip((v - (v0 - 400.0)) / -250.0, 0, 1) * self.diffuse_tex
-            green += 0.12 * (a - 1.0) * strength * patch
-        return green, red
+            diffuse = (0.12 * (a - 1.0) * strength * patch).astype(np.float32)
+            green += diffuse
+        return green, red, diffuse
+
+    def folded(self, activity: float) -> bool:
+        """Whether the night's arcs at ``activity`` are discrete, folded forms rather than a quiet
+        arc: a second arc is lit at a fifth of the first's strength or more (activity > 0.9), or the
+        main arc's fold amplitude exceeds 2.5 times its width (per-night parameters; both grow
+        with activity)."""
+        arc = self.arcs[0]
+        return activity > 0.9 or arc["fold_amp"] * (0.6 + 0.4 * activity) > 2.5 * arc["width"] * (1 + 0.5 * activity)
 
     # ----------------------------------------------------------------- stars (full grid)
     def _stars(self, st: FrameState, frame_rng: np.random.Generator) -> np.ndarray:
@@ -313,7 +324,7 @@ class NightSky:
         g = self.half
         sky = self._background(st)
         cloud = self._clouds(st)
-        green, red = self._aurora(st)
+        green, red, diffuse = self._aurora(st)
         aur = green[..., None] * GREEN + red[..., None] * RED
         if st.activity > 1.5:
             aur += (0.15 * (st.activity - 1.5) * green)[..., None] * BLUE_N2
@@ -354,10 +365,33 @@ class NightSky:
         lift = 255.0 * (np.clip(base + aur_att, 0, 1) ** (1 / 2.2) - base ** (1 / 2.2))
         vis = (lift >= 8.0) & g.inside
         area = float(vis.sum() / g.inside.sum())
+        cloud_cover = float(cloud[g.inside].mean())
+        visible = area >= 0.004
+        diffuse_area = 0.0
+        if visible and diffuse.any():
+            d_att = (diffuse[..., None] * GREEN * trans)[..., 1] * (~trees[..., 0])
+            d_lift = 255.0 * (np.clip(base + d_att, 0, 1) ** (1 / 2.2) - base ** (1 / 2.2))
+            diffuse_area = float(((d_lift >= 8.0) & g.inside).sum() / g.inside.sum())
         truth = {
-            "aurora_visible": bool(area >= 0.004),
+            "aurora_visible": bool(visible),
             "aurora_area": area,
             "aurora_peak_dn": float(lift.max()),
-            "cloud_cover": float(cloud[g.inside].mean()),
+            "cloud_cover": cloud_cover,
+            "morphology": morphology_class(visible, diffuse_area / max(area, 1e-9), self.folded(st.activity), cloud_cover, st.moon_alt, st.moon_illum),
         }
         return frame, truth
+
+
+def morphology_class(visible: bool, diffuse_share: float, folded: bool, cloud_cover: float, moon_alt: float, moon_illum: float) -> str:
+    """The frame's OATH-style class (:data:`aurora_sw.model.tasks.MORPHOLOGY_CLASSES`).
+
+    Aurora first: ``diffuse`` when the diffuse patches alone make at least a quarter of the visible
+    aurora's area (``diffuse_share``), else ``discrete`` for folded or multiple arcs, else ``arc``. Without
+    visible aurora: ``cloudy`` at a mean cloud opacity of 0.4 or more, ``moon`` with the Moon up and
+    at least 30 % lit, else ``clear`` (twilight included: OATH has no twilight class).
+    """
+    if visible:
+        return "diffuse" if diffuse_share >= 0.25 else "discrete" if folded else "arc"
+    if cloud_cover >= 0.4:
+        return "cloudy"
+    return "moon" if moon_alt > 0 and moon_illum >= 0.3 else "clear"

@@ -48,11 +48,16 @@ class EvaluationResult:
         The same after HMM smoothing over each night (empty when frames carry no night).
     out
         Folder with ``metrics.json``, ``per_condition.csv``, ``predictions.csv`` and the plots.
+    morphology
+        For a morphology checkpoint and frames labelled with classes:
+        :func:`aurora_sw.model.evaluate.morphology_metrics` (per-class precision/recall, confusion
+        matrix), also in ``morphology.json``, ``confusion.csv`` and ``morphology_by_condition.csv``.
     """
 
     metrics: dict[str, Any]
     metrics_smoothed: dict[str, Any] = field(default_factory=dict)
     out: Path | None = None
+    morphology: dict[str, Any] = field(default_factory=dict)
 
     @property
     def accuracy(self) -> float:
@@ -69,6 +74,10 @@ class EvaluationResult:
                 f"F1 {m['f1']:.3f}, ROC-AUC {m['roc_auc']:.3f}, ECE {m['ece']:.3f}")
         if self.metrics_smoothed:
             text += f"; with HMM smoothing over each night {self.accuracy_smoothed:.3f}"
+        if self.morphology:
+            mm = self.morphology
+            recalls = ", ".join(f"{c} {v['recall']:.2f}" for c, v in mm["per_class"].items() if v["support"])
+            text += f"\nmorphology, {mm['n']} frames: class accuracy {mm['accuracy']:.3f}; recall {recalls}"
         return text + (f" -> {self.out}" if self.out else "")
 
 
@@ -137,11 +146,18 @@ def evaluate(
     """
     from aurora_sw.model.evaluate import write_report
 
+    from aurora_sw.labels import MORPHOLOGY_CLASSES
+    from aurora_sw.model.tasks import binary_label
+
     frames = frames.reset_index(drop=True)
-    if "p_aurora" not in frames:
+    classes = frames["label"].where(frames["label"].isin(MORPHOLOGY_CLASSES))  # class labels, NaN where yes/no
+    frames = frames.assign(label=[binary_label(v) if v in MORPHOLOGY_CLASSES else v for v in frames["label"]])
+    by_class = len(checkpoint.classes) > 2 and classes.notna().any()
+    if "p_aurora" not in frames or (by_class and "morphology" not in frames):
         from aurora_sw.index.score import score_frames
 
-        frames = frames.assign(p_aurora=score_frames(list(frames["path"]), checkpoint, progress=progress)["p_aurora"].to_numpy())
+        scored = score_frames(list(frames["path"]), checkpoint, progress=progress)
+        frames = frames.assign(p_aurora=scored["p_aurora"].to_numpy(), **({"morphology": scored["morphology"].to_numpy()} if by_class else {}))
     if "sun_class" not in frames or "moon_class" not in frames:
         from aurora_sw.catalog import load_catalog
         from aurora_sw.sky import sky_conditions
@@ -159,4 +175,20 @@ def evaluate(
     out = Path(out)
     metrics = write_report(frames, out, checkpoint.threshold)
     labelled = frames[frames["label"].isin(["yes", "no"])]
-    return EvaluationResult(metrics=metrics, metrics_smoothed=_smoothed_metrics(labelled, checkpoint.threshold), out=out)
+    morphology = _morphology_report(frames.assign(label=classes), checkpoint.classes, out) if by_class else {}
+    return EvaluationResult(metrics=metrics, metrics_smoothed=_smoothed_metrics(labelled, checkpoint.threshold), out=out, morphology=morphology)
+
+
+def _morphology_report(frames: pd.DataFrame, classes: tuple[str, ...], out: Path) -> dict[str, Any]:
+    """Per-class metrics of the frames labelled with a class and scored: ``morphology.json``,
+    ``confusion.csv`` (rows true, columns predicted) and ``morphology_by_condition.csv``."""
+    import json
+
+    from aurora_sw.model.evaluate import morphology_by_condition, morphology_metrics
+
+    known = frames[frames["label"].notna() & (frames["morphology"] != "")]
+    mm = morphology_metrics(known["label"].to_numpy(), known["morphology"].to_numpy(), classes)
+    (out / "morphology.json").write_text(json.dumps(mm, indent=2))
+    pd.DataFrame(mm["confusion"], index=pd.Index(classes, name="true"), columns=list(classes)).to_csv(out / "confusion.csv")
+    morphology_by_condition(known).to_csv(out / "morphology_by_condition.csv")
+    return mm

@@ -69,7 +69,8 @@ def train(
     Parameters
     ----------
     labels
-        Label table (``path``, ``night``, ``label`` yes/no/unsure, ``time_utc``).
+        Label table (``path``, ``night``, ``label``, ``time_utc``): yes/no/unsure or morphology
+        classes; :func:`aurora_sw.model.tasks.task_labels` keeps those of ``config.task``.
     out
         Folder for ``last.pt`` (every epoch), ``best.pt`` and ``split.parquet``.
     config
@@ -82,12 +83,17 @@ def train(
         Continue from ``out/last.pt`` (same labels only).
     """
     from aurora_sw.labels import split_by_night, split_report
+    from aurora_sw.model.tasks import get_task, task_labels
     from aurora_sw.model.train import train_classifier
 
     out = Path(out)
     if resume and not (out / "last.pt").exists():
         raise AuroraSWError(f"{out}: nothing to resume (no last.pt); drop --resume to start a new run")
-    split = split_by_night(labels, val_fraction=val_fraction, seed=config.seed, balance=balance)
+    task = get_task(config.task)
+    usable = task_labels(labels, task)
+    if len(usable) < len(labels[labels["label"] != "unsure"]):
+        log.info("%d of %d labels are not %s classes and are left out", len(labels[labels["label"] != "unsure"]) - len(usable), len(labels), task.name)
+    split = split_by_night(usable, val_fraction=val_fraction, seed=config.seed, balance=balance)
     log.debug("label split (nights and frames per class):\n%s", split_report(split).to_string())
     best = train_classifier(split, config, out, resume=resume, progress=progress)
     # Written with the checkpoint, not before: a run that fails leaves the split of the best.pt beside it.
