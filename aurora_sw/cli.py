@@ -113,7 +113,7 @@ def demo(
     recovered_lag_min, lag_ci_min, classifier_accuracy, forecast and n_frames_scored.
     """
     from aurora_sw.analysis.lag import format_global_p
-    from aurora_sw.demo import DemoConfig, run_demo
+    from aurora_sw.demo import DemoConfig, morphology_line, run_demo
 
     _quiet_libraries()
     overrides = {"seed": seed, "delay_min": delay}
@@ -128,6 +128,8 @@ def demo(
     typer.echo(f"  frames scored          {s['n_frames_scored']}")
     typer.echo(f"  classifier accuracy    {s['classifier_accuracy']:.3f} on held-out nights {', '.join(s['classifier_heldout_nights'])} ({s['classifier_weights']})")
     typer.echo(f"  with HMM smoothing     {s['classifier_accuracy_smoothed']:.3f} (temporal context over each night)")
+    if s.get("morphology"):
+        typer.echo(f"  morphology (6 classes) {morphology_line(s['morphology'])}")
     typer.echo(f"  planted lag            {s['planted_lag_min']:.0f} min")
     typer.echo(f"  recovered lag          {s['recovered_lag_min']:.0f} min (95% CI {lo:.0f} .. {hi:.0f}), r = {s['peak_r']:.3f}")
     if s["peak_lag_ci_unbounded"]:
@@ -760,7 +762,7 @@ def gradcam(
     frames: list[Path] = typer.Argument(..., help="Frames (JPEG/PNG) or folders of them."),
     model: Path = typer.Option(..., "--model", help="Checkpoint (best.pt)."),
     out: Path = typer.Option(Path("gradcam"), "--out", help="Folder for overlays, raw maps (.npy) and cam_stats.csv."),
-    target: str = typer.Option("yes", "--target", help="Class to explain: yes or no."),
+    target: Optional[str] = typer.Option(None, "--target", help="Class to explain (a class of the model: yes/no, or a sky class); default: aurora (yes, or each frame's likeliest aurora class)."),
     layer: Optional[str] = typer.Option(None, "--layer", help="Module name (default: the last conv, conv_head)."),
     size: int = typer.Option(360, "--size", help="Overlay size in pixels."),
     batch_size: int = typer.Option(16, "--batch-size"),
@@ -781,7 +783,7 @@ def gradcam(
         raise AuroraSWError(f"two frames are named {dup}: their maps would overwrite each other in --out; give them separately")
     ckpt = load_checkpoint(model)
     table = write_gradcam(paths, ckpt, _output_dir(out), target=target, layer=layer, size=size, batch_size=batch_size)
-    typer.echo(f"{len(table)} Grad-CAM maps ({target}) -> {out}")
+    typer.echo(f"{len(table)} Grad-CAM maps ({target or 'aurora'}) -> {out}")
 
 
 @app.command()

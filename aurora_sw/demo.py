@@ -47,12 +47,68 @@ class DemoConfig:
     max_train_seconds: float | None = None  # a fixed number of epochs: the demo's numbers must not depend on machine load
     lags: tuple[int, int] = (-120, 240)  # the correlate workflow's default range, as every face's
     forecast_leads: tuple[int, ...] = DEFAULT_LEADS  # the forecast workflow's default leads
+    morphology_epochs: int = 22  # the morphology classifier's epochs (0: no morphology stage)
     extra: dict = field(default_factory=dict)
 
     @classmethod
     def quick(cls, **overrides) -> "DemoConfig":
-        base = dict(nights=4, frame_size=360, label_per_night=200, epochs=16, forecast_leads=(60,))
+        base = dict(nights=4, frame_size=360, label_per_night=200, epochs=16, forecast_leads=(60,), morphology_epochs=0)
         return cls(**{**base, **overrides})
+
+
+def morphology_stage(layout: ProjectLayout, sample: pd.DataFrame, truth: pd.DataFrame, held: pd.DataFrame, catalog: Catalog,
+                     config: DemoConfig, *, progress: bool = True) -> dict:
+    """The demo's morphology classifier: the binary run's labelled frames labelled with their sky
+    class (the synthetic truth's ``morphology``), trained the same way (``train --task morphology``)
+    into ``model/morphology/`` and evaluated on every frame of the held-out nights.
+
+    Returns the summary entry: class accuracy, per-class recall and support, P(aurora) accuracy
+    (the sum of the aurora classes), or ``problem`` when no epoch passed the validation check.
+    """
+    from aurora_sw.errors import AuroraSWError
+    from aurora_sw.model.config import TrainConfig
+    from aurora_sw.workflows.evaluate import evaluate
+    from aurora_sw.workflows.train import train
+
+    labels = sample.assign(label=truth.loc[sample["path"], "morphology"].to_numpy())
+    cfg = TrainConfig(input_size=config.input_size, epochs_head=0, epochs_full=config.morphology_epochs, lr_full=config.lr, batch_size=32,
+                      seed=config.seed, task="morphology")
+    out = layout.model / "morphology"
+    try:
+        trained = train(labels, out, cfg, val_fraction=0.34, progress=progress)
+    except AuroraSWError as exc:
+        log.warning("morphology classifier: %s", exc)
+        return {"problem": str(exc), "label_counts": {k: int(v) for k, v in labels["label"].value_counts().items()}}
+    val_nights = sorted(trained.split.loc[trained.split["split"] == "val", "night"].unique())
+    held = held[held["night"].isin(val_nights)]  # only nights the morphology model never trained on
+    if held.empty:
+        return {"problem": f"its validation nights {val_nights} are not the binary run's held-out nights", "label_counts": {}}
+    frames = held.drop(columns=["p_aurora"], errors="ignore").assign(label=truth.loc[held["path"], "morphology"].to_numpy())
+    ev = evaluate(frames, trained.checkpoint, out / "heldout", catalog=catalog, progress=progress)
+    mm = ev.morphology
+    return {
+        "class_accuracy": round(mm["accuracy"], 4),
+        "aurora_accuracy": round(ev.metrics["accuracy"], 4),
+        "per_class": {c: {"recall": _rounded(v["recall"]), "precision": _rounded(v["precision"]), "support": v["support"]}
+                      for c, v in mm["per_class"].items()},
+        "heldout_nights": val_nights,
+        "label_counts": {k: int(v) for k, v in trained.split["label"].value_counts().items()},
+        "n": mm["n"],
+    }
+
+
+def _rounded(x: float) -> float | None:
+    """``x`` to 4 decimals; ``None`` (JSON null) where undefined (a class never seen or never predicted)."""
+    return None if x != x else round(x, 4)
+
+
+def morphology_line(entry: dict) -> str:
+    """The morphology stage's summary entry in one line (the demo's printout)."""
+    if "problem" in entry:
+        return f"no usable classifier: {entry['problem']}"
+    recalls = ", ".join(f"{c} {v['recall']:.2f} (n={v['support']})" for c, v in entry["per_class"].items() if v["support"])
+    return (f"class accuracy {entry['class_accuracy']:.3f}, aurora yes/no from its classes {entry['aurora_accuracy']:.3f} on held-out nights "
+            f"{', '.join(entry['heldout_nights'])}; recall {recalls}")
 
 
 def _stage(timings: dict, name: str, t0: float) -> float:
@@ -184,6 +240,11 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
     forecast = forecast_stage(layout, index, syn, catalog, cfg)
     t = _stage(timings, "forecast", t)
 
+    morphology = None
+    if cfg.morphology_epochs > 0:
+        morphology = morphology_stage(layout, sample, truth, held, catalog, cfg, progress=progress)
+        t = _stage(timings, "morphology", t)
+
     summary = {
         "planted_lag_min": syn.planted_delay_min,
         "recovered_lag_min": lag.attrs["peak_lag_min"],
@@ -207,6 +268,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, catalog: Catalog
         "classifier_weights": "from scratch (offline: no ImageNet weights)",
         "classifier_validation_check": ckpt.metrics["validation_check"],
         "classifier_restarted_runs": ckpt.metrics["restarted_runs"],
+        "morphology": morphology,
         "label_counts": {k: int(v) for k, v in split["label"].value_counts().items()},
         "n_frames_scored": scoring["frames"],
         "n_frames_unreadable": scoring["unreadable"],

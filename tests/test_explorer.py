@@ -156,6 +156,25 @@ def test_labelling_saves_each_key_and_undoes(demo_run, monkeypatch, tmp_path):
     store.unlink()
 
 
+def test_labelling_with_sky_classes(demo_run, monkeypatch):
+    """The sky-class scheme: one button per OATH class (and unsure), each saving its class."""
+    out, _ = demo_run
+    store = Path(out) / "explorer_class_labels.parquet"
+    store.unlink(missing_ok=True)
+    try:
+        at = app_for(out, monkeypatch, "Labelling")
+        at.text_input(key="store").set_value(store.name).run()
+        at.radio(key="label_scheme").set_value("sky classes").run()
+        assert not at.exception
+        assert {f"label_{c}" for c in ("arc", "diffuse", "discrete", "cloudy", "moon", "clear", "unsure")} <= buttons(at)
+        assert "label_yes" not in buttons(at)
+        at.button(key="label_discrete").click().run()
+        at.button(key="label_cloudy").click().run()
+        assert list(pd.read_parquet(store)["label"]) == ["discrete", "cloudy"]
+    finally:
+        store.unlink(missing_ok=True)
+
+
 def test_labelling_a_suggested_list_in_its_order(demo_run, monkeypatch):
     """The Labelling page's suggested mode: the frames of `label suggest`'s CSV in the order chosen, with why;
     a file that is not such a list is one error line and no button."""

@@ -142,3 +142,48 @@ def test_training_refuses_a_split_without_no_aurora(tmp_path):
         train_classifier(split, TrainConfig(task="morphology", input_size=32), tmp_path)
     with pytest.raises(AuroraSWError, match=r"labels \['yes'\] that the morphology task does not know"):
         train_classifier(split.assign(label=["yes", "clear", "arc", "clear"]), TrainConfig(task="morphology", input_size=32), tmp_path)
+
+
+def test_the_index_of_a_morphology_model_holds_its_classes(small_archive, tmp_path):
+    """Scored with a morphology model, the store holds ``morphology`` (CF flag_values/meanings) and
+    each class's probability beside p_aurora (their aurora sum), checksummed like every variable;
+    a truncated frame is no_frame/NaN; Grad-CAM explains each frame's likeliest aurora class."""
+    import shutil
+
+    from aurora_sw.index.pipeline import score_archive
+    from aurora_sw.index.schema import NO_FRAME, class_names
+    from aurora_sw.index.store import check_index, open_index
+    from aurora_sw.ingest import ingest
+    from aurora_sw.model import Checkpoint, create_model
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for f in sorted((small_archive.frames_dir / small_archive.nights[1]).iterdir())[::25]:
+        shutil.copy(f, frames / f.name)
+    cut = sorted(frames.iterdir())[5]
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    ingest([frames], tmp_path / "arch", progress=False)
+    torch.manual_seed(1)
+    model = create_model("efficientnet_b0", num_classes=6).eval()
+    with torch.no_grad():
+        model.get_classifier().weight.normal_(0, 0.5)
+    ckpt = Checkpoint("efficientnet_b0", model.state_dict(), 48, classes=MORPHOLOGY_CLASSES)
+    score_archive(tmp_path / "arch", ckpt, tmp_path / "index.zarr", progress=False, cam=True)
+    ds = open_index(tmp_path / "index.zarr").load()
+    assert ds["morphology"].attrs["flag_meanings"] == "no_frame arc diffuse discrete cloudy moon clear"
+    assert ds["morphology"].attrs["flag_values"] == [NO_FRAME, 0, 1, 2, 3, 4, 5] and ds["p_moon"].attrs["units"] == "1"
+    seen = np.isfinite(ds["p_arc"].values)
+    assert seen.sum() == len(list(frames.iterdir())) - 1  # the truncated frame has no probability
+    aurora_sum = ds["p_arc"] + ds["p_diffuse"] + ds["p_discrete"]
+    assert np.allclose(ds["p_aurora"].values[seen], aurora_sum.values[seen], atol=1e-5)
+    names = class_names(ds["morphology"])
+    probs = np.stack([ds[f"p_{c}"].values[seen] for c in MORPHOLOGY_CLASSES], 1)
+    assert list(names[seen]) == [MORPHOLOGY_CLASSES[i] for i in probs.argmax(1)]
+    assert (ds["morphology"].values[~seen] == NO_FRAME).all()
+    assert set(check_index(tmp_path / "index.zarr")["status"]) == {"ok"}
+    from aurora_sw.workflows.query import query
+
+    table = query(tmp_path / "index.zarr", variables=["p_aurora", "morphology", "p_discrete"]).to_frame()
+    assert len(table) == seen.sum() and set(table["morphology"]) <= set(MORPHOLOGY_CLASSES)
+    above = seen & (ds["p_aurora"].values >= 0.5)
+    assert above.any() and np.isfinite(ds["cam_fraction_above_0_5"].values[above]).all()

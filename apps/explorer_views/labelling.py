@@ -1,7 +1,9 @@
-"""Labelling: yes / no / unsure over a date-aware sample, or over the list `aurora-sw label suggest`
-wrote (the frames the model is least sure of, or that cover what is not labelled yet, in the order
-chosen, each with its p and why), saved to the label store at every key press, with progress and
-undo. Keys: Y yes, N no, U unsure, Z undo (R and C are Streamlit's).
+"""Labelling: yes / no / unsure, or the sky classes (OATH: arc, diffuse, discrete, cloudy, moon,
+clear; they train `aurora-sw train --task morphology`, and count as yes/no for the binary task),
+over a date-aware sample or over the list `aurora-sw label suggest` wrote (the frames the model is
+least sure of, or that cover what is not labelled yet, in the order chosen, each with its p and
+why), saved to the label store at every key press, with progress and undo. Keys: Y yes, N no,
+U unsure; A arc, D diffuse, S discrete, L cloudy, M moon, E clear; Z undo (R and C are Streamlit's).
 
 Everything that can be refused (the store path, the next frame) is checked before any button that
 writes is drawn: a refusal stops the page with one error line, so no frame is labelled unseen.
@@ -15,12 +17,14 @@ import pandas as pd
 import streamlit as st
 
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.labels import LabelStore, sample_for_labelling
+from aurora_sw.labels import MORPHOLOGY_CLASSES, LabelStore, sample_for_labelling
 from aurora_sw.workflows.suggest import SUGGESTED_COLUMNS
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 from explorer_views.data import DataRoot
 
 KEYS = {"yes": "Y", "no": "N", "unsure": "U"}
+CLASS_KEYS = {**dict(zip(MORPHOLOGY_CLASSES, ("A", "D", "S", "L", "M", "E"))), "unsure": "U"}
+SCHEMES = {"yes / no": KEYS, "sky classes": CLASS_KEYS}
 # What LabelStore.add writes and split_by_night reads; a manifest has the first three, not label.
 STORE_COLUMNS = ("path", "time_utc", "night", "label")
 
@@ -80,6 +84,8 @@ def render(data: DataRoot) -> None:
         st.info(f"No {data.layout.manifest.relative_to(data.root)} under the data root: run `aurora-sw ingest ... --out {data.layout.archive}` first.")
         return
     suggested = st.radio("frames to label", ["date-aware sample", "suggested list"], horizontal=True, key="label_source") == "suggested list"
+    keys = SCHEMES[st.radio("labels", list(SCHEMES), horizontal=True, key="label_scheme",
+                            help="sky classes: what kind of sky (OATH's six classes), for `aurora-sw train --task morphology`")]
     c1, c2, c3, c4 = st.columns([2, 1, 2, 2])
     store_name = c1.text_input("label store (under the data root)", data.layout.outputs.labels, key="store")
     if suggested:
@@ -100,8 +106,8 @@ def render(data: DataRoot) -> None:
 
     st.progress(float(done.mean()), text=f"{int(done.sum())} of {len(sample)} {'suggested' if suggested else 'sampled'} frames labelled ({len(store)} in {store_name})")
     undo: list[tuple[str, str | None]] = st.session_state.setdefault(f"undo:{store_path}", [])  # undo acts on its own store only
-    b = st.columns(4)
-    if b[3].button("undo (Z)", shortcut="Z", disabled=not undo, key="undo_button"):
+    b = st.columns(len(keys) + 1)
+    if b[-1].button("undo (Z)", shortcut="Z", disabled=not undo, key="undo_button"):
         path, previous = undo.pop()
         if previous is None:
             store.remove([path])
@@ -109,11 +115,12 @@ def render(data: DataRoot) -> None:
             store.add(sample[sample["path"].astype(str) == path].assign(label=previous))
         st.rerun()
     if frame is None:
-        st.success(f"Every {'suggested' if suggested else 'sampled'} frame is labelled. Train with: aurora-sw train --labels {store_path}"
+        task = " --task morphology" if keys is CLASS_KEYS else ""
+        st.success(f"Every {'suggested' if suggested else 'sampled'} frame is labelled. Train with: aurora-sw train --labels {store_path}{task}"
                    + (" (then `aurora-sw label suggest` again with the new model)" if suggested else ""))
         return
     row = todo.iloc[0]
-    for col, (label, key) in zip(b, KEYS.items()):
+    for col, (label, key) in zip(b, keys.items()):
         if col.button(f"{label} ({key})", shortcut=key, key=f"label_{label}", type="primary" if label == "yes" else "secondary"):
             undo.append((str(row["path"]), store.label_of(str(row["path"]))))
             store.add(todo.iloc[[0]].assign(label=label), labeller="explorer")

@@ -134,6 +134,7 @@ def score_archive(
         "model_sha256": ckpt.sha256,
         "model_name": ckpt.model_name,
         "model_input_size": ckpt.input_size,
+        "model_classes": " ".join(ckpt.classes),  # a morphology model's store holds its classes too (schema.morphology_variables)
         "archive": str(Path(archive).resolve()),
         "catalog": str(Path(catalog_path).resolve()) if catalog_path else "",  # absolute: readers may run elsewhere
         "inference_backend": resolve_backend(backend, default_device()),

@@ -30,7 +30,8 @@ from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 __all__ = [
     "AREA_THRESHOLD_DN", "CLASS_VARIABLES", "FLAG_BITS", "GEOMAGNETIC", "GEOMETRY", "GRADCAM", "INDEX_NAMES", "KEOGRAM", "KEOGRAM_GROUP", "KEOGRAM_ROWS",
     "MERIDIAN_ANGLE_ATTRS", "MINUTES_PER_NIGHT", "NIGHT_AREA", "NIGHT_AREA_FLOOR_DN", "NIGHT_AREA_SIGMAS", "NIGHT_START_UTC_HOUR", "NO_FRAME", "PHYSICAL",
-    "VARIABLES", "Variable", "class_codes", "class_names", "flags_to_bits", "night_grid", "night_of", "night_start_hour", "night_window",
+    "VARIABLES", "Variable", "class_codes", "class_names", "flags_to_bits", "morphology_variables", "night_grid", "night_of", "night_start_hour",
+    "night_window", "store_classes",
 ]
 
 
@@ -107,7 +108,7 @@ NIGHT_AREA = {
 # Where the classifier looked (aurora_sw.model.gradcam.cam_statistics returns these keys); NaN
 # unless scored with Grad-CAM, and for frames below the threshold.
 GRADCAM = {
-    "cam_fraction_above_0_5": Variable("float64", "fraction of the sky circle where the Grad-CAM map of class 'yes' exceeds 0.5", "1"),
+    "cam_fraction_above_0_5": Variable("float64", "fraction of the sky circle where the Grad-CAM map of aurora (class 'yes', or a morphology model's likeliest aurora class) exceeds 0.5", "1"),
     "cam_centroid_elevation": Variable("float64", "elevation of the Grad-CAM map's weighted centroid", "degree"),
     "cam_centroid_azimuth": Variable("float64", "azimuth (east of north) of the Grad-CAM map's weighted centroid", "degree"),
 }
@@ -137,6 +138,23 @@ def _class_variable(long_name: str, classes: tuple[str, ...]) -> Variable:
 
 
 CLASS_VARIABLES = {"sun_class": SUN_CLASSES, "moon_class": MOON_CLASSES}  # code i = classes[i], NO_FRAME = no frame
+
+
+def morphology_variables(classes: tuple[str, ...]) -> dict[str, Variable]:
+    """The variables a store scored by a morphology classifier holds beside :data:`VARIABLES`:
+    ``morphology`` (the likeliest class, CF flag_values/flag_meanings, :data:`NO_FRAME` where no
+    frame) and ``p_<class>`` for each class. A binary model's store has none of them."""
+    return {
+        "morphology": _class_variable("likeliest sky class (classifier; OATH classes)", tuple(classes)),
+        **{f"p_{c}": Variable("float64", f"classifier probability of the sky class '{c}'", "1") for c in classes},
+    }
+
+
+def store_classes(attrs: dict) -> tuple[str, ...] | None:
+    """The sky classes a store's classifier told apart (its ``model_classes``), or ``None`` for a
+    binary (yes/no) model's store and for stores written before classes were recorded."""
+    classes = tuple(str(attrs.get("model_classes", "")).split())
+    return classes if len(classes) > 2 else None
 
 VARIABLES: dict[str, Variable] = {
     "p_aurora": Variable("float64", "classifier probability of visible aurora", "1"),

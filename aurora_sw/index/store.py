@@ -29,7 +29,7 @@ from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.keogram import keogram_array, meridian_angles
 from aurora_sw.index.schema import (
     CLASS_VARIABLES, GEOMETRY, GRADCAM, INDEX_NAMES, KEOGRAM, KEOGRAM_GROUP, KEOGRAM_ROWS, MERIDIAN_ANGLE_ATTRS, MINUTES_PER_NIGHT,
-    NIGHT_AREA, NO_FRAME, VARIABLES, class_codes, flags_to_bits, night_grid, night_start_hour, night_window,
+    NIGHT_AREA, NO_FRAME, VARIABLES, class_codes, flags_to_bits, morphology_variables, night_grid, night_start_hour, night_window, store_classes,
 )
 from aurora_sw.times import naive_utc
 
@@ -63,6 +63,7 @@ def build_index(
     attrs: dict | None = None,
     freq: str = "1min",
     grid: pd.DatetimeIndex | None = None,
+    classes: tuple[str, ...] | None = None,
 ) -> xr.Dataset:
     """Assemble the index from scored manifest rows.
 
@@ -77,6 +78,10 @@ def build_index(
         Provenance to store (model hash, catalog path, ...).
     grid
         The time axis to put the rows on (UTC, naive); default: the frames' own span.
+    classes
+        A morphology classifier's classes: the index also holds
+        :func:`~aurora_sw.index.schema.morphology_variables` (from the frames' ``morphology`` and
+        ``p_<class>`` columns; no frame, or none of those columns: NO_FRAME and NaN).
 
     Returns
     -------
@@ -100,7 +105,12 @@ def build_index(
         "night": pd.to_datetime(df["night"]).to_numpy(),
         "flags": flags_to_bits(df["flags"]),
     }
-    data = {name: ("time", np.asarray(values[name]).astype(var.dtype), var.attrs) for name, var in VARIABLES.items()}
+    variables = dict(VARIABLES)
+    if classes:
+        variables.update(morphology_variables(classes))
+        values["morphology"] = class_codes(df["morphology"] if "morphology" in df else pd.Series("", index=df.index), classes)
+        values.update({f"p_{c}": df[f"p_{c}"].to_numpy(float) if f"p_{c}" in df else np.full(len(df), np.nan) for c in classes})
+    data = {name: ("time", np.asarray(values[name]).astype(var.dtype), var.attrs) for name, var in variables.items()}
     data["aurora"][2]["threshold"] = threshold
     ds = xr.Dataset(data, coords={"time": ("time", grid.to_numpy(), {"long_name": "time (UTC)", "standard_name": "time"})})
     ds.attrs.update(
@@ -133,7 +143,7 @@ def init_store(path: str | os.PathLike, first_night: str, last_night: str, thres
     attrs = {**attrs, "night_start_utc_hour": night_start_hour(attrs)}
     grid = night_grid(first_night, last_night, start_hour=attrs["night_start_utc_hour"])
     empty = pd.DataFrame(columns=["time_utc", "night", "flags", "p_aurora", "sun_class", "moon_class", *INDEX_NAMES, *NIGHT_AREA, *GEOMETRY])
-    ds = build_index(empty, threshold, attrs, grid=grid)
+    ds = build_index(empty, threshold, attrs, grid=grid, classes=store_classes(attrs))
     checked = [*(v for v in ds.data_vars if ds[v].dims == ("time",)), KEOGRAM_GROUP]
     nights = pd.date_range(first_night, last_night, freq="D")
     ds["night_done"] = ("night_slot", np.zeros(len(nights), np.int8), {"long_name": "night region complete (1) or not (0)"})
@@ -205,7 +215,7 @@ def write_night(path: str | os.PathLike, night: str, frames: pd.DataFrame) -> No
     region = _night_region(slot)
     grid = pd.DatetimeIndex(store["time"].values[region])
     threshold = float(store["aurora"].attrs["threshold"])
-    ds = build_index(frames, threshold, grid=grid)
+    ds = build_index(frames, threshold, grid=grid, classes=store_classes(store.attrs) if "morphology" in store else None)
     _mark(path, slot, done=False)  # a night being replaced is hidden until complete again
     ds = ds.drop_vars("time")
     for name in ds.data_vars:  # the store holds the attributes; a region write carries data only

@@ -18,6 +18,7 @@ import torch
 
 from aurora_sw.camera import circle_mask, pixel_altaz
 from aurora_sw.errors import AuroraSWError
+from aurora_sw.labels import AURORA_CLASSES
 from aurora_sw.model.checkpoint import Checkpoint
 from aurora_sw.model.data import normalize, read_frame
 from aurora_sw.model.tasks import aurora_probability
@@ -60,12 +61,15 @@ def target_layer(model: torch.nn.Module, name: str | None = None, input_size: in
 def gradcam_maps(
     ckpt: Checkpoint,
     paths: list[str],
-    target: str = "yes",
+    target: str | None = None,
     layer: str | None = None,
     batch_size: int = 16,
     size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Grad-CAM maps of frames for the class ``target``.
+
+    ``target`` ``None`` explains aurora: class ``yes`` of a binary model, and of a morphology model
+    each frame's likeliest aurora class (arc, diffuse or discrete).
 
     Returns
     -------
@@ -84,7 +88,7 @@ def gradcam_maps(
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    if target not in ckpt.classes:
+    if target is not None and target not in ckpt.classes:
         raise AuroraSWError(f"target must be one of the checkpoint's classes {ckpt.classes}, not {target!r}")
     if batch_size < 1 or (size is not None and size < 1):
         raise AuroraSWError(f"Grad-CAM: batch size {batch_size} and map size {size} must be at least 1")
@@ -99,8 +103,11 @@ def gradcam_maps(
             raise AuroraSWError(f"{exc}; Grad-CAM needs every frame it is given") from None
         x = torch.stack([normalize(torch.from_numpy(im).permute(2, 0, 1), ckpt.normalization) for im in imgs])
         with torch.no_grad():
-            probs.append(aurora_probability(torch.softmax(model(x), 1).numpy(), ckpt.classes))
-        grey = cam(input_tensor=x, targets=[ClassifierOutputTarget(ckpt.classes.index(target))] * len(imgs))
+            soft = torch.softmax(model(x), 1).numpy()
+        probs.append(aurora_probability(soft, ckpt.classes))
+        aurora = [i for i, c in enumerate(ckpt.classes) if c in AURORA_CLASSES]
+        which = [ckpt.classes.index(target)] * len(imgs) if target else [aurora[int(np.argmax(row[aurora]))] for row in soft]
+        grey = cam(input_tensor=x, targets=[ClassifierOutputTarget(i) for i in which])
         for im, g in zip(imgs, grey):
             maps.append(cv2.resize(g.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR))
             frames.append(im if im.shape[0] == size else cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA))
@@ -150,7 +157,7 @@ def write_gradcam(
     ckpt: Checkpoint,
     out: str | os.PathLike,
     *,
-    target: str = "yes",
+    target: str | None = None,
     layer: str | None = None,
     size: int = 360,
     batch_size: int = 16,
@@ -164,7 +171,7 @@ def write_gradcam(
     ckpt
         The classifier checkpoint.
     target
-        Class to explain: ``yes`` or ``no``.
+        Class to explain (one of the checkpoint's classes); ``None``: aurora, as :func:`gradcam_maps`.
     layer
         Module name (default: the last convolution).
     size

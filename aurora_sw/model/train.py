@@ -231,7 +231,7 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
     final = load_checkpoint(last_path)  # the failure is part of the record: last.pt lists every run given up
     final.metrics["restarted_runs"] = restarted
     save_checkpoint(final, last_path)
-    n_yes = int((val_df["label"] == "yes").sum())
+    n_yes = int(task.is_aurora(val_df["label"]).sum())
     top = max(restarted, key=lambda r: r["best_val_balanced_accuracy"])
     stale = " (the best.pt there is from an earlier training)" if (out / "best.pt").exists() else ""
     raise AuroraSWError(

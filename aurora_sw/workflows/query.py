@@ -34,11 +34,11 @@ class QueryResult:
         return int(self.data.sizes.get("time", 0))
 
     def to_frame(self) -> pd.DataFrame:
-        """A table with one row per minute; ``sun_class``/``moon_class`` as names, not codes."""
+        """A table with one row per minute; ``sun_class``, ``moon_class`` and ``morphology`` as names, not codes."""
         from aurora_sw.index.schema import class_names
 
         df = self.data.to_dataframe()
-        for name in ("sun_class", "moon_class"):
+        for name in ("sun_class", "moon_class", "morphology"):  # class codes as their names
             if name in df:
                 df[name] = class_names(self.data[name])
         return df
