@@ -605,7 +605,7 @@ def label_sample(
     sample = sample_for_labelling(read_manifest(archive), per_night=per_night, max_fraction=max_fraction, sun_classes=tuple(sun.split(",")),
                                   moon_classes=tuple(moon.split(",")), seed=seed)
     sample.assign(label="")[["path", "time_utc", "night", "sun_class", "moon_class", "label"]].to_csv(out, index=False)
-    typer.echo(f"{len(sample)} frames from {sample['night'].nunique()} nights -> {out} (fill the label column with yes/no/unsure)")
+    typer.echo(f"{len(sample)} frames from {sample['night'].nunique()} nights -> {out} (fill the label column with yes/no/unsure, or a sky class)")
 
 
 @label_app.command("suggest")
@@ -639,7 +639,7 @@ def label_suggest(
                   sun_classes=tuple(s.strip() for s in sun.split(",")), moon_classes=tuple(m.strip() for m in moon.split(",")), seed=seed)
     with _output_file(out, (".csv",)) as path:
         res.write(path)
-    typer.echo(f"{res.summary()} -> {out} (fill the label column with yes/no/unsure, then `aurora-sw label import {out}`)")
+    typer.echo(f"{res.summary()} -> {out} (fill the label column with yes/no/unsure or a sky class, then `aurora-sw label import {out}`)")
 
 
 @label_app.command("import")
@@ -667,17 +667,21 @@ def label_report(
     store: Optional[Path] = typer.Option(None, "--store", help="The label store (default: the catalog's outputs.labels, archive/labels.parquet)."),
     val_fraction: float = typer.Option(0.2, "--val-fraction", help="Fraction of nights for validation."),
     seed: int = typer.Option(0, "--seed"),
+    task: str = typer.Option("binary", "--task", help="binary (class labels count as yes/no) or morphology (class labels only)."),
+    balance: bool = typer.Option(False, "--balance/--all-labels", help="As train: downsample the larger class in each split, or (default) keep every label."),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
-    """Counts per class and the night-wise, class-balanced split that `train` would use."""
+    """Counts per label and the night-wise split that `train --task TASK` would use (every label; --balance as train's)."""
     from aurora_sw.labels import LabelStore, split_by_night, split_report
+    from aurora_sw.model.tasks import get_task, task_labels
 
     store = store or _layout(None, catalog).labels
     s = LabelStore(store)
     if not len(s):
         raise AuroraSWError(f"{store}: no labels yet; use `aurora-sw label import`")
     typer.echo(s.df.groupby("label").size().to_string())
-    typer.echo(split_report(split_by_night(s.df, val_fraction, seed=seed)).to_string())
+    typer.echo(f"split for train --task {task}:")
+    typer.echo(split_report(split_by_night(task_labels(s.df, get_task(task)), val_fraction, seed=seed, balance=balance)).to_string())
 
 
 @app.command()

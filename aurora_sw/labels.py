@@ -188,7 +188,10 @@ def _with_times(df: pd.DataFrame, catalog, site_key: str | None, source: str) ->
 
 
 def import_folders(root: str | os.PathLike, catalog=None, site_key: str | None = None) -> pd.DataFrame:
-    """Labels from a folder-labelled set: ``ROOT/[train|val|test/]{yes,no,unsure}/*.jpg``.
+    """Labels from a folder-labelled set: ``ROOT/[train|val|test/]{yes,no,unsure}/*.jpg``, or with
+    the sky classes as folders (``arc/``, ``diffuse/``, ..., :data:`MORPHOLOGY_CLASSES`). A class-named
+    folder inside a yes/no/unsure folder (``yes/clear/``) is a user's sub-sorting, not a label: its
+    frames take the yes/no folder's label.
 
     ``site_key`` names the site whose local dates name the nights (default: the catalog's
     default site).
@@ -205,11 +208,16 @@ def import_folders(root: str | os.PathLike, catalog=None, site_key: str | None =
         raise AuroraSWError(f"{root}: not a folder of labelled frames")
     rows = []
     for path in sorted(root.rglob("*")):
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.parent.name.lower() in LABELS:
-            split = path.parent.parent.name.lower()
-            rows.append({"path": str(path.resolve()), "label": path.parent.name.lower(), "given_split": split if split in ("train", "val", "test") else ""})
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        folder, above = path.parent, path.parent.parent
+        if above.name.lower() in ("yes", "no", "unsure") and folder.name.lower() in MORPHOLOGY_CLASSES:
+            folder, above = above, above.parent  # yes/clear/: the yes/no folder labels it
+        if folder.name.lower() in LABELS:
+            split = above.name.lower()
+            rows.append({"path": str(path.resolve()), "label": folder.name.lower(), "given_split": split if split in ("train", "val", "test") else ""})
     if not rows:
-        raise AuroraSWError(f"{root}: no images under yes/, no/ or unsure/ folders")
+        raise AuroraSWError(f"{root}: no images under yes/, no/, unsure/ or sky-class ({', '.join(MORPHOLOGY_CLASSES)}) folders")
     return _with_times(pd.DataFrame(rows), catalog or load_catalog(), site_key, str(root))
 
 

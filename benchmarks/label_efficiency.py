@@ -7,7 +7,8 @@ demo trains on the CPU). The last night is the test night (every frame of it, th
 labelled: the validation check of every training, the same for every strategy), the rest are the
 pool the strategies label from. For each seed, every strategy starts from the same random
 ``--budgets[0]`` labels; then, budget by budget, a classifier is trained from scratch on the labels
-so far (`train_classifier`, ``--epochs`` epochs, no restarts), evaluated on the test night, and used
+so far (`train_classifier`, ``--epochs`` epochs, no restarts; a set of fewer than 320 labels is
+repeated to 320 an epoch, so that every training takes at least 120 optimizer steps), evaluated on the test night, and used
 to pick the next labels with :func:`aurora_sw.model.active.select_frames` (uncertainty: nearest the
 threshold; diversity: k-centre cover of the pooled features seeded by the labelled frames;
 random: a uniform draw), each round from ``--candidates`` unlabelled pool frames drawn at random
@@ -31,13 +32,16 @@ import numpy as np
 import pandas as pd
 
 
-def _train(labelled: pd.DataFrame, val: pd.DataFrame, out: Path, epochs: int, seed: int):
+def _train(labelled: pd.DataFrame, val: pd.DataFrame, out: Path, epochs: int, seed: int, min_epoch_frames: int = 320):
     from aurora_sw.errors import AuroraSWError
     from aurora_sw.model import load_checkpoint
     from aurora_sw.model.config import TrainConfig
     from aurora_sw.model.train import train_classifier
 
-    split = pd.concat([labelled.assign(split="train"), val.assign(split="val")])
+    # A small labelled set is repeated to at least ``min_epoch_frames`` an epoch, so every training
+    # takes at least epochs x 10 optimizer steps (25 labels would otherwise be 12 steps in all).
+    repeat = int(np.ceil(min_epoch_frames / len(labelled)))
+    split = pd.concat([pd.concat([labelled] * repeat).assign(split="train"), val.assign(split="val")])
     split["label"] = np.where(split["aurora_visible"], "yes", "no")
     cfg = TrainConfig(input_size=64, epochs_head=0, epochs_full=epochs, lr_full=2e-3, batch_size=32, seed=seed, restarts=0)
     try:

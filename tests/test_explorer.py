@@ -168,9 +168,13 @@ def test_labelling_with_sky_classes(demo_run, monkeypatch):
         assert not at.exception
         assert {f"label_{c}" for c in ("arc", "diffuse", "discrete", "cloudy", "moon", "clear", "unsure")} <= buttons(at)
         assert "label_yes" not in buttons(at)
+        at.radio(key="label_scheme").set_value("yes / no").run()
+        at.button(key="label_yes").click().run()  # a frame labelled yes/no only ...
+        at.radio(key="label_scheme").set_value("sky classes").run()
+        assert "0 of" in at.get("progress")[0].proto.text  # ... still needs its sky class
         at.button(key="label_discrete").click().run()
         at.button(key="label_cloudy").click().run()
-        assert list(pd.read_parquet(store)["label"]) == ["discrete", "cloudy"]
+        assert list(pd.read_parquet(store)["label"]) == ["discrete", "cloudy"]  # the first frame's yes became discrete
     finally:
         store.unlink(missing_ok=True)
 

@@ -130,7 +130,9 @@ def test_a_morphology_checkpoint_scores_and_evaluates(small_archive, tmp_path):
     assert res.metrics["n"] == len(frames)  # the binary metrics count the class labels as yes/no
     for name in ("morphology.json", "confusion.csv", "morphology_by_condition.csv"):
         assert (tmp_path / "report" / name).exists()
-    assert "morphology, " in res.summary()
+    assert "morphology, " in res.summary() and "NOT held-out" not in res.summary()
+    ckpt.metrics["train_nights"] = [str(truth["night"].iloc[0])]  # frames of a night it trained on: said so
+    assert "NOT held-out" in evaluate(frames, ckpt, tmp_path / "report2", progress=False).summary()
 
 
 def test_training_refuses_a_split_without_no_aurora(tmp_path):
@@ -187,3 +189,34 @@ def test_the_index_of_a_morphology_model_holds_its_classes(small_archive, tmp_pa
     assert len(table) == seen.sum() and set(table["morphology"]) <= set(MORPHOLOGY_CLASSES)
     above = seen & (ds["p_aurora"].values >= 0.5)
     assert above.any() and np.isfinite(ds["cam_fraction_above_0_5"].values[above]).all()
+
+
+def test_class_weights_balance_aurora_against_no_aurora():
+    """Binary: n / (2 n_c) as before. Morphology: the aurora classes together weigh what the
+    no-aurora classes weigh, however many of each were labelled, so an undecided frame sits at
+    P(aurora) 0.5, not at the share of aurora classes among those present."""
+    from aurora_sw.model.train import _class_weights
+
+    y = np.array([0, 0, 1, 1, 1, 1, 1, 1, 1, 1])
+    assert np.allclose(_class_weights(y).numpy(), [10 / 4, 10 / 16])
+    y = np.array([0] * 10 + [2] * 5 + [3] * 20 + [4] * 7 + [5] * 30)  # arc, discrete; cloudy, moon, clear (no diffuse)
+    w = _class_weights(y, MORPHOLOGY_CLASSES).numpy()
+    mass = w * np.bincount(y, minlength=6)
+    assert w[1] == 0 and np.isclose(mass[:3].sum(), mass[3:].sum())
+    assert np.allclose(mass[[0, 2]], mass[0]) and np.allclose(mass[3:], mass[3])  # classes alike within each group
+
+
+def test_folder_import_takes_class_folders_but_not_sub_sorting(tmp_path):
+    import shutil
+
+    from aurora_sw.labels import import_folders
+
+    import cv2
+
+    img = NightSky(64, seed=0).render(_state())[0]
+    for folder in ("arc", "yes/clear", "no"):
+        (tmp_path / "set" / folder).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "set" / folder / "20240206T060000Z.jpg"), img[..., ::-1])
+    rows = import_folders(tmp_path / "set").sort_values("label")
+    assert list(rows["label"]) == ["arc", "no", "yes"]  # yes/clear/ is the user's sorting of 'yes' frames
+    shutil.rmtree(tmp_path / "set")

@@ -100,7 +100,9 @@ def render(data: DataRoot) -> None:
     if sample.empty:
         st.info("No frames in this list." if suggested else "No frames under these sky conditions.")
         return
-    done = sample["path"].astype(str).isin(set(store.df["path"].astype(str)))
+    # Done: labelled in this scheme (a yes/no label still needs its sky class, and a class is a yes/no already).
+    counted = store.df[store.df["label"].isin(list(keys))] if keys is CLASS_KEYS else store.df
+    done = sample["path"].astype(str).isin(set(counted["path"].astype(str)))
     todo = sample[~done]
     frame = data.frame(todo.iloc[0]["path"]) if len(todo) else None  # refused here, before the buttons
 

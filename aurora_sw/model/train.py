@@ -100,12 +100,20 @@ def _head_params(model) -> list[str]:
     return [n for n, p in model.named_parameters() if id(p) in ids]
 
 
-def _class_weights(labels: np.ndarray, n_classes: int = len(CLASSES)) -> torch.Tensor:
-    """Cross-entropy weights n / (K n_c) over the K classes present: each counts alike, whatever the
-    split's class mix (a class absent from the split gets weight 0)."""
-    counts = np.bincount(labels, minlength=n_classes).astype(float)
-    present = max(int((counts > 0).sum()), 1)
-    return torch.tensor(np.where(counts > 0, len(labels) / (present * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
+def _class_weights(labels: np.ndarray, classes: tuple[str, ...] = CLASSES) -> torch.Tensor:
+    """Cross-entropy weights: aurora and no aurora count half each, and within each the classes
+    present count alike: n / (2 K_g n_c), K_g the classes of c's group present (an absent class:
+    weight 0). Binary: n / (2 n_c). So a frame the network cannot place gets P(aurora) near 0.5 however
+    many classes of each kind were labelled (weights n / (K n_c) over five classes would put it at 0.6)."""
+    from aurora_sw.labels import AURORA_CLASSES
+
+    counts = np.bincount(labels, minlength=len(classes)).astype(float)
+    aurora = np.isin(np.asarray(classes, dtype=object), AURORA_CLASSES)
+    present = counts > 0
+    groups = max(int(present[aurora].any()) + int(present[~aurora].any()), 1)
+    per_group = np.where(aurora, present[aurora].sum(), present[~aurora].sum()).astype(float)
+    w = np.where(present, len(labels) / (groups * np.maximum(per_group, 1) * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(w, dtype=torch.float32)
 
 
 def _run_epoch(model, loader, device, class_weight: torch.Tensor, optimizer=None, scheduler=None) -> tuple[float, np.ndarray, np.ndarray]:
@@ -145,9 +153,9 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
 
     Stage 1 trains only the classifier head (``epochs_head`` at ``lr_head``) -- useful with
     ImageNet weights; from scratch it is skipped, since a random backbone cannot be frozen
-    usefully. Stage 2 trains everything (``epochs_full`` at ``lr_full``). The loss weighs each
-    class by n / (K n_c) over the K classes present, so an unbalanced split trains and validates like
-    a balanced one.
+    usefully. Stage 2 trains everything (``epochs_full`` at ``lr_full``). The loss weighs aurora and
+    no aurora equally, and the classes present within each alike (:func:`_class_weights`), so an
+    unbalanced split trains and validates like a balanced one.
 
     Every epoch goes through :func:`validation_check` on the val split. The best epoch is the one
     with the lowest validation loss among those that pass; a run in which none passes is started
@@ -198,7 +206,7 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
     val_ds = FrameDataset(val_df["path"], val_y, config.input_size, None, cache=True, normalization=config.normalization)
     # Each split weighs its own classes: the validation loss is then the mean of the classes'
     # losses, comparable across nights whatever their share of aurora.
-    class_weights = (_class_weights(train_y, len(task.classes)), _class_weights(val_y, len(task.classes)))
+    class_weights = (_class_weights(train_y, task.classes), _class_weights(val_y, task.classes))
     lhash = label_set_hash(list(split["path"]), list(split["label"]))
 
     last_path = out / "last.pt"
@@ -215,6 +223,7 @@ def train_classifier(split: pd.DataFrame, config: TrainConfig, out_dir: str | Pa
         best = _train_run(
             run, config, train_ds, val_ds, class_weights, device, out, lhash, history, restarted,
             resume_from=last if run == first_run else None, deadline=deadline, progress=progress,
+            train_nights=sorted({str(n) for n in train_df["night"]}) if "night" in train_df else [],
         )
         if best is not None:
             return best
@@ -255,6 +264,7 @@ def _train_run(
     resume_from: Checkpoint | None,
     deadline: float | None,
     progress: bool,
+    train_nights: list[str],
 ) -> Checkpoint | None:
     """One run of the schedule, appending its epochs to ``history``; its best healthy checkpoint, or None."""
     seed, lr_scale = config.seed + run, 0.5**run
@@ -336,7 +346,7 @@ def _train_run(
             metrics={
                 "val_loss": va_loss, "val_accuracy": va_acc, "val_balanced_accuracy": check["balanced_accuracy"], "validation_check": check, **per_class,
                 "selection": "lowest validation loss among the epochs that pass validation_check",
-                "best_val_loss": best_loss, "run": run, "restarted_runs": restarted,
+                "best_val_loss": best_loss, "run": run, "restarted_runs": restarted, "train_nights": train_nights,
                 "degenerate_epochs": [[h.get("run", 0), h["epoch"]] for h in history if h.get("degenerate")], "history": list(history),
             },
             epoch=epoch + 1,

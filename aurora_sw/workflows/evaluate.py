@@ -15,6 +15,7 @@ The choices made once, here:
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ from aurora_sw.errors import AuroraSWError
 if TYPE_CHECKING:
     from aurora_sw.catalog import Catalog, Site
     from aurora_sw.model.checkpoint import Checkpoint
+
+log = logging.getLogger(__name__)
 
 __all__ = ["EvaluationResult", "SPLITS", "evaluate", "frames_of_split"]
 
@@ -74,6 +77,8 @@ class EvaluationResult:
                 f"F1 {m['f1']:.3f}, ROC-AUC {m['roc_auc']:.3f}, ECE {m['ece']:.3f}")
         if self.metrics_smoothed:
             text += f"; with HMM smoothing over each night {self.accuracy_smoothed:.3f}"
+        if m.get("frames_from_training_nights"):
+            text += f" (NOT held-out: {m['frames_from_training_nights']} frames are from nights the model trained on)"
         if self.morphology:
             mm = self.morphology
             recalls = ", ".join(f"{c} {v['recall']:.2f}" for c, v in mm["per_class"].items() if v["support"])
@@ -153,7 +158,9 @@ def evaluate(
     classes = frames["label"].where(frames["label"].isin(MORPHOLOGY_CLASSES))  # class labels, NaN where yes/no
     frames = frames.assign(label=[binary_label(v) if v in MORPHOLOGY_CLASSES else v for v in frames["label"]])
     by_class = len(checkpoint.classes) > 2 and classes.notna().any()
-    if "p_aurora" not in frames or (by_class and "morphology" not in frames):
+    if by_class:  # the model's classes are always its own: a table's "morphology" may be the truth
+        frames = frames.drop(columns=["morphology"], errors="ignore")
+    if "p_aurora" not in frames or by_class:
         from aurora_sw.index.score import score_frames
 
         scored = score_frames(list(frames["path"]), checkpoint, progress=progress)
@@ -172,8 +179,13 @@ def evaluate(
     if unscored.all():
         raise AuroraSWError(f"none of the {len(frames)} frames could be scored (first: {frames['path'].iloc[0]}); "
                             "relative paths are read from the working directory")
+    seen = set(checkpoint.metrics.get("train_nights", [])) & set(frames["night"].astype(str)) if "night" in frames else set()
+    if seen:
+        log.warning("%d of %d frames are from nights the model trained on (%s): these figures are not held-out; evaluate on its "
+                    "split.parquet's val nights", int(frames["night"].astype(str).isin(seen).sum()), len(frames), ", ".join(sorted(seen)[:5]))
     out = Path(out)
     metrics = write_report(frames, out, checkpoint.threshold)
+    metrics["frames_from_training_nights"] = int(frames["night"].astype(str).isin(seen).sum()) if seen else 0
     labelled = frames[frames["label"].isin(["yes", "no"])]
     morphology = _morphology_report(frames.assign(label=classes), checkpoint.classes, out) if by_class else {}
     return EvaluationResult(metrics=metrics, metrics_smoothed=_smoothed_metrics(labelled, checkpoint.threshold), out=out, morphology=morphology)
@@ -187,6 +199,9 @@ def _morphology_report(frames: pd.DataFrame, classes: tuple[str, ...], out: Path
     from aurora_sw.model.evaluate import morphology_by_condition, morphology_metrics
 
     known = frames[frames["label"].notna() & (frames["morphology"] != "")]
+    if known.empty:
+        log.warning("no class-labelled frame could be scored: no per-class report")
+        return {}
     mm = morphology_metrics(known["label"].to_numpy(), known["morphology"].to_numpy(), classes)
     (out / "morphology.json").write_text(json.dumps(mm, indent=2))
     pd.DataFrame(mm["confusion"], index=pd.Index(classes, name="true"), columns=list(classes)).to_csv(out / "confusion.csv")

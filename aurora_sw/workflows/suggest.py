@@ -33,7 +33,7 @@ class SuggestResult:
                 f"|p_aurora - {self.threshold:.2f}|: median {distance.median():.3f}, max {distance.max():.3f}")
 
     def write(self, path: str | os.PathLike) -> Path:
-        """``suggested.csv``: :data:`SUGGESTED_COLUMNS`, ``label`` empty (fill in yes/no/unsure)."""
+        """``suggested.csv``: :data:`SUGGESTED_COLUMNS`, ``label`` empty (fill in yes/no/unsure, or a sky class)."""
         path = Path(path)
         tmp = path.with_name(f".{path.name}.tmp")
         self.frames.assign(label="")[SUGGESTED_COLUMNS].to_csv(tmp, index=False)
