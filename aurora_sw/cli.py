@@ -644,7 +644,7 @@ def label_suggest(
 
 @label_app.command("import")
 def label_import(
-    source: Path = typer.Argument(..., help="A folder-labelled set ([train|val/]yes|no|unsure/*.jpg) or a CSV with path,label."),
+    source: Path = typer.Argument(..., help="A folder-labelled set ([train|val/]yes|no|unsure/*.jpg, or sky-class folders arc|diffuse|discrete|cloudy|moon|clear/) or a CSV with path,label."),
     store: Optional[Path] = typer.Option(None, "--store", help="The label store to add to (default: the catalog's outputs.labels, archive/labels.parquet)."),
     labeller: str = typer.Option("unknown", "--labeller", help="Who labelled these."),
     site: Optional[str] = typer.Option(None, "--site", help="Site key in the catalog (default: its default_site)."),

@@ -222,7 +222,7 @@ def import_folders(root: str | os.PathLike, catalog=None, site_key: str | None =
 
 
 def import_csv(path: str | os.PathLike, catalog=None, site_key: str | None = None) -> pd.DataFrame:
-    """Labels from a CSV with columns ``path`` and ``label`` (yes/no/unsure); paths relative to the CSV.
+    """Labels from a CSV with columns ``path`` and ``label`` (yes/no/unsure or a sky class); paths relative to the CSV.
 
     ``site_key`` names the site whose local dates name the nights (default: the catalog's
     default site).
