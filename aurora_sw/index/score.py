@@ -106,8 +106,8 @@ def score_frames(
     if len(ckpt.classes) > 2:  # a morphology checkpoint: each class's probability, and the likeliest class
         for i, c in enumerate(ckpt.classes):
             out[f"p_{c}"] = class_probs[:, i]
-        top = np.nan_to_num(class_probs, nan=-1.0).argmax(1) if len(class_probs) else np.zeros(0, int)
-        out["morphology"] = np.where(np.isnan(class_probs).any(1), "", np.asarray(ckpt.classes, dtype=object)[top]) if len(class_probs) else []
+        likeliest = np.asarray(ckpt.classes, dtype=object)[np.nan_to_num(class_probs, nan=-1.0).argmax(1)]
+        out["morphology"] = np.where(np.isnan(class_probs).any(1), "", likeliest)
     out["aurora_area_night"] = area_above_night_background(np.concatenate(maps)) if maps else []
     out["meridian"] = list(np.concatenate(strips)) if strips else []
     out["frame_problem"] = problems

@@ -96,6 +96,7 @@ def gradcam_maps(
     size = size or ckpt.input_size
     cam = GradCAM(model=model, target_layers=[target_layer(model, layer, ckpt.input_size)])
     maps, probs, frames = [], [], []
+    aurora = [i for i, c in enumerate(ckpt.classes) if c in AURORA_CLASSES]
     for i in range(0, len(paths), batch_size):
         try:
             imgs = [read_frame(p, ckpt.input_size) for p in paths[i : i + batch_size]]
@@ -105,7 +106,6 @@ def gradcam_maps(
         with torch.no_grad():
             soft = torch.softmax(model(x), 1).numpy()
         probs.append(aurora_probability(soft, ckpt.classes))
-        aurora = [i for i, c in enumerate(ckpt.classes) if c in AURORA_CLASSES]
         which = [ckpt.classes.index(target)] * len(imgs) if target else [aurora[int(np.argmax(row[aurora]))] for row in soft]
         grey = cam(input_tensor=x, targets=[ClassifierOutputTarget(i) for i in which])
         for im, g in zip(imgs, grey):

@@ -27,7 +27,6 @@ from aurora_sw.model.config import TASK_NAMES
 __all__ = ["AURORA_CLASSES", "MORPHOLOGY_CLASSES", "TASKS", "Task", "aurora_probability", "binary_label", "get_task", "task_labels"]
 
 
-
 @dataclass(frozen=True)
 class Task:
     """A classification task: its name, its classes (output order) and those that are aurora."""

@@ -362,7 +362,10 @@ class NightSky:
         # Truth: where would the aurora alone change the recorded green channel by >= 8 DN?
         aur_att = (aur * trans)[..., 1] * (~trees[..., 0])
         base = np.clip((sky * 0.5 + sky * 0.5 * trans[..., 0:1] + cloud[..., None] * cloud_light)[..., 1], 0, 1)
-        lift = 255.0 * (np.clip(base + aur_att, 0, 1) ** (1 / 2.2) - base ** (1 / 2.2))
+        def lift_dn(att: np.ndarray) -> np.ndarray:  # what an emission adds to the recorded green, in DN
+            return 255.0 * (np.clip(base + att, 0, 1) ** (1 / 2.2) - base ** (1 / 2.2))
+
+        lift = lift_dn(aur_att)
         vis = (lift >= 8.0) & g.inside
         area = float(vis.sum() / g.inside.sum())
         cloud_cover = float(cloud[g.inside].mean())
@@ -370,8 +373,7 @@ class NightSky:
         diffuse_area = 0.0
         if visible and diffuse.any():
             d_att = (diffuse[..., None] * GREEN * trans)[..., 1] * (~trees[..., 0])
-            d_lift = 255.0 * (np.clip(base + d_att, 0, 1) ** (1 / 2.2) - base ** (1 / 2.2))
-            diffuse_area = float(((d_lift >= 8.0) & g.inside).sum() / g.inside.sum())
+            diffuse_area = float(((lift_dn(d_att) >= 8.0) & g.inside).sum() / g.inside.sum())
         truth = {
             "aurora_visible": bool(visible),
             "aurora_area": area,

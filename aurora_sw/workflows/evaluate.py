@@ -179,13 +179,13 @@ def evaluate(
     if unscored.all():
         raise AuroraSWError(f"none of the {len(frames)} frames could be scored (first: {frames['path'].iloc[0]}); "
                             "relative paths are read from the working directory")
-    seen = set(checkpoint.metrics.get("train_nights", [])) & set(frames["night"].astype(str)) if "night" in frames else set()
-    if seen:
+    trained_on = frames["night"].astype(str).isin(set(checkpoint.metrics.get("train_nights", []))) if "night" in frames else pd.Series(False, index=frames.index)
+    if trained_on.any():
         log.warning("%d of %d frames are from nights the model trained on (%s): these figures are not held-out; evaluate on its "
-                    "split.parquet's val nights", int(frames["night"].astype(str).isin(seen).sum()), len(frames), ", ".join(sorted(seen)[:5]))
+                    "split.parquet's val nights", int(trained_on.sum()), len(frames), ", ".join(sorted(set(frames.loc[trained_on, "night"].astype(str)))[:5]))
     out = Path(out)
     metrics = write_report(frames, out, checkpoint.threshold)
-    metrics["frames_from_training_nights"] = int(frames["night"].astype(str).isin(seen).sum()) if seen else 0
+    metrics["frames_from_training_nights"] = int(trained_on.sum())
     labelled = frames[frames["label"].isin(["yes", "no"])]
     morphology = _morphology_report(frames.assign(label=classes), checkpoint.classes, out) if by_class else {}
     return EvaluationResult(metrics=metrics, metrics_smoothed=_smoothed_metrics(labelled, checkpoint.threshold), out=out, morphology=morphology)
