@@ -1,5 +1,5 @@
 """aurora-sw Explorer: browse nights, frames, Grad-CAM maps, classifier results, lag analyses,
-and label frames.
+label frames one by one, and map the archive (label look-alike frames in bulk).
 
     aurora-sw explore --data demo_out
 
@@ -20,10 +20,10 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the page modules beside this file
 
 from aurora_sw.explorer import is_loopback  # noqa: E402
-from explorer_views import classifier, correlations, forecast, labelling, live, night, overview  # noqa: E402
+from explorer_views import archive_map, classifier, correlations, forecast, labelling, live, night, overview  # noqa: E402
 from explorer_views.data import DataRoot, refusals_shown  # noqa: E402
 
-PAGES = {"Overview": overview, "Night": night, "Classifier": classifier, "Correlations": correlations, "Forecast": forecast, "Live": live, "Labelling": labelling}
+PAGES = {"Overview": overview, "Night": night, "Classifier": classifier, "Correlations": correlations, "Forecast": forecast, "Live": live, "Labelling": labelling, "Map": archive_map}
 
 
 def data_root() -> DataRoot:

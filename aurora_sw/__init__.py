@@ -27,4 +27,11 @@ def open_keogram(path, night):  # noqa: ANN001, ANN201 - thin re-export, documen
     return _open(path, night)
 
 
-__all__ = ["AuroraSWError", "CatalogError", "NetworkUnavailableError", "__version__", "open_index", "open_keogram"]
+def open_embedding(path, nights=None):  # noqa: ANN001, ANN201 - thin re-export, documented at the target
+    """Each scored minute's embedding stored with an index; see :func:`aurora_sw.index.store.open_embedding`."""
+    from aurora_sw.index.store import open_embedding as _open
+
+    return _open(path, nights)
+
+
+__all__ = ["AuroraSWError", "CatalogError", "NetworkUnavailableError", "__version__", "open_embedding", "open_index", "open_keogram"]

@@ -48,6 +48,7 @@ KEY_WIDGETS = {
     "Correlations": [("selectbox", "driver"), ("selectbox", "response"), ("slider", "lags"), ("selectbox", "smooth"), ("multiselect", "conditions")],
     "Forecast": [("selectbox", "forecast_lead"), ("selectbox", "forecast_night")],
     "Labelling": [("text_input", "store"), ("button", "label_yes"), ("button", "label_no"), ("button", "label_unsure"), ("button", "undo_button")],
+    "Map": [("number_input", "map_points"), ("selectbox", "map_colour"), ("radio", "map_scheme")],
 }
 
 
@@ -329,3 +330,54 @@ def test_a_banner_warns_when_served_beyond_this_machine(tmp_path, monkeypatch, s
     assert len(banners) == int(warned)
     if warned:
         assert "aurora-sw explore" in banners[0]
+
+
+def _bulk_labelling_script(root: str, apps: str, rows: int) -> None:
+    """The Map page's selection panel on the first ``rows`` points of the map (what a box or lasso
+    selection hands it in the browser)."""
+    import sys
+
+    sys.path.insert(0, apps)
+    from explorer_views.archive_map import _map, _selection
+    from explorer_views.data import DataRoot, refusals_shown
+    from explorer_views.labelling import CLASS_KEYS
+
+    with refusals_shown():  # as the app wraps every page
+        _selection(DataRoot(root), _map(root, 300, 0).iloc[:rows], CLASS_KEYS)
+
+
+def test_the_map_labels_a_selection_in_bulk_and_undo_puts_back_what_was_there(demo_run, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from aurora_sw.labels import LabelStore
+
+    out, _ = demo_run
+    store = out / "map_test_labels.parquet"
+    store.unlink(missing_ok=True)
+    at = AppTest.from_function(_bulk_labelling_script, args=(str(out), str(Path(APP).parent), 6), default_timeout=180).run()
+    assert not at.exception, at.exception
+    assert at.subheader[0].value == "6 minutes selected" and len(at.get("image")) == 6
+    at.text_input(key="map_store").set_value(store.name).run()
+    first = LabelStore(out / store.name)
+    first.add(first_rows := _rows_of(at, out, 1).assign(label="moon"))  # one of them was labelled before
+    at.button(key="map_label_arc").click().run()
+    labels = LabelStore(store).df.set_index("path")["label"]
+    assert len(labels) == 6 and (labels == "arc").all()
+    at.button(key="map_undo").click().run()
+    back = LabelStore(store).df.set_index("path")["label"]
+    assert back.to_dict() == {str(first_rows["path"].iloc[0]): "moon"}  # the new labels gone, the earlier one as it was
+    for key in ("../outside.parquet", "archive/manifest.parquet"):  # refused before any button is drawn
+        at.text_input(key="map_store").set_value(key).run()
+        assert at.error and not [b for b in at.button if b.key and b.key.startswith("map_label_")]
+    store.unlink(missing_ok=True)
+
+
+def _rows_of(at, out, n: int) -> pd.DataFrame:
+    """The first ``n`` selected minutes' manifest rows (path, time_utc, night)."""
+    from aurora_sw.ingest import read_manifest
+
+    m = read_manifest(out / "archive")
+    captions = [c for img in at.get("image") for c in img.captions][:n]
+    stamps = [pd.Timestamp(c.split(" UTC")[0], tz="UTC") for c in captions]
+    m["minute"] = pd.to_datetime(m["time_utc"], utc=True).dt.floor("1min")
+    return m[m["minute"].isin(stamps)].drop_duplicates("minute")[["path", "time_utc", "night"]]

@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-PAGES = ["Overview", "Night", "Classifier", "Correlations", "Forecast", "Live", "Labelling"]
+PAGES = ["Overview", "Night", "Classifier", "Correlations", "Forecast", "Live", "Labelling", "Map"]
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +98,50 @@ def test_the_suggested_list_is_labelled_in_chromium(server, browser, demo_live):
         assert not errors, [e.text for e in errors]
     finally:
         listed.unlink(missing_ok=True)
+
+
+def test_a_box_drawn_on_the_map_selects_frames_that_are_labelled_in_bulk(server, browser, demo_live):
+    """The Map page in a real browser: a box dragged over the archive's map selects minutes, their frames
+    are shown, and one click labels them all into the label store typed on the page."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from aurora_sw.labels import LabelStore
+
+    store = Path(demo_live) / "map_browser_labels.parquet"
+    store.unlink(missing_ok=True)
+    browser.get(f"{server}/?page=Map")
+    wait_for_page(browser, "Map")
+    time.sleep(1.5)
+    layer = browser.find_element(By.CSS_SELECTOR, ".js-plotly-plot .nsewdrag")
+    w, h = layer.size["width"], layer.size["height"]
+    ActionChains(browser).move_to_element_with_offset(layer, -w // 2 + 5, -h // 2 + 5).click_and_hold().move_by_offset(w // 4, h // 4).pause(0.3).move_by_offset(w // 4, h // 4).release().perform()
+    try:
+        t0 = time.time()
+        while "minutes selected" not in browser.page_source and time.time() - t0 < 60:
+            time.sleep(0.3)
+        heading = [h.text for h in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stHeading"]') if "minutes selected" in h.text]
+        assert heading, "the box selected nothing"
+        n = int(heading[0].split()[0])
+        t0 = time.time()
+        while not browser.find_elements(By.CSS_SELECTOR, "[data-testid='stImage']") and time.time() - t0 < 60:
+            time.sleep(0.3)
+        assert n > 0 and browser.find_elements(By.CSS_SELECTOR, "[data-testid='stImage']")
+        box = browser.find_element(By.CSS_SELECTOR, 'input[aria-label="label store (under the data root)"]')
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(store.name, Keys.ENTER)
+        time.sleep(2)
+        wanted = [b for b in browser.find_elements(By.CSS_SELECTOR, "button") if b.text.strip().endswith("as yes")]
+        assert wanted, "no bulk-label button"
+        labelled = int(wanted[0].text.split()[1])
+        wanted[0].click()
+        t0 = time.time()
+        while not store.exists() and time.time() - t0 < 60:
+            time.sleep(0.3)
+        labels = LabelStore(store).df
+        assert len(labels) == labelled > 0 and (labels["label"] == "yes").all() and labels["labeller"].eq("explorer-map").all()
+        errors = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"], [data-testid="stAlertContentError"]')
+        assert not errors, [e.text for e in errors]
+    finally:
+        store.unlink(missing_ok=True)

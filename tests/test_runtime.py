@@ -31,12 +31,19 @@ def confident_ckpt():
 
 def test_onnx_probabilities_match_torch(confident_ckpt):
     x = X
-    p_torch = make_runner(confident_ckpt, "torch", "cpu")[0](x)[:, 1]
-    p_onnx = make_runner(confident_ckpt, "onnx", "cpu")[0](x)[:, 1]
+    probs_torch, f_torch = make_runner(confident_ckpt, "torch", "cpu")[0](x)
+    probs_onnx, f_onnx = make_runner(confident_ckpt, "onnx", "cpu")[0](x)
+    p_torch, p_onnx = probs_torch[:, 1], probs_onnx[:, 1]
     assert p_torch.std() > 0.1, "the test needs probabilities spread over (0, 1)"
     assert np.abs(p_onnx - p_torch).max() < 1e-4
+    # the pooled features (what the stored embedding is made of) agree too, and are the timm model's own
+    with torch.no_grad():
+        model = confident_ckpt.build_model()
+        reference = model.forward_head(model.forward_features(x), pre_logits=True).numpy()
+    assert f_torch.shape == f_onnx.shape == reference.shape == (12, 1280)
+    assert np.abs(f_onnx - reference).max() < 1e-3 * np.abs(reference).max() and np.abs(f_torch - reference).max() < 1e-5 * np.abs(reference).max()
     # a batch of a different size runs on the same session (dynamic batch axis)
-    assert np.allclose(make_runner(confident_ckpt, "onnx", "cpu")[0](x[:5])[:, 1], p_onnx[:5], atol=1e-6)
+    assert np.allclose(make_runner(confident_ckpt, "onnx", "cpu")[0](x[:5])[0][:, 1], p_onnx[:5], atol=1e-6)
 
 
 def test_fixed_shape_padding_changes_no_probability(confident_ckpt, monkeypatch):
@@ -47,15 +54,15 @@ def test_fixed_shape_padding_changes_no_probability(confident_ckpt, monkeypatch)
 
     def recording_build(self):
         model = build(self)
-        model.register_forward_pre_hook(lambda _m, args: seen.append(len(args[0])))
+        model.conv_stem.register_forward_pre_hook(lambda _m, args: seen.append(len(args[0])))
         return model
 
     monkeypatch.setattr(Checkpoint, "build_model", recording_build)
     plain = torch_runner(confident_ckpt, torch.device("cpu"), fixed_shape=False)
     padded = torch_runner(confident_ckpt, torch.device("cpu"), fixed_shape=True)
-    full = plain(X)
-    assert np.abs(padded(X) - full).max() < 1e-5
-    short = padded(X[7:10])  # a batch of 3 after one of 12: run as 12, three outputs returned
+    full = plain(X)[0]
+    assert np.abs(padded(X)[0] - full).max() < 1e-5
+    short = padded(X[7:10])[0]  # a batch of 3 after one of 12: run as 12, three outputs returned
     assert short.shape == (3, 2) and np.abs(short - full[7:10]).max() < 1e-5
     plain(X[7:10])
     assert seen == [12, 12, 12, 3], seen  # plain, padded, padded (3 -> 12), plain (3)
@@ -81,12 +88,12 @@ def test_the_onnx_graph_is_cached_and_a_damaged_cache_is_exported_again(confiden
     from aurora_sw.model import runtime
 
     monkeypatch.setenv("AURORA_SW_CACHE", str(tmp_path))
-    p_first = runtime.onnx_runner(confident_ckpt)(X)
+    p_first = runtime.onnx_runner(confident_ckpt)(X)[0]
     (cached,) = (tmp_path / "onnx").glob("*.onnx")
     assert confident_ckpt.sha256 in cached.name and cached.stat().st_size > 1_000_000
     real_export = torch.onnx.export
     monkeypatch.setattr(torch.onnx, "export", lambda *a, **k: pytest.fail("exported again"))
-    assert np.array_equal(runtime.onnx_runner(confident_ckpt)(X), p_first)
+    assert np.array_equal(runtime.onnx_runner(confident_ckpt)(X)[0], p_first)
     cached.write_bytes(b"not an onnx graph")
     monkeypatch.setattr(torch.onnx, "export", real_export)
     from pathlib import Path
@@ -96,8 +103,8 @@ def test_the_onnx_graph_is_cached_and_a_damaged_cache_is_exported_again(confiden
 
     with monkeypatch.context() as m:  # a cache we may read but not change: a fresh export in memory
         m.setattr(Path, "unlink", refused)
-        assert np.allclose(runtime.onnx_runner(confident_ckpt)(X), p_first, atol=1e-6)
-    assert np.allclose(runtime.onnx_runner(confident_ckpt)(X), p_first, atol=1e-6)
+        assert np.allclose(runtime.onnx_runner(confident_ckpt)(X)[0], p_first, atol=1e-6)
+    assert np.allclose(runtime.onnx_runner(confident_ckpt)(X)[0], p_first, atol=1e-6)
     assert cached.stat().st_size > 1_000_000
     other = Checkpoint(confident_ckpt.model_name, {k: v + 1e-3 if v.is_floating_point() else v for k, v in confident_ckpt.state_dict.items()}, 64)
     runtime.onnx_runner(other)

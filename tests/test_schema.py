@@ -11,7 +11,7 @@ from test_store import NIGHTS, scored_frames  # a store written from made-up sco
 
 from aurora_sw.camera import FRAME_PROBLEMS
 from aurora_sw.index.schema import (
-    CLASS_VARIABLES, FLAG_BITS, KEOGRAM, KEOGRAM_GROUP, NO_FRAME, VARIABLES, class_names, flags_to_bits, night_grid, night_window,
+    CLASS_VARIABLES, EMBEDDING, EMBEDDING_GROUP, FLAG_BITS, KEOGRAM, KEOGRAM_GROUP, NO_FRAME, VARIABLES, class_names, flags_to_bits, night_grid, night_window,
 )
 from aurora_sw.index.store import build_index, init_store, open_index, write_night
 
@@ -29,10 +29,16 @@ def assert_matches_schema(store) -> None:
         assert (str(ds[name].dtype), attrs) == (var.dtype, expected), name
     assert ds["aurora"].attrs["threshold"] == 0.5
     root = zarr.open_group(str(store), mode="r")
+    embedded = EMBEDDING_GROUP in root  # stores scored with a checkpoint that has an embedding basis
     if "night_digest" in root:  # stores from before checksums keep none
-        assert list(root["night_digest"].attrs["variables"]) == [*VARIABLES, KEOGRAM_GROUP]  # one checksum each, in this order
+        # one checksum each, in this order
+        assert list(root["night_digest"].attrs["variables"]) == [*VARIABLES, KEOGRAM_GROUP, *([EMBEDDING_GROUP] if embedded else [])]
     keogram = root[KEOGRAM_GROUP][KEOGRAM_GROUP]
     assert (str(keogram.dtype), {k: v for k, v in keogram.attrs.items() if k in KEOGRAM.attrs}) == (KEOGRAM.dtype, KEOGRAM.attrs)
+    if embedded:
+        emb = root[EMBEDDING_GROUP][EMBEDDING_GROUP]
+        assert (str(emb.dtype), emb.shape[1], {k: v for k, v in emb.attrs.items() if k in EMBEDDING.attrs}) == (
+            EMBEDDING.dtype, int(root.attrs["embedding_dim"]), EMBEDDING.attrs)
 
 
 def frames_of(store, night: str) -> pd.DataFrame:
@@ -50,6 +56,9 @@ def frames_of(store, night: str) -> pd.DataFrame:
             df[name] = ds[name].values[keep]
     keogram = xr.open_zarr(store, group=KEOGRAM_GROUP, consolidated=False)["keogram"].sel(time=night_window(night)).values
     df["meridian"] = list(keogram[keep])
+    if EMBEDDING_GROUP in zarr.open_group(str(store), mode="r"):
+        emb = xr.open_zarr(store, group=EMBEDDING_GROUP, consolidated=False)[EMBEDDING_GROUP].sel(time=night_window(night)).values
+        df["embedding"] = list(emb[keep])
     return df
 
 
@@ -61,7 +70,8 @@ def rewrites_to_the_same_bytes(store, tmp_path) -> None:
     nights = pd.DatetimeIndex(ds["night_slot"].values).strftime("%Y-%m-%d")
     done = ds["night_done"].values.astype(bool)
     assert done.any()
-    new_path = init_store(tmp_path / "rewritten.zarr", nights[0], nights[-1], float(ds["aurora"].attrs["threshold"]), {})
+    new_path = init_store(tmp_path / "rewritten.zarr", nights[0], nights[-1], float(ds["aurora"].attrs["threshold"]),
+                          {"embedding_dim": ds.attrs.get("embedding_dim", 0)})
     for night in nights[done]:
         write_night(new_path, night, frames_of(store, night))
     new = zarr.open_group(str(new_path), mode="r")
@@ -69,7 +79,8 @@ def rewrites_to_the_same_bytes(store, tmp_path) -> None:
         region = slice(slot * 1440, (slot + 1) * 1440)
         for name in VARIABLES:
             assert new[name][region].tobytes() == old[name][region].tobytes(), (nights[slot], name)
-        assert new[KEOGRAM_GROUP][KEOGRAM_GROUP][region].tobytes() == old[KEOGRAM_GROUP][KEOGRAM_GROUP][region].tobytes(), nights[slot]
+        for group in (KEOGRAM_GROUP, *([EMBEDDING_GROUP] if EMBEDDING_GROUP in old else [])):
+            assert new[group][group][region].tobytes() == old[group][group][region].tobytes(), (nights[slot], group)
         if "night_digest" in old:
             assert new["night_digest"][slot].tobytes() == old["night_digest"][slot].tobytes(), nights[slot]
             assert new["night_digest"][slot].any()

@@ -135,6 +135,8 @@ def score_archive(
         "model_name": ckpt.model_name,
         "model_input_size": ckpt.input_size,
         "model_classes": " ".join(ckpt.classes),  # a morphology model's store holds its classes too (schema.morphology_variables)
+        # Components of each minute's embedding (0: the checkpoint has no basis, the store no embedding group).
+        "embedding_dim": int(ckpt.embedding_basis["components"].shape[0]) if ckpt.embedding_basis is not None else 0,
         "archive": str(Path(archive).resolve()),
         "catalog": str(Path(catalog_path).resolve()) if catalog_path else "",  # absolute: readers may run elsewhere
         "inference_backend": resolve_backend(backend, default_device()),

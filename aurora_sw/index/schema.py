@@ -28,7 +28,7 @@ import xarray as xr
 from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
 
 __all__ = [
-    "AREA_THRESHOLD_DN", "CLASS_VARIABLES", "FLAG_BITS", "GEOMAGNETIC", "GEOMETRY", "GRADCAM", "INDEX_NAMES", "KEOGRAM", "KEOGRAM_GROUP", "KEOGRAM_ROWS",
+    "AREA_THRESHOLD_DN", "CLASS_VARIABLES", "COMPONENT_ATTRS", "EMBEDDING", "EMBEDDING_GROUP", "FLAG_BITS", "GROUPS", "GEOMAGNETIC", "GEOMETRY", "GRADCAM", "INDEX_NAMES", "KEOGRAM", "KEOGRAM_GROUP", "KEOGRAM_ROWS",
     "MERIDIAN_ANGLE_ATTRS", "MINUTES_PER_NIGHT", "NIGHT_AREA", "NIGHT_AREA_FLOOR_DN", "NIGHT_AREA_SIGMAS", "NIGHT_START_UTC_HOUR", "NO_FRAME", "PHYSICAL",
     "VARIABLES", "Variable", "class_codes", "class_names", "flags_to_bits", "morphology_variables", "night_grid", "night_of", "night_start_hour",
     "night_window", "store_classes",
@@ -177,6 +177,15 @@ KEOGRAM_GROUP = "keogram"
 KEOGRAM_ROWS = 90  # rows of the stored keogram: 2 degrees of meridian angle each
 KEOGRAM = Variable("float64", "north-south keogram (meridian of each frame, north at angle 0)", "DN")
 MERIDIAN_ANGLE_ATTRS = {"units": "degree", "long_name": "meridian angle: 0 north horizon, 90 zenith, 180 south horizon"}
+
+# Each scored minute's embedding (aurora_sw.model.embedding), in its own group: (time, component),
+# float16, NaN where no frame. Only stores scored with a checkpoint that has an embedding basis
+# have the group (their attrs record ``embedding_dim``).
+EMBEDDING_GROUP = "embedding"
+EMBEDDING = Variable("float16", "the frame's embedding: principal components of the classifier's pooled features (standardised), in the checkpoint's basis", "1")
+COMPONENT_ATTRS = {"long_name": "principal component of the pooled features (0: most variance)"}
+#: The groups beside the index variables, each checksummed per night like a variable.
+GROUPS = (KEOGRAM_GROUP, EMBEDDING_GROUP)
 
 # Yellowknife's night start (Site.night_start_utc_hour at -114.35 deg: 11:00 MST / 12:00 MDT), the
 # default of stores that do not record theirs.

@@ -16,6 +16,7 @@ from aurora_sw.index.physical import ANALYSIS_SIZE, frame_indices
 from aurora_sw.index.schema import INDEX_NAMES, KEOGRAM_ROWS
 from aurora_sw.model.checkpoint import Checkpoint
 from aurora_sw.model.data import normalize
+from aurora_sw.model.embedding import project
 from aurora_sw.model.runtime import Backend, default_device, make_runner
 from aurora_sw.model.tasks import aurora_probability
 
@@ -82,18 +83,26 @@ def score_frames(
         ``meridian`` (the frame's north-south strip for the keogram, uint8 ``KEOGRAM_ROWS x 3``,
         :func:`~aurora_sw.index.keogram.meridian_strip`), ``readable``, ``frame_problem`` (a
         :data:`~aurora_sw.camera.FRAME_PROBLEMS` key, "" for a good frame); ``attrs["backend"]`` names
-        the runtime used.
+        the runtime used. A checkpoint with an embedding basis adds ``embedding``: each frame's
+        :func:`aurora_sw.model.embedding.project` of its pooled features (float16).
     """
     dev = default_device(device)
     batch_size = batch_size or default_batch_size(ckpt.input_size, dev.type)
     run, backend_used = make_runner(ckpt, backend, dev)
     dl = DataLoader(_ScoreDataset(list(paths), ckpt.input_size, ckpt.normalization), batch_size, num_workers=num_workers, pin_memory=dev.type == "cuda")
-    probs, phys, maps, strips, problems = [], [], [], [], []
+    basis = ckpt.embedding_basis
+    probs, embeddings, phys, maps, strips, problems = [], [], [], [], [], []
     bar = tqdm(total=len(paths), desc="scoring", unit="frame", disable=not progress)
     for x, p, ge_map, strip, problem in dl:
-        prob = run(x).astype(np.float32)
-        prob[np.array([bool(r) for r in problem])] = np.nan
+        prob, pooled = run(x)
+        prob = prob.astype(np.float32)
+        bad = np.array([bool(r) for r in problem])
+        prob[bad] = np.nan
         probs.append(prob)
+        if basis is not None:
+            emb = project(pooled, basis)
+            emb[bad] = np.nan
+            embeddings.append(emb)
         phys.append(p.numpy())
         maps.append(ge_map.numpy())
         strips.append(strip.numpy())
@@ -108,6 +117,8 @@ def score_frames(
             out[f"p_{c}"] = class_probs[:, i]
         likeliest = np.asarray(ckpt.classes, dtype=object)[np.nan_to_num(class_probs, nan=-1.0).argmax(1)]
         out["morphology"] = np.where(np.isnan(class_probs).any(1), "", likeliest)
+    if basis is not None:  # one row of EMBEDDING_DIM float16 per frame (NaN for an unreadable one)
+        out["embedding"] = list(np.concatenate(embeddings)) if embeddings else []
     out["aurora_area_night"] = area_above_night_background(np.concatenate(maps)) if maps else []
     out["meridian"] = list(np.concatenate(strips)) if strips else []
     out["frame_problem"] = problems

@@ -4,7 +4,9 @@ Variables: ``p_aurora``, ``aurora`` (p >= stored threshold), physical indices, S
 sky-condition classes (integer codes with CF ``flag_values``/``flag_meanings``), ``night`` and
 quality ``flags``. Minutes without a frame are NaN (never dropped), so the time axis is regular.
 Provenance (model hash, code version, catalog) lives in the attributes. Beside it, the group
-``keogram`` holds each scored frame's north-south meridian (:func:`open_keogram`).
+``keogram`` holds each scored frame's north-south meridian (:func:`open_keogram`), and, when the
+checkpoint has an embedding basis, the group ``embedding`` each scored minute's embedding
+(:func:`open_embedding`).
 
 Each night is one chunk of every variable, and carries a record written with it (frames, sha256
 of each variable's stored values): :func:`open_index` and :func:`check_index` compare the two, so
@@ -28,7 +30,7 @@ from aurora_sw import locking
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.keogram import keogram_array, meridian_angles
 from aurora_sw.index.schema import (
-    CLASS_VARIABLES, GEOMETRY, GRADCAM, INDEX_NAMES, KEOGRAM, KEOGRAM_GROUP, KEOGRAM_ROWS, MERIDIAN_ANGLE_ATTRS, MINUTES_PER_NIGHT,
+    CLASS_VARIABLES, COMPONENT_ATTRS, EMBEDDING, EMBEDDING_GROUP, GEOMETRY, GRADCAM, GROUPS, INDEX_NAMES, KEOGRAM, KEOGRAM_GROUP, KEOGRAM_ROWS, MERIDIAN_ANGLE_ATTRS, MINUTES_PER_NIGHT,
     NIGHT_AREA, NO_FRAME, VARIABLES, class_codes, flags_to_bits, morphology_variables, night_grid, night_start_hour, night_window, store_classes,
 )
 from aurora_sw.times import naive_utc
@@ -144,7 +146,8 @@ def init_store(path: str | os.PathLike, first_night: str, last_night: str, thres
     grid = night_grid(first_night, last_night, start_hour=attrs["night_start_utc_hour"])
     empty = pd.DataFrame(columns=["time_utc", "night", "flags", "p_aurora", "sun_class", "moon_class", *INDEX_NAMES, *NIGHT_AREA, *GEOMETRY])
     ds = build_index(empty, threshold, attrs, grid=grid, classes=store_classes(attrs))
-    checked = [*(v for v in ds.data_vars if ds[v].dims == ("time",)), KEOGRAM_GROUP]
+    embedding_dim = int(attrs.get("embedding_dim", 0))
+    checked = [*(v for v in ds.data_vars if ds[v].dims == ("time",)), KEOGRAM_GROUP, *([EMBEDDING_GROUP] if embedding_dim else [])]
     nights = pd.date_range(first_night, last_night, freq="D")
     ds["night_done"] = ("night_slot", np.zeros(len(nights), np.int8), {"long_name": "night region complete (1) or not (0)"})
     ds["night_frames"] = ("night_slot", np.zeros(len(nights), np.int32), {"long_name": "frames scored into the night when it was written"})
@@ -160,7 +163,39 @@ def init_store(path: str | os.PathLike, first_night: str, last_night: str, thres
     encoding.update(night_done={"chunks": (1,)}, night_frames={"chunks": (1,)}, night_digest={"chunks": (1, len(checked), DIGEST_BYTES)})
     ds.to_zarr(path, mode="w-", consolidated=False, encoding=encoding)
     _init_keogram(path, grid)
+    if embedding_dim:
+        _init_embedding(path, grid, embedding_dim)
     return path
+
+
+def _init_embedding(path: Path, grid: pd.DatetimeIndex, dim: int) -> None:
+    """The store's embedding group: (time, component) of :data:`EMBEDDING`, one chunk a night,
+    metadata only (unwritten nights read as NaN)."""
+    import dask.array as da
+
+    emb = xr.Dataset(
+        {EMBEDDING_GROUP: (("time", "component"), da.full((len(grid), dim), np.nan, dtype=EMBEDDING.dtype, chunks=(MINUTES_PER_NIGHT, dim)), EMBEDDING.attrs)},
+        coords={"time": ("time", grid.to_numpy(), {"long_name": "time (UTC)"}), "component": ("component", np.arange(dim), COMPONENT_ATTRS)},
+    )
+    emb.to_zarr(path, group=EMBEDDING_GROUP, mode="w", compute=False, consolidated=False)
+
+
+def _write_embedding(path: str | os.PathLike, region: slice, grid: pd.DatetimeIndex, frames: pd.DataFrame) -> None:
+    """Write the frames' embeddings (column ``embedding``) into the embedding group's region, if
+    the store has one; minutes without a (readable) frame are NaN."""
+    try:
+        group = xr.open_zarr(path, group=EMBEDDING_GROUP, consolidated=False)
+    except (FileNotFoundError, KeyError, OSError):
+        return
+    rows = np.full((len(grid), group.sizes["component"]), np.nan, np.float16)
+    if "embedding" in frames and len(frames):
+        df = _by_minute(frames)
+        pos = grid.get_indexer(df.index)
+        keep = pos >= 0
+        if keep.any():
+            rows[pos[keep]] = np.stack(df["embedding"].to_numpy()[keep])
+    xr.Dataset({EMBEDDING_GROUP: (("time", "component"), rows)}).to_zarr(
+        path, group=EMBEDDING_GROUP, region={"time": region, "component": slice(None)}, consolidated=False)
 
 
 def _init_keogram(path: Path, grid: pd.DatetimeIndex) -> None:
@@ -223,6 +258,7 @@ def write_night(path: str | os.PathLike, night: str, frames: pd.DataFrame) -> No
     ds.attrs = {}
     ds.to_zarr(path, region={"time": region}, consolidated=False)
     _write_keogram(path, region, grid, frames)
+    _write_embedding(path, region, grid, frames)
     _record_night(path, slot)
     _mark(path, slot, done=True)
 
@@ -244,8 +280,8 @@ def _night_region(slot: int) -> slice:
 
 
 def _stored_array(root, name: str):
-    """The raw Zarr array behind a checked variable (the keogram lives in its own group)."""
-    return root[KEOGRAM_GROUP][KEOGRAM_GROUP] if name == KEOGRAM_GROUP else root[name]
+    """The raw Zarr array behind a checked variable (the keogram and the embedding live in their own groups)."""
+    return root[name][name] if name in GROUPS else root[name]
 
 
 def _digest(values: np.ndarray) -> bytes:
@@ -305,7 +341,8 @@ def check_index(path: str | os.PathLike, *, keogram: bool = True) -> pd.DataFram
     path
         The index store.
     keogram
-        Also check the keogram group (``False``: the index variables only, as :func:`open_index`).
+        Also check the groups beside the index, keogram and embedding (``False``: the index
+        variables only, as :func:`open_index`).
 
     Returns
     -------
@@ -340,7 +377,7 @@ def check_index(path: str | os.PathLike, *, keogram: bool = True) -> pd.DataFram
     report.loc[done & intact, "frames"] = frames[done & intact]
     names = list(root["night_digest"].attrs["variables"])
     for j, name in enumerate(names):
-        if name == KEOGRAM_GROUP and not keogram:
+        if name in GROUPS and not keogram:
             continue
         try:
             values, unreadable = _read_by_night(_stored_array(root, name), MINUTES_PER_NIGHT, len(nights))
@@ -453,7 +490,7 @@ def open_keogram(index_path: str | os.PathLike, night: str) -> xr.DataArray | No
     has_frame = index["p_aurora"].sel(time=window).notnull().values
     if not has_frame.any():
         raise AuroraSWError(f"{index_path}: night {night} has no scored frames")
-    _verify_keogram(index_path, night)
+    _verify_group(index_path, night, KEOGRAM_GROUP)
     first, last = np.flatnonzero(has_frame)[[0, -1]]
     rows = stored.sel(time=window).isel(time=slice(first, last + 1)).values.astype(np.float32)
     rows[~has_frame[first : last + 1]] = np.nan
@@ -461,21 +498,59 @@ def open_keogram(index_path: str | os.PathLike, night: str) -> xr.DataArray | No
     return keogram_array(rows, times)
 
 
-def _verify_keogram(path: str | os.PathLike, night: str) -> None:
-    """Refuse a night whose stored keogram differs from the checksum written with it."""
+def _verify_group(path: str | os.PathLike, night: str, group: str) -> None:
+    """Refuse a night whose stored keogram (or embedding) differs from the checksum written with it."""
     import zarr
 
     root = zarr.open_group(str(path), mode="r")
     if "night_digest" not in root:
         return  # written before checksums were recorded
     slot = (pd.Timestamp(night) - pd.Timestamp(str(root.attrs["first_night"]))).days
-    recorded = root["night_digest"][slot, list(root["night_digest"].attrs["variables"]).index(KEOGRAM_GROUP)]
+    recorded = root["night_digest"][slot, list(root["night_digest"].attrs["variables"]).index(group)]
     try:
-        same = _digest(_stored_array(root, KEOGRAM_GROUP)[_night_region(slot)]) == recorded.tobytes()
+        same = _digest(_stored_array(root, group)[_night_region(slot)]) == recorded.tobytes()
     except Exception:  # noqa: BLE001 - a chunk that does not decode is damage too
         same = False
     if not same:
-        raise AuroraSWError(f"{path}: the keogram of night {night} is damaged; `aurora-sw score --resume` re-scores the night")
+        raise AuroraSWError(f"{path}: the {group} of night {night} is damaged; `aurora-sw score --resume` re-scores the night")
+
+
+def open_embedding(index_path: str | os.PathLike, nights: list[str] | None = None) -> xr.DataArray | None:
+    """The embeddings stored with an index (by ``aurora-sw score`` with a checkpoint that has an
+    embedding basis): (time, component) float32 of every minute with a scored frame, or ``None``
+    when the store has none.
+
+    Parameters
+    ----------
+    nights
+        Only these nights (local dates at dusk, ``YYYY-MM-DD``); default every night shown by
+        :func:`open_index`. A night whose embedding differs from its checksum is refused.
+    """
+    try:
+        group = xr.open_zarr(index_path, group=EMBEDDING_GROUP, consolidated=False)
+    except (FileNotFoundError, KeyError, OSError):
+        return None
+    index = open_index(index_path, warn=False)
+    start = night_start_hour(index.attrs)
+    shown = sorted(set(pd.Series(index["night"].values).dropna().dt.strftime("%Y-%m-%d")))
+    if nights is None:
+        nights = shown
+    damaged = set(index.attrs.get("nights_damaged", "").split(",")) - {""}
+    parts = []
+    for night in nights:
+        if night in damaged:
+            raise AuroraSWError(f"{index_path}: night {night} is damaged ({index.attrs['damage']}); `aurora-sw score --resume` re-scores it")
+        if night not in shown:
+            continue
+        _verify_group(index_path, night, EMBEDDING_GROUP)
+        window = night_window(night, start_hour=start)
+        has_frame = index["p_aurora"].sel(time=window).notnull().values
+        parts.append(group[EMBEDDING_GROUP].sel(time=window).isel(time=np.flatnonzero(has_frame)).astype(np.float32).load())
+    if not parts:
+        return group[EMBEDDING_GROUP].isel(time=slice(0, 0)).astype(np.float32).load()
+    out = xr.concat(parts, "time")
+    out.attrs = dict(group[EMBEDDING_GROUP].attrs)
+    return out
 
 
 # Replacing and locking a store. `score` builds a new store beside the old one (PATH.partial) and

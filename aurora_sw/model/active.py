@@ -23,13 +23,12 @@ import numpy as np
 import pandas as pd
 
 from aurora_sw.errors import AuroraSWError
+from aurora_sw.model.embedding import EMBEDDING_DIM
 from aurora_sw.model.tasks import aurora_probability
 
 __all__ = ["EMBEDDING_DIM", "STRATEGIES", "candidate_frames", "embed_frames", "select_frames"]
 
 STRATEGIES: tuple[str, ...] = ("uncertainty", "diversity", "random")
-#: Components kept of the pooled features (PCA) for the k-centre distances.
-EMBEDDING_DIM = 32
 
 
 def candidate_frames(
@@ -60,47 +59,20 @@ def embed_frames(ckpt, paths: Sequence[str], *, batch_size: int = 32, progress: 
     -------
     p, features, readable
         P(aurora) (n,), the network's pooled features before its classifier (n, d) and which of
-        ``paths`` could be read (frames :func:`aurora_sw.model.data.read_frame` refuses are left
-        out of ``p`` and ``features``).
+        ``paths`` could be read (:func:`aurora_sw.model.embedding.frame_features`).
     """
-    import torch
-    from tqdm.auto import tqdm
+    from aurora_sw.model.embedding import frame_features
 
-    from aurora_sw.camera import FrameError
-    from aurora_sw.model.data import normalize, read_frame
-    from aurora_sw.model.runtime import default_device
-
-    device = default_device()
-    model = ckpt.build_model().to(device).to(memory_format=torch.channels_last).eval()
-    readable = np.zeros(len(paths), bool)
-    ps, feats = [], []
-    for start in tqdm(range(0, len(paths), batch_size), desc="scoring candidates", unit="batch", disable=not progress):
-        batch = []
-        for i, path in enumerate(paths[start : start + batch_size], start):
-            try:
-                batch.append(normalize(torch.from_numpy(read_frame(path, ckpt.input_size)).permute(2, 0, 1), ckpt.normalization))
-            except FrameError:
-                continue
-            readable[i] = True
-        if not batch:
-            continue
-        with torch.inference_mode():
-            x = torch.stack(batch).to(device).to(memory_format=torch.channels_last)
-            pooled = model.forward_head(model.forward_features(x), pre_logits=True)
-            ps.append(aurora_probability(torch.softmax(model.get_classifier()(pooled).float(), 1).cpu().numpy(), ckpt.classes))
-            feats.append(pooled.float().cpu().numpy())
-    if not ps:
-        return np.empty(0), np.empty((0, 0)), readable
-    return np.concatenate(ps), np.concatenate(feats), readable
+    probs, features, readable = frame_features(ckpt, paths, batch_size=batch_size, progress=progress)
+    return aurora_probability(probs, ckpt.classes) if len(probs) else np.empty(0), features, readable
 
 
 def _reduced(features: np.ndarray, dim: int = EMBEDDING_DIM) -> np.ndarray:
     """Standardised features projected on their first ``dim`` principal components."""
-    from sklearn.decomposition import PCA
+    from aurora_sw.model.embedding import standardised_components
 
-    z = (features - features.mean(0)) / (features.std(0) + 1e-6)
-    k = min(dim, z.shape[0], z.shape[1])
-    return PCA(n_components=k, random_state=0).fit_transform(z) if k > 0 else z
+    mean, scale, comps = standardised_components(features, dim)
+    return ((features - mean) / scale) @ comps.T if len(comps) else (features - mean) / scale
 
 
 def select_frames(

@@ -38,6 +38,10 @@ class Checkpoint:
     metrics: dict[str, Any] = field(default_factory=dict)
     epoch: int = 0
     optimizer_state: dict | None = None
+    #: The embedding basis (:func:`aurora_sw.model.embedding.fit_basis`: ``mean``, ``scale``,
+    #: ``components`` tensors), fitted on the labelled frames when training ends; ``None`` in
+    #: checkpoints saved before (their stores hold no embeddings).
+    embedding_basis: dict[str, torch.Tensor] | None = None
 
     def build_model(self):
         """The timm model with these weights, in eval mode."""
@@ -82,6 +86,7 @@ def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike) -> Path:
         "metrics": ckpt.metrics,
         "epoch": int(ckpt.epoch),
         "optimizer_state": ckpt.optimizer_state,
+        "embedding_basis": ckpt.embedding_basis,
     }
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
@@ -123,4 +128,20 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         metrics=payload["metrics"],
         epoch=payload["epoch"],
         optimizer_state=payload.get("optimizer_state"),
+        embedding_basis=_basis(payload.get("embedding_basis"), path),
     )
+
+
+def _basis(stored, path: Path) -> dict[str, torch.Tensor] | None:
+    """A stored embedding basis, checked for shape (a damaged one is refused, not used)."""
+    from aurora_sw.model.embedding import BASIS_KEYS
+
+    if stored is None:
+        return None
+    ok = isinstance(stored, dict) and all(isinstance(stored.get(k), torch.Tensor) for k in BASIS_KEYS)
+    if ok:
+        d = stored["mean"].shape
+        ok = len(d) == 1 and stored["scale"].shape == d and stored["components"].ndim == 2 and stored["components"].shape[1] == d[0]
+    if not ok:
+        raise AuroraSWError(f"{path}: its embedding basis is damaged (not mean/scale/components of one width); train the model again")
+    return {k: stored[k] for k in BASIS_KEYS}

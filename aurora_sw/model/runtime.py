@@ -30,8 +30,21 @@ BACKENDS: tuple[str, ...] = ("auto", "torch", "onnx")
 
 #: A runner maps a float32 batch (N, 3, H, W), normalised, to the class probabilities (N, K) as
 #: numpy, in the checkpoint's class order (:func:`aurora_sw.model.tasks.aurora_probability` sums the
-#: aurora classes).
-Runner = Callable[[torch.Tensor], np.ndarray]
+#: aurora classes), and the pooled features before the classifier (N, d) float32
+#: (:func:`aurora_sw.model.embedding.pooled_features`; what the stored embedding is made of).
+Runner = Callable[[torch.Tensor], tuple[np.ndarray, np.ndarray]]
+
+
+class _WithFeatures(torch.nn.Module):
+    """The classifier with two outputs, logits and pooled features (one forward pass)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled = self.model.forward_head(self.model.forward_features(x), pre_logits=True)
+        return self.model.get_classifier()(pooled), pooled
 
 
 def default_device(device: str | torch.device | None = None) -> torch.device:
@@ -66,11 +79,11 @@ def torch_runner(ckpt: Checkpoint, device: torch.device, *, fixed_shape: bool | 
     because every night's last, shorter batch was a new shape. Eval-mode outputs of a frame do not
     depend on the other frames of its batch, so the padding changes no probability.
     """
-    model = ckpt.build_model().to(device).to(memory_format=torch.channels_last)
+    model = _WithFeatures(ckpt.build_model()).to(device).to(memory_format=torch.channels_last).eval()
     pad = device.type == "cuda" if fixed_shape is None else fixed_shape
     largest = 0
 
-    def run(x: torch.Tensor) -> np.ndarray:
+    def run(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         nonlocal largest
         n = len(x)
         largest = max(largest, n)
@@ -78,8 +91,8 @@ def torch_runner(ckpt: Checkpoint, device: torch.device, *, fixed_shape: bool | 
             x = torch.cat([x, x.new_zeros((largest - n, *x.shape[1:]))])
         x = x.to(device, non_blocking=True).to(memory_format=torch.channels_last)
         with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits = model(x)
-        return torch.softmax(logits[:n].float(), 1).cpu().numpy()
+            logits, pooled = model(x)
+        return torch.softmax(logits[:n].float(), 1).cpu().numpy(), pooled[:n].float().cpu().numpy()
 
     return run
 
@@ -92,7 +105,8 @@ def onnx_cache_dir() -> Path:
 
 
 def onnx_graph(ckpt: Checkpoint, *, cache: bool = True) -> tuple[str | bytes, bool]:
-    """The checkpoint's fp32 ONNX graph (TorchScript exporter, opset 17, dynamic batch): the cached
+    """The checkpoint's fp32 ONNX graph (TorchScript exporter, opset 17, dynamic batch; outputs
+    ``logits`` and the pooled ``features``): the cached
     file's path, or the bytes of a fresh export (then cached, when the cache can be written).
 
     Keyed by the weights' hash, the architecture and the input size, so a retrained model never
@@ -109,14 +123,14 @@ def onnx_graph(ckpt: Checkpoint, *, cache: bool = True) -> tuple[str | bytes, bo
     graph, cached
         The path (``str``) or bytes, and whether it came from the cache.
     """
-    path = onnx_cache_dir() / f"{ckpt.model_name}-{ckpt.sha256}-{ckpt.input_size}px-opset{ONNX_OPSET}.onnx"
+    path = onnx_cache_dir() / f"{ckpt.model_name}-{ckpt.sha256}-{ckpt.input_size}px-opset{ONNX_OPSET}-features.onnx"
     if cache and path.is_file():
         return str(path), True
     size = ckpt.input_size
     buf = io.BytesIO()
     torch.onnx.export(
-        ckpt.build_model(), (torch.zeros(1, 3, size, size),), buf, dynamo=False, opset_version=ONNX_OPSET,
-        input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
+        _WithFeatures(ckpt.build_model()).eval(), (torch.zeros(1, 3, size, size),), buf, dynamo=False, opset_version=ONNX_OPSET,
+        input_names=["x"], output_names=["logits", "features"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}, "features": {0: "n"}},
     )
     if not cache:
         return buf.getvalue(), False
@@ -154,9 +168,9 @@ def onnx_runner(ckpt: Checkpoint, threads: int | None = None) -> Runner:
             graph, _ = onnx_graph(ckpt, cache=False)
         session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
 
-    def run(x: torch.Tensor) -> np.ndarray:
-        logits = session.run(None, {"x": x.float().contiguous().numpy()})[0]
-        return torch.softmax(torch.from_numpy(logits), 1).numpy()
+    def run(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        logits, pooled = session.run(None, {"x": x.float().contiguous().numpy()})
+        return torch.softmax(torch.from_numpy(logits), 1).numpy(), pooled
 
     return run
 

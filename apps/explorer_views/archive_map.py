@@ -1,0 +1,109 @@
+"""Map: the archive's minutes laid out by what they look like to the classifier (UMAP of the
+embeddings stored with the index), coloured by sky class, P(aurora), night or Kp. Select points
+with the box or lasso: their frames are shown, and they can be labelled in bulk into the label
+store (yes/no or the sky classes), with undo.
+
+Everything that can be refused (the label store, the selected frames) is checked before a button
+that writes is drawn.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from aurora_sw.analysis.archive_map import archive_map
+from aurora_sw.index.store import store_attrs
+from aurora_sw.labels import LabelStore
+from explorer_views.data import DataRoot
+from explorer_views.labelling import CLASS_KEYS, KEYS, label_store_path
+
+COLOURS = {"sky class": "sky_class", "P(aurora)": "p_aurora", "night": "night", "Kp": "kp"}
+SHOWN = 12  # frames shown of a selection
+# Aurora in greens and blue-greens, no aurora in greys and muted tones, on every colouring by class.
+CLASS_COLOURS = {"yes": "#2ca02c", "no": "#8c8c8c", "arc": "#2ca02c", "diffuse": "#98df8a", "discrete": "#17becf",
+                 "cloudy": "#8c8c8c", "moon": "#bcbd22", "clear": "#1f3b73", "": "#d62728"}
+
+
+@st.cache_data(show_spinner="laying out the archive (UMAP)…", max_entries=4)
+def _map(root: str, max_points: int, seed: int) -> pd.DataFrame:
+    data = DataRoot(root)
+    out = archive_map(data.layout.index, max_points=max_points, seed=seed, solarwind=data.solarwind())
+    manifest = data.manifest()
+    if manifest is not None:  # the frame of each minute (the first of the minute, as the index keeps)
+        first = manifest.sort_values("time_utc").drop_duplicates("minute")[["minute", "path", "time_utc"]]
+        out = out.merge(first, left_on="time", right_on="minute", how="left").drop(columns="minute")
+    return out.reset_index(names="row")
+
+
+def selected_rows(event, points: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``points`` selected on the chart (each point carries its row as custom data)."""
+    chosen = []
+    for p in (event or {}).get("selection", {}).get("points", []) if event else []:
+        custom = p.get("customdata")
+        if custom is not None:
+            chosen.append(int(custom[0] if isinstance(custom, (list, tuple)) else custom))
+    return points[points["row"].isin(chosen)]
+
+
+def render(data: DataRoot) -> None:
+    st.header("Map")
+    if not int((store_attrs(data.layout.index) or {}).get("embedding_dim", 0)):
+        st.info("This index holds no embeddings: it was scored with a checkpoint trained before embeddings were stored. "
+                "Train again (`aurora-sw train`), then `aurora-sw score`, to get the map.")
+        return
+    c1, c2, c3 = st.columns([2, 2, 2])
+    max_points = int(c1.number_input("minutes on the map (a draw)", 100, 50_000, 3000, step=500, key="map_points"))
+    points = _map(str(data.root), max_points, 0)
+    colours = [k for k, v in COLOURS.items() if v in points and points[v].notna().any()]
+    colour = c2.selectbox("colour by", colours, key="map_colour")
+    scheme = c3.radio("labels", ["yes / no", "sky classes"], horizontal=True, key="map_scheme")
+    column = COLOURS[colour]
+    fig = px.scatter(points, x="x", y="y", color=column, custom_data=["row"], render_mode="webgl",
+                     hover_data={"time": True, "p_aurora": ":.2f", "sky_class": True, "x": False, "y": False},
+                     color_continuous_scale="Viridis", color_discrete_map=CLASS_COLOURS if column == "sky_class" else None, labels={column: colour})
+    fig.update_traces(marker={"size": 5})
+    fig.update_layout(dragmode="select", height=560, margin=dict(t=30, b=10), xaxis_title="UMAP 1", yaxis_title="UMAP 2")
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("box", "lasso"), key="archive_map", width="stretch")
+    st.caption(f"The archive mapped: {len(points)} minutes of {points['night'].nunique()} nights (UMAP of their stored embeddings); nearby points look alike to the classifier. "
+               "Select with the box or the lasso to see the frames and label them together.")
+
+    picked = selected_rows(event, points)
+    if picked.empty:
+        return
+    _selection(data, picked, CLASS_KEYS if scheme == "sky classes" else KEYS)
+
+
+def _selection(data: DataRoot, picked: pd.DataFrame, keys: dict[str, str]) -> None:
+    counts = picked["sky_class"].value_counts()
+    st.subheader(f"{len(picked)} minutes selected")
+    st.write("the classifier calls them: " + ", ".join(f"{c} {n}" for c, n in counts.items()) + f"; P(aurora) median {picked['p_aurora'].median():.2f}")
+    store_name = st.text_input("label store (under the data root)", data.layout.outputs.labels, key="map_store")
+    store_path = label_store_path(data, store_name)
+    with_frame = picked.dropna(subset=["path"])
+    frames = [data.frame(p) for p in with_frame["path"]]  # every frame to be labelled is checked before any button
+    if with_frame.empty:
+        st.info("No frame of the archive manifest for these minutes: nothing to label.")
+        return
+    store = LabelStore(store_path)
+    undo_key = f"map_undo:{store_path}"
+    b = st.columns(len(keys) + 1)
+    for col, label in zip(b, keys):
+        if col.button(f"label {len(with_frame)} as {label}", key=f"map_label_{label}"):
+            rows = with_frame[["path", "time_utc", "night"]].assign(path=with_frame["path"].astype(str), time_utc=pd.to_datetime(with_frame["time_utc"], utc=True))
+            st.session_state[undo_key] = rows.assign(label=[store.label_of(p) for p in rows["path"]])  # what they were, for undo
+            store.add(rows.assign(label=label), labeller="explorer-map")
+            st.success(f"{len(rows)} frames labelled {label} in {store_name} ({len(store)} labels there)")
+    previous = st.session_state.get(undo_key)
+    if b[-1].button("undo the last bulk label", disabled=previous is None, key="map_undo"):
+        store.remove(list(previous.loc[previous["label"].isna(), "path"]))
+        if previous["label"].notna().any():
+            store.add(previous.dropna(subset=["label"]), labeller="explorer-map")
+        st.session_state[undo_key] = None
+        st.success(f"undone: the {len(previous)} frames' labels are as they were")
+    cols = st.columns(4)
+    for i, (frame, (_, row)) in enumerate(zip(frames[:SHOWN], with_frame.iloc[:SHOWN].iterrows())):
+        cols[i % 4].image(str(frame), caption=f"{pd.Timestamp(row['time']):%Y-%m-%d %H:%M} UTC, {row['sky_class']}, p {row['p_aurora']:.2f}", width="stretch")
+    if len(with_frame) > SHOWN:
+        st.caption(f"the first {SHOWN} of {len(with_frame)} frames shown")
