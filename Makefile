@@ -52,8 +52,11 @@ demo: install
 demo-quick: install
 	$(BIN)/aurora-sw demo --quick --out demo_out
 
+# Two workers (pytest-xdist), one thread each: the machines have 2 cores. Every test of the quick
+# demo runs on one worker (tests/conftest.py's scheduler), so the demo is made once. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
 
 # Pin what the tests just passed with: run after a green `make test`, review the diff, commit it.
 lock: $(BIN)/aurora-sw

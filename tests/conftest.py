@@ -11,6 +11,50 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # timm must never wait on the hub in tests
 # Exported ONNX graphs go to a cache of this run, not the user's ~/.cache (aurora_sw.model.runtime).
 os.environ.setdefault("AURORA_SW_CACHE", tempfile.mkdtemp(prefix="aurora_sw_test_cache_"))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers on two cores: one thread each (torch's OpenMP pool spins when oversubscribed).
+    # Set before torch is first imported; the commands tests start in subprocesses inherit it.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+# Under pytest-xdist (``make test`` runs ``-n 2``) every test that uses the quick demo runs on one
+# worker, so the session's demo is made once, not once per worker. (xdist's own ``xdist_group``
+# renames node ids, which pytest 9 no longer lets it do.) Each worker lists its demo tests in a file
+# the controller named; the controller's scheduler, which never collects, reads it.
+DEMO_FIXTURES = {"demo_run", "demo_live"}
+
+
+def pytest_configure(config):
+    if getattr(config.option, "numprocesses", None) and not os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["AURORA_SW_DEMO_TESTS"] = tempfile.mkstemp(prefix="aurora_sw_demo_tests_", suffix=".txt")[1]
+
+
+def pytest_unconfigure(config):
+    if not os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("AURORA_SW_DEMO_TESTS"):
+        Path(os.environ.pop("AURORA_SW_DEMO_TESTS")).unlink(missing_ok=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    listing = os.environ.get("AURORA_SW_DEMO_TESTS")
+    if os.environ.get("PYTEST_XDIST_WORKER") and listing:
+        ids = [item.nodeid for item in items if DEMO_FIXTURES & set(getattr(item, "fixturenames", ()))]
+        Path(listing).write_text("\n".join(ids))  # every worker collects the same tests: the same list
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Load scheduling in which the demo's tests are one unit of work (one worker), the rest one each."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DemoTestsTogether(LoadScopeScheduling):
+        demo: set[str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.demo is None:
+                listing = Path(os.environ.get("AURORA_SW_DEMO_TESTS", "/nonexistent"))
+                self.demo = set(listing.read_text().split("\n")) if listing.is_file() else set()
+            return "quick demo" if nodeid in self.demo else nodeid
+
+    return DemoTestsTogether(config, log)
 
 
 @pytest.fixture(scope="session")
