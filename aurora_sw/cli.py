@@ -613,7 +613,7 @@ def label_suggest(
     archive: Path = typer.Option(..., "--archive", help="Archive folder (with manifest.parquet)."),
     model: Path = typer.Option(..., "--model", help="Classifier checkpoint (best.pt): its probabilities and embedding choose the frames."),
     n: int = typer.Option(50, "--n", help="Frames to suggest."),
-    strategy: str = typer.Option("uncertainty", "--strategy", help="uncertainty (p nearest the model's threshold), diversity (k-centre cover of the network's embedding) or random."),
+    strategy: str = typer.Option("uncertainty", "--strategy", help="uncertainty (p nearest the model's threshold; a morphology model: the two likeliest classes nearest each other), diversity (k-centre cover of the network's embedding) or random."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="Label store: frames in it are not suggested again (default: the project's labels store beside the archive, e.g. archive/labels.parquet, if there)."),
     per_night: int = typer.Option(10, "--per-night", help="At most this many frames from one night."),
     pool: int = typer.Option(2000, "--pool", help="Candidates scored at most (a uniform draw of the usable frames)."),
@@ -626,7 +626,7 @@ def label_suggest(
     """Frames to label next (active learning), for the Labelling page or `label import`.
 
     uncertainty picks the frames nearest the decision boundary, where a label teaches the model
-    most; diversity covers the archive's variety (greedy k-centre on the network's pooled features,
+    most (for a morphology model: the smallest margin between its two likeliest classes); diversity covers the archive's variety (greedy k-centre on the network's pooled features,
     PCA to 32); random is the baseline. Labelled frames are never suggested again; at most
     --per-night frames come from one night.
     """

@@ -73,6 +73,22 @@ def small_archive(tmp_path_factory, catalog):
 
 
 @pytest.fixture(scope="session")
+def tiny_archive(small_archive, tmp_path_factory):
+    """Every 25th frame of the small archive's two nights, ingested."""
+    import shutil
+
+    from aurora_sw.ingest import ingest
+
+    root = tmp_path_factory.mktemp("tiny")
+    for night in small_archive.nights:
+        (root / "frames" / night).mkdir(parents=True)
+        for f in sorted((small_archive.frames_dir / night).iterdir())[::25]:
+            shutil.copy(f, root / "frames" / night / f.name)
+    ingest([root / "frames"], root / "arch", progress=False)
+    return root / "arch"
+
+
+@pytest.fixture(scope="session")
 def demo_run(tmp_path_factory, catalog):
     """The quick demo, run once: (output folder, summary dict).
 

@@ -18,6 +18,53 @@ def _candidates(n: int = 600, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"path": [f"f{i}.jpg" for i in range(n)], "night": rng.choice(["a", "b", "c", "d"], n), "p_aurora": rng.beta(0.4, 0.4, n)})
 
 
+def test_a_morphology_models_uncertainty_is_the_margin_between_its_two_likeliest_classes():
+    classes = ("arc", "diffuse", "discrete", "cloudy", "moon", "clear")
+    c = _candidates(400)
+    probs = np.random.default_rng(1).dirichlet(np.full(6, 0.5), 400)
+    top2 = np.sort(probs, 1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
+    picks = select_frames(c, strategy="uncertainty", n=15, per_night=100, class_probabilities=probs, classes=classes)
+    assert sorted(picks["path"]) == sorted(c["path"].iloc[np.argsort(margin)[:15]])  # exactly the 15 smallest margins
+    capped = select_frames(c, strategy="uncertainty", n=15, per_night=5, class_probabilities=probs, classes=classes)
+    m = pd.Series(margin, index=c["path"])
+    full = capped["night"].value_counts()
+    open_nights = c[~c["night"].isin(full[full >= 5].index) & ~c["path"].isin(capped["path"])]
+    assert len(capped) == 15 and len(open_nights) and capped["night"].value_counts().max() <= 5 and m[capped["path"]].max() <= m[open_nights["path"]].min()
+    first = capped.iloc[0]
+    i = int(first["path"][1:-4])
+    assert first["reason"].startswith(f"classes {classes[probs[i].argmax()]} {probs[i].max():.2f} / ") and f"margin {margin[i]:.3f}" in first["reason"]
+
+
+def test_label_suggest_ranks_a_morphology_models_frames_by_class_margin(tiny_archive):
+    from aurora_sw.labels import MORPHOLOGY_CLASSES
+    from aurora_sw.model.checkpoint import Checkpoint, save_checkpoint
+    from aurora_sw.model.factory import create_model
+    import torch
+
+    from aurora_sw.workflows.suggest import suggest
+
+    torch.manual_seed(1)
+    model = create_model("efficientnet_b0", num_classes=6).eval()
+    with torch.no_grad():
+        model.get_classifier().weight.normal_(0, 0.5)
+    path = save_checkpoint(Checkpoint("efficientnet_b0", model.state_dict(), 48, classes=MORPHOLOGY_CLASSES), tiny_archive.parent / "morph.pt")
+    from aurora_sw.ingest import read_manifest
+    from aurora_sw.model.active import candidate_frames
+    from aurora_sw.model.checkpoint import load_checkpoint
+    from aurora_sw.model.embedding import frame_features
+    from aurora_sw.sky import MOON_CLASSES, SUN_CLASSES
+
+    res = suggest(tiny_archive, path, strategy="uncertainty", n=8, per_night=8, sun_classes=SUN_CLASSES, moon_classes=MOON_CLASSES, progress=False)
+    margins = res.frames["reason"].str.extract(r"margin ([0-9.]+)")[0].astype(float)
+    assert len(res.frames) == 8 and margins.is_monotonic_increasing
+    frames = candidate_frames(read_manifest(tiny_archive), sun_classes=SUN_CLASSES, moon_classes=MOON_CLASSES, pool=None)
+    probs, _, readable = frame_features(load_checkpoint(path), list(frames["path"]))
+    top2 = np.sort(probs, 1)[:, -2:]
+    every = pd.Series(top2[:, 1] - top2[:, 0], index=frames["path"][readable])
+    assert set(res.frames["path"]) == set(every.nsmallest(8).index)  # the 8 least decided of all candidates (at most 8 a night: no cap binds)
+
+
 def test_uncertainty_takes_the_frames_nearest_the_threshold_within_the_night_cap():
     c = _candidates()
     picks = select_frames(c, strategy="uncertainty", n=20, threshold=0.4, per_night=6)

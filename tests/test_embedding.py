@@ -82,22 +82,6 @@ def test_the_embedding_separates_what_the_sky_holds(demo_store):
     assert ok.sum() > 1000 and acc > 0.9, acc
 
 
-@pytest.fixture(scope="module")
-def tiny_archive(small_archive, tmp_path_factory):
-    """Every 25th frame of the small archive's two nights, ingested."""
-    import shutil
-
-    from aurora_sw.ingest import ingest
-
-    root = tmp_path_factory.mktemp("tiny")
-    for night in small_archive.nights:
-        (root / "frames" / night).mkdir(parents=True)
-        for f in sorted((small_archive.frames_dir / night).iterdir())[::25]:
-            shutil.copy(f, root / "frames" / night / f.name)
-    ingest([root / "frames"], root / "arch", progress=False)
-    return root / "arch"
-
-
 def _scoring_features(ckpt, paths) -> np.ndarray:
     """Pooled features of frames prepared as `score` prepares them (read at the analysis size, then
     reduced to the input size), from the PyTorch model: the reference the stored rows are checked against."""

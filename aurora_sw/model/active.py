@@ -5,7 +5,9 @@ sky conditions being labelled, less those already labelled; the checkpoint score
 its pooled features (the network's embedding of the frame). Three strategies:
 
 - ``uncertainty``: the frames whose ``p_aurora`` lies nearest the checkpoint's threshold (the
-  decision boundary), where a label changes the model most;
+  decision boundary), where a label changes the model most; for a morphology model, the frames
+  whose two likeliest sky classes are nearest each other (the smallest margin: arc or discrete?
+  cloudy or diffuse?), which includes the aurora/no-aurora boundary when the two are on either side;
 - ``diversity``: k-centre coverage of the embedding (Sener & Savarese 2018, greedy): each pick is
   the frame farthest from every frame labelled or picked so far, so the picks span what the archive
   holds, not just what is common;
@@ -83,6 +85,8 @@ def select_frames(
     threshold: float = 0.5,
     embeddings: np.ndarray | None = None,
     labelled_embeddings: np.ndarray | None = None,
+    class_probabilities: np.ndarray | None = None,
+    classes: Sequence[str] = (),
     per_night: int = 10,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -99,6 +103,9 @@ def select_frames(
     embeddings, labelled_embeddings
         Per-candidate embeddings (needed by ``diversity``) and those of the frames already labelled
         (the first centres; none: the picks start from the candidate nearest the mean).
+    class_probabilities, classes
+        A morphology model's class probabilities of each candidate (n, K) and its classes: then
+        ``uncertainty`` ranks by the margin between the two likeliest classes.
     per_night
         Most frames suggested from one night.
 
@@ -127,7 +134,13 @@ def select_frames(
         return len(picks) >= n
 
     p = candidates["p_aurora"].to_numpy(float)
-    if strategy == "uncertainty":
+    if strategy == "uncertainty" and class_probabilities is not None and len(classes) > 2:
+        top = np.argsort(-class_probabilities, axis=1, kind="stable")[:, :2]
+        first, second = (np.take_along_axis(class_probabilities, top[:, [k]], 1)[:, 0] for k in (0, 1))
+        for i in np.argsort(first - second, kind="stable"):
+            if take(int(i), f"classes {classes[top[i, 0]]} {first[i]:.2f} / {classes[top[i, 1]]} {second[i]:.2f}: margin {first[i] - second[i]:.3f}"):
+                break
+    elif strategy == "uncertainty":
         for i in np.argsort(np.abs(p - threshold), kind="stable"):
             if take(int(i), f"p_aurora {p[i]:.3f}: {abs(p[i] - threshold):.3f} from the threshold {threshold:.2f}"):
                 break

@@ -64,7 +64,8 @@ def suggest(
     model
         The classifier checkpoint (its threshold is the decision boundary).
     strategy
-        ``uncertainty`` (p nearest the threshold), ``diversity`` (k-centre coverage of the
+        ``uncertainty`` (p nearest the threshold; for a morphology model, the smallest margin
+        between the two likeliest sky classes), ``diversity`` (k-centre coverage of the
         network's embedding, starting from the labelled frames) or ``random``
         (:mod:`aurora_sw.model.active`).
     labels
@@ -76,6 +77,8 @@ def suggest(
     """
     from aurora_sw.ingest import read_manifest
     from aurora_sw.model.active import STRATEGIES, candidate_frames, embed_frames, select_frames
+    from aurora_sw.model.embedding import frame_features
+    from aurora_sw.model.tasks import aurora_probability
 
     if strategy not in STRATEGIES:  # before the model and the frames are read
         raise AuroraSWError(f"--strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
@@ -93,14 +96,14 @@ def suggest(
                                   sun_classes=sun_classes, moon_classes=moon_classes, pool=pool, seed=seed)
     if candidates.empty:
         raise AuroraSWError(f"{archive}: no unlabelled frames under {','.join(sun_classes)} / {','.join(moon_classes)} to suggest")
-    p, features, readable = embed_frames(ckpt, list(candidates["path"]), progress=progress)
+    probs, features, readable = frame_features(ckpt, list(candidates["path"]), progress=progress)
     if not readable.any():
         raise AuroraSWError(f"{archive}: none of the {len(candidates)} candidate frames could be read (moved, deleted or damaged); ingest the frames again, which flags the damaged ones")
-    candidates = candidates[readable].reset_index(drop=True).assign(p_aurora=p)
+    candidates = candidates[readable].reset_index(drop=True).assign(p_aurora=aurora_probability(probs, ckpt.classes))
     known = None
     if strategy == "diversity" and len(labelled):
         sample = labelled.sample(min(len(labelled), pool), random_state=seed)
         _, known, _ = embed_frames(ckpt, list(sample["path"]), progress=progress)
     picks = select_frames(candidates, strategy=strategy, n=n, threshold=ckpt.threshold, embeddings=features if strategy == "diversity" else None,
-                          labelled_embeddings=known, per_night=per_night, seed=seed)
+                          labelled_embeddings=known, class_probabilities=probs, classes=ckpt.classes, per_night=per_night, seed=seed)
     return SuggestResult(picks, strategy, len(candidates), float(ckpt.threshold))
