@@ -7,8 +7,9 @@ demo trains on the CPU). The last night is the test night (every frame of it, th
 labelled: the validation check of every training, the same for every strategy), the rest are the
 pool the strategies label from. For each seed, every strategy starts from the same random
 ``--budgets[0]`` labels; then, budget by budget, a classifier is trained from scratch on the labels
-so far (`train_classifier`, ``--epochs`` epochs, no restarts; a set of fewer than 320 labels is
-repeated to 320 an epoch, so that every training takes at least 120 optimizer steps), evaluated on the test night, and used
+so far (`train_classifier`, ``--epochs`` epochs, no restarts; every label set is repeated to
+``--epoch-frames`` an epoch, by default the largest budget, so that every training takes the same
+number of optimizer steps whatever its labels: 12 x 25 = 300 at 800 frames), evaluated on the test night, and used
 to pick the next labels with :func:`aurora_sw.model.active.select_frames` (uncertainty: nearest the
 threshold; diversity: k-centre cover of the pooled features seeded by the labelled frames;
 random: a uniform draw), each round from ``--candidates`` unlabelled pool frames drawn at random
@@ -32,16 +33,18 @@ import numpy as np
 import pandas as pd
 
 
-def _train(labelled: pd.DataFrame, val: pd.DataFrame, out: Path, epochs: int, seed: int, min_epoch_frames: int = 320):
+def _train(labelled: pd.DataFrame, val: pd.DataFrame, out: Path, epochs: int, seed: int, epoch_frames: int):
     from aurora_sw.errors import AuroraSWError
     from aurora_sw.model import load_checkpoint
     from aurora_sw.model.config import TrainConfig
     from aurora_sw.model.train import train_classifier
 
-    # A small labelled set is repeated to at least ``min_epoch_frames`` an epoch, so every training
-    # takes at least epochs x 10 optimizer steps (25 labels would otherwise be 12 steps in all).
-    repeat = int(np.ceil(min_epoch_frames / len(labelled)))
-    split = pd.concat([pd.concat([labelled] * repeat).assign(split="train"), val.assign(split="val")])
+    # Every labelled set is repeated to ``epoch_frames`` an epoch (whole copies, then a draw of the
+    # rest), so every training takes the same optimizer steps: the curve compares labels, not training
+    # lengths (25 labels would otherwise be 12 steps in all, 800 labels 300).
+    repeat, rest = divmod(epoch_frames, len(labelled))
+    train = pd.concat([labelled] * repeat + [labelled.sample(rest, random_state=seed)])
+    split = pd.concat([train.assign(split="train"), val.assign(split="val")])
     split["label"] = np.where(split["aurora_visible"], "yes", "no")
     cfg = TrainConfig(input_size=64, epochs_head=0, epochs_full=epochs, lr_full=2e-3, batch_size=32, seed=seed, restarts=0)
     try:
@@ -59,7 +62,7 @@ def _accuracy(ckpt, test: pd.DataFrame) -> tuple[float, float]:
 
 
 def run(strategy: str, seed: int, pool: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, budgets: list[int], epochs: int, work: Path,
-        candidates: int = 2000) -> list[dict]:
+        candidates: int = 2000, epoch_frames: int | None = None) -> list[dict]:
     from aurora_sw.model.active import embed_frames, select_frames
 
     rng = np.random.default_rng(seed)
@@ -67,7 +70,7 @@ def run(strategy: str, seed: int, pool: pd.DataFrame, val: pd.DataFrame, test: p
     rows = []
     for k, budget in enumerate(budgets):
         t0 = time.perf_counter()
-        ckpt, usable = _train(labelled, val, work / f"{strategy}_{seed}_{budget}", epochs, seed)
+        ckpt, usable = _train(labelled, val, work / f"{strategy}_{seed}_{budget}", epochs, seed, epoch_frames or max(budgets))
         acc, bal = _accuracy(ckpt, test)
         rows.append(dict(strategy=strategy, seed=seed, labels=len(labelled), aurora_labels=int(labelled["aurora_visible"].sum()),
                          accuracy=acc, balanced_accuracy=bal, usable=usable, seconds=round(time.perf_counter() - t0, 1)))
@@ -126,6 +129,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--val", type=int, default=150, help="labelled validation frames (the validation night)")
     ap.add_argument("--candidates", type=int, default=2000, help="unlabelled pool frames scored each round")
+    ap.add_argument("--epoch-frames", type=int, default=None, help="frames an epoch, every labelled set repeated to it (default: the largest budget)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     import torch
@@ -149,7 +153,7 @@ def main() -> None:
     rows = []
     for seed in args.seeds:
         for strategy in args.strategies:
-            rows += run(strategy, seed, pool, val, test, args.budgets, args.epochs, work, args.candidates)
+            rows += run(strategy, seed, pool, val, test, args.budgets, args.epochs, work, args.candidates, args.epoch_frames)
             table = pd.DataFrame(rows)
             table.to_csv(out / "label_efficiency.csv", index=False)
     plot(table, out / "label_efficiency.png")
