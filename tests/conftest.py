@@ -57,6 +57,23 @@ def pytest_xdist_make_scheduler(config, log):
     return DemoTestsTogether(config, log)
 
 
+@pytest.fixture(autouse=True)
+def _main_module_restored():
+    """Streamlit's AppTest runs the app as ``__main__`` and leaves it there; a spawn process pool
+    started later in the same process (the synthetic sky's renderer) would then run that script
+    again in every child and break. The real ``__main__`` is put back after each test."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    yield
+    sys.modules["__main__"] = main
+    if path is None:
+        main.__dict__.pop("__file__", None)
+    else:
+        main.__file__ = path
+
+
 @pytest.fixture(scope="session")
 def catalog():
     from aurora_sw.catalog import load_catalog

@@ -137,10 +137,22 @@ def test_a_store_scored_with_a_basis_holds_every_minutes_projection_and_a_tamper
     assert report.loc[nights[1], "status"] == "damaged" and report.loc[nights[1], "damaged"] == "embedding"
     assert report.loc[nights[0], "status"] == "ok"
     with pytest.raises(AuroraSWError, match=f"embedding of night {nights[1]} is damaged"):
-        open_embedding(store)
-    assert len(open_embedding(store, [nights[0]])) == (manifest["night"] == nights[0]).sum()
+        open_embedding(store, [nights[1]])
+    kept = open_embedding(store)  # every night: the damaged one left out and named, as open_index does
+    assert len(kept) == (manifest["night"] == nights[0]).sum() and kept.attrs["nights_damaged"] == nights[1]
+    with pytest.raises(AuroraSWError, match="2023-01-01 not complete and intact"):
+        open_embedding(store, ["2023-01-01"])
+    other = _ckpt(basis=True)
+    other.embedding_basis = fit_basis(np.random.default_rng(5).normal(size=(64, 1280)))
+    for wrong, name in ((other, "another basis"), (_ckpt(basis=False), "none")):  # same weights, other or no basis
+        with pytest.raises(AuroraSWError, match=f"this checkpoint's is {'[0-9a-f]{16}' if name == 'another basis' else 'none'}"):
+            score_archive(tiny_archive, wrong, store, resume=True, progress=False)
     score_archive(tiny_archive, ckpt, store, resume=True, progress=False)  # resume re-scores the damaged night
     assert (check_index(store)["status"] == "ok").all() and np.abs(open_embedding(store).values - expected).max() < 0.01 * np.abs(expected).max()
+    (store / "embedding" / "embedding" / "zarr.json").write_text('{"zarr_format": 3, "node_ty')  # damaged metadata: one line, not a traceback
+    with pytest.raises(AuroraSWError, match="embedding group's metadata is damaged"):
+        open_embedding(store)
+    assert check_index(store)["damaged"].str.contains("embedding").all()
 
 
 def test_a_checkpoint_without_a_basis_scores_a_store_without_embeddings(tiny_archive, tmp_path):

@@ -338,12 +338,12 @@ def _bulk_labelling_script(root: str, apps: str, rows: int) -> None:
     import sys
 
     sys.path.insert(0, apps)
-    from explorer_views.archive_map import _map, _selection
+    from explorer_views.archive_map import _map, label_panel
     from explorer_views.data import DataRoot, refusals_shown
     from explorer_views.labelling import CLASS_KEYS
 
     with refusals_shown():  # as the app wraps every page
-        _selection(DataRoot(root), _map(root, 300, 0).iloc[:rows], CLASS_KEYS)
+        label_panel(DataRoot(root), _map(root, 300, 0).iloc[:rows], CLASS_KEYS)
 
 
 def test_the_map_labels_a_selection_in_bulk_and_undo_puts_back_what_was_there(demo_run, monkeypatch):
@@ -364,8 +364,9 @@ def test_the_map_labels_a_selection_in_bulk_and_undo_puts_back_what_was_there(de
     labels = LabelStore(store).df.set_index("path")["label"]
     assert len(labels) == 6 and (labels == "arc").all()
     at.button(key="map_undo").click().run()
-    back = LabelStore(store).df.set_index("path")["label"]
-    assert back.to_dict() == {str(first_rows["path"].iloc[0]): "moon"}  # the new labels gone, the earlier one as it was
+    back = LabelStore(store).df.set_index("path")
+    assert back["label"].to_dict() == {str(first_rows["path"].iloc[0]): "moon"}  # the new labels gone, the earlier one as it was
+    assert back["labeller"].tolist() == ["unknown"] and any("as they were" in m.value for m in at.success)
     for key in ("../outside.parquet", "archive/manifest.parquet"):  # refused before any button is drawn
         at.text_input(key="map_store").set_value(key).run()
         assert at.error and not [b for b in at.button if b.key and b.key.startswith("map_label_")]

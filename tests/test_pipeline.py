@@ -295,3 +295,28 @@ def test_stored_keogram_matches_the_frames_and_hides_unfinished_nights(setup, sm
 
     write_night(old, night, frames.assign(p_aurora=0.5, **dict.fromkeys(INDEX_NAMES, 0.0)))  # re-writing a night of it still works
     assert night in done_nights(old) and open_keogram(old, night) is None
+
+
+def test_the_nights_share_one_set_of_decoding_workers_and_score_as_each_alone(setup, small_archive, tmp_path, monkeypatch):
+    """`score` decodes every night through one DataLoader (its worker processes start once, not once a
+    night: on a GPU that start-up was most of a night's time), in batches that never span two nights,
+    so each night's values are bit for bit what scoring that night alone gives."""
+    import aurora_sw.index.score as score_module
+    from aurora_sw.index.score import score_frames
+    from aurora_sw.ingest import read_manifest
+
+    root, ckpt_path, _ = setup
+    made = []
+    real = score_module.DataLoader
+    monkeypatch.setattr(score_module, "DataLoader", lambda *a, **k: made.append(k.get("num_workers")) or real(*a, **k))
+    score_archive(root / "arch", ckpt_path, tmp_path / "index.zarr", num_workers=2, batch_size=7, progress=False)
+    assert made == [2]  # one DataLoader, two workers, for both nights
+    stored = open_index(tmp_path / "index.zarr").load()
+    manifest = read_manifest(root / "arch")
+    ckpt = load_checkpoint(ckpt_path)
+    for night in small_archive.nights:
+        frames = manifest[manifest["night"] == night].sort_values("time_utc")
+        alone = score_frames(list(frames["path"]), ckpt, batch_size=7, progress=False)
+        minutes = frames["time_utc"].dt.tz_convert(None).dt.floor("1min").to_numpy()
+        assert np.array_equal(stored["p_aurora"].sel(time=minutes).values, alone["p_aurora"].to_numpy(), equal_nan=True), night
+        assert np.array_equal(stored["aurora_area_night"].sel(time=minutes).values, alone["aurora_area_night"].to_numpy(), equal_nan=True), night

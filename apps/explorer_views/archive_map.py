@@ -14,7 +14,7 @@ import plotly.express as px
 import streamlit as st
 
 from aurora_sw.analysis.archive_map import archive_map
-from aurora_sw.index.store import store_attrs
+from aurora_sw.index.store import frames_by_minute, store_attrs
 from aurora_sw.labels import LabelStore
 from explorer_views.data import DataRoot
 from explorer_views.labelling import CLASS_KEYS, KEYS, label_store_path
@@ -31,9 +31,9 @@ def _map(root: str, max_points: int, seed: int) -> pd.DataFrame:
     data = DataRoot(root)
     out = archive_map(data.layout.index, max_points=max_points, seed=seed, solarwind=data.solarwind())
     manifest = data.manifest()
-    if manifest is not None:  # the frame of each minute (the first of the minute, as the index keeps)
-        first = manifest.sort_values("time_utc").drop_duplicates("minute")[["minute", "path", "time_utc"]]
-        out = out.merge(first, left_on="time", right_on="minute", how="left").drop(columns="minute")
+    if manifest is not None:  # the frame of each minute: the one the index scored
+        first = frames_by_minute(manifest)[["path", "time_utc"]]
+        out = out.merge(first, left_on="time", right_index=True, how="left")
     return out.reset_index(names="row")
 
 
@@ -69,18 +69,38 @@ def render(data: DataRoot) -> None:
     st.caption(f"The archive mapped: {len(points)} minutes of {points['night'].nunique()} nights (UMAP of their stored embeddings); nearby points look alike to the classifier. "
                "Select with the box or the lasso to see the frames and label them together.")
 
-    picked = selected_rows(event, points)
-    if picked.empty:
-        return
-    _selection(data, picked, CLASS_KEYS if scheme == "sky classes" else KEYS)
+    label_panel(data, selected_rows(event, points), CLASS_KEYS if scheme == "sky classes" else KEYS)
 
 
-def _selection(data: DataRoot, picked: pd.DataFrame, keys: dict[str, str]) -> None:
+def label_panel(data: DataRoot, picked: pd.DataFrame, keys: dict[str, str]) -> None:
+    """The label store, undo of the last bulk label, and (with points selected) their frames and
+    one button per label."""
+    store_name = st.text_input("label store (under the data root)", data.layout.outputs.labels, key="map_store")
+    store_path = label_store_path(data, store_name)  # refused here, before any button that writes
+    if st.session_state.get("map_flash"):
+        st.success(st.session_state.pop("map_flash"))
+    _undo(LabelStore(store_path), f"map_undo:{store_path}")
+    if not picked.empty:
+        _selection(data, picked, keys, store_path)
+
+
+def _undo(store: LabelStore, undo_key: str) -> None:
+    """Undo the last bulk label into ``store``: each frame's label and labeller as they were (drawn
+    whether or not points are selected now)."""
+    previous = st.session_state.get(undo_key)
+    if st.button("undo the last bulk label", disabled=previous is None, key="map_undo"):
+        store.remove(list(previous.loc[previous["label"].isna(), "path"]))
+        for labeller, rows in previous.dropna(subset=["label"]).groupby("labeller"):
+            store.add(rows.drop(columns="labeller"), labeller=labeller)
+        st.session_state[undo_key] = None
+        st.session_state["map_flash"] = f"undone: the {len(previous)} frames' labels (and who gave them) are as they were"
+        st.rerun()
+
+
+def _selection(data: DataRoot, picked: pd.DataFrame, keys: dict[str, str], store_path) -> None:
     counts = picked["sky_class"].value_counts()
     st.subheader(f"{len(picked)} minutes selected")
     st.write("the classifier calls them: " + ", ".join(f"{c} {n}" for c, n in counts.items()) + f"; P(aurora) median {picked['p_aurora'].median():.2f}")
-    store_name = st.text_input("label store (under the data root)", data.layout.outputs.labels, key="map_store")
-    store_path = label_store_path(data, store_name)
     with_frame = picked.dropna(subset=["path"])
     frames = [data.frame(p) for p in with_frame["path"]]  # every frame to be labelled is checked before any button
     if with_frame.empty:
@@ -88,20 +108,17 @@ def _selection(data: DataRoot, picked: pd.DataFrame, keys: dict[str, str]) -> No
         return
     store = LabelStore(store_path)
     undo_key = f"map_undo:{store_path}"
-    b = st.columns(len(keys) + 1)
+    b = st.columns(len(keys))
     for col, label in zip(b, keys):
         if col.button(f"label {len(with_frame)} as {label}", key=f"map_label_{label}"):
             rows = with_frame[["path", "time_utc", "night"]].assign(path=with_frame["path"].astype(str), time_utc=pd.to_datetime(with_frame["time_utc"], utc=True))
-            st.session_state[undo_key] = rows.assign(label=[store.label_of(p) for p in rows["path"]])  # what they were, for undo
+            before = store.df.set_index(store.df["path"].astype(str)) if len(store.df) else None
+            st.session_state[undo_key] = rows.assign(  # what they were, for undo
+                label=[store.label_of(p) for p in rows["path"]],
+                labeller=[before.at[p, "labeller"] if before is not None and p in before.index else None for p in rows["path"]])
             store.add(rows.assign(label=label), labeller="explorer-map")
-            st.success(f"{len(rows)} frames labelled {label} in {store_name} ({len(store)} labels there)")
-    previous = st.session_state.get(undo_key)
-    if b[-1].button("undo the last bulk label", disabled=previous is None, key="map_undo"):
-        store.remove(list(previous.loc[previous["label"].isna(), "path"]))
-        if previous["label"].notna().any():
-            store.add(previous.dropna(subset=["label"]), labeller="explorer-map")
-        st.session_state[undo_key] = None
-        st.success(f"undone: the {len(previous)} frames' labels are as they were")
+            st.session_state["map_flash"] = f"{len(rows)} frames labelled {label} in {store_path.name} ({len(store)} labels there)"
+            st.rerun()  # redraw the undo button, now active
     cols = st.columns(4)
     for i, (frame, (_, row)) in enumerate(zip(frames[:SHOWN], with_frame.iloc[:SHOWN].iterrows())):
         cols[i % 4].image(str(frame), caption=f"{pd.Timestamp(row['time']):%Y-%m-%d %H:%M} UTC, {row['sky_class']}, p {row['p_aurora']:.2f}", width="stretch")

@@ -80,6 +80,10 @@ def archive_map(
     if emb is None:
         raise AuroraSWError(f"{index_path}: this index holds no embeddings (its checkpoint was trained before embeddings were stored); "
                             "train the model again with `aurora-sw train`, then `aurora-sw score`")
+    emb = emb.isel(time=np.flatnonzero(np.isfinite(emb.values).all(1)))  # minutes of a frame that could not be read carry none
+    if len(emb["time"]) < 5 and emb.attrs.get("nights_damaged"):
+        raise AuroraSWError(f"{index_path}: the embeddings of night(s) {emb.attrs['nights_damaged']} are damaged and too few minutes remain for a map; "
+                            "`aurora-sw score --resume` re-scores them")
     times = emb["time"].values
     if len(times) > max_points:
         keep = np.sort(np.random.default_rng(seed).choice(len(times), max_points, replace=False))

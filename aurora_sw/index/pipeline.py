@@ -6,6 +6,7 @@ it done), so a killed run resumes where it stopped and nights can be spread over
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from tqdm.auto import tqdm
 from aurora_sw.catalog import load_catalog
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.schema import GRADCAM
-from aurora_sw.index.score import score_frames
+from aurora_sw.index.score import score_frames, score_nights
 from aurora_sw.index.store import begin_store, check_index, check_replaceable, commit_store, resumable_store, store_attrs, write_night, writer_lock
 from aurora_sw.ingest import read_manifest
 from aurora_sw.ingest.manifest import add_flag
@@ -23,6 +24,8 @@ from aurora_sw.model.checkpoint import Checkpoint, load_checkpoint
 from aurora_sw.model.factory import create_model
 from aurora_sw.model.gradcam import cam_statistics, gradcam_maps
 from aurora_sw.model.runtime import Backend, default_device, resolve_backend
+
+logger = logging.getLogger(__name__)
 
 
 def score_night(
@@ -35,13 +38,16 @@ def score_night(
     num_workers: int = 0,
     backend: Backend = "auto",
     cam: bool = False,
+    scores: pd.DataFrame | None = None,
 ) -> dict:
     """Score one night's manifest rows and write them into the store; returns counts.
 
     With ``cam``, Grad-CAM statistics (:data:`aurora_sw.index.schema.GRADCAM`) are computed
-    for the frames classified as aurora; they are NaN elsewhere.
+    for the frames classified as aurora; they are NaN elsewhere. ``scores``: the rows already
+    scored (:func:`~aurora_sw.index.score.score_nights`, one DataLoader for a whole run).
     """
-    scores = score_frames(list(frames["path"]), ckpt, batch_size, num_workers, progress=False, backend=backend)
+    if scores is None:
+        scores = score_frames(list(frames["path"]), ckpt, batch_size, num_workers, progress=False, backend=backend)
     scored = pd.concat([frames.reset_index(drop=True), scores], axis=1)
     if cam:
         scored = scored.join(_cam_statistics(scored, ckpt))
@@ -137,6 +143,7 @@ def score_archive(
         "model_classes": " ".join(ckpt.classes),  # a morphology model's store holds its classes too (schema.morphology_variables)
         # Components of each minute's embedding (0: the checkpoint has no basis, the store no embedding group).
         "embedding_dim": int(ckpt.embedding_basis["components"].shape[0]) if ckpt.embedding_basis is not None else 0,
+        "embedding_basis_sha256": ckpt.embedding_sha256,
         "archive": str(Path(archive).resolve()),
         "catalog": str(Path(catalog_path).resolve()) if catalog_path else "",  # absolute: readers may run elsewhere
         "inference_backend": resolve_backend(backend, default_device()),
@@ -194,6 +201,16 @@ def _intact_nights(store: Path, nights: list[str], ckpt: Checkpoint) -> set[str]
             f"{store}: was scored with model {attrs.get('model_sha256')}, not this checkpoint ({ckpt.sha256}); "
             "resume with the same checkpoint, or score without --resume to replace the index"
         )
+    embedded = int(attrs.get("embedding_dim", 0)) > 0
+    if embedded and attrs.get("embedding_basis_sha256", "") != ckpt.embedding_sha256:
+        raise AuroraSWError(
+            f"{store}: its embeddings are in the basis {attrs.get('embedding_basis_sha256') or '(unrecorded)'}, this checkpoint's is "
+            f"{ckpt.embedding_sha256 or 'none'} (same weights, another basis: a best.pt from another training?); resume with the checkpoint "
+            "the store was scored with, or score without --resume"
+        )
+    if not embedded and ckpt.embedding_basis is not None:
+        logger.warning("%s: this store holds no embeddings (it was made without them); the nights scored now will not have any either: "
+                       "score without --resume to store them", store)
     first, last = str(attrs["first_night"]), str(attrs["last_night"])
     outside = [n for n in nights if not first <= n <= last]
     if outside:
@@ -217,10 +234,8 @@ def _score_nights(
         )
         for fut in tqdm(futures, desc="nights", unit="night", disable=not progress):
             results.append(fut.result())
-    else:
-        bar = tqdm(total=int(manifest["night"].isin(todo).sum()), desc="scoring", unit="frame", disable=not progress)
-        for n in todo:
-            results.append(score_night(groups[n], ckpt, store, n, batch_size=batch_size, num_workers=num_workers, backend=backend, cam=cam))
-            bar.update(len(groups[n]))
-        bar.close()
+    else:  # one DataLoader for every night: its decoding workers start once, and run ahead while a night is written
+        stream = score_nights([list(groups[n]["path"]) for n in todo], ckpt, batch_size, num_workers, progress=progress, backend=backend)
+        for n, scores in zip(todo, stream):
+            results.append(score_night(groups[n], ckpt, store, n, batch_size=batch_size, num_workers=num_workers, backend=backend, cam=cam, scores=scores))
     return results

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -68,8 +70,8 @@ def score_frames(
     ``batch_size`` defaults to :func:`default_batch_size`. ``backend`` picks the inference runtime
     (:func:`aurora_sw.model.runtime.resolve_backend`: ONNX Runtime on the CPU, PyTorch on CUDA).
     ``aurora_area_night`` fits the per-night background model (:mod:`aurora_sw.index.background`)
-    to all of ``paths``, so they should be one night (:func:`~aurora_sw.index.pipeline.score_night`
-    passes one night at a time).
+    to all of ``paths``, so they should be one night (:func:`score_nights` scores many nights,
+    each on its own, through one set of decoding workers).
     A frame that must not be scored (:func:`aurora_sw.camera.read_frame`: unreadable, truncated,
     too small, greyscale) gets NaN values, ``readable=False`` and its reason in ``frame_problem``;
     it never stops the run.
@@ -86,29 +88,75 @@ def score_frames(
         the runtime used. A checkpoint with an embedding basis adds ``embedding``: each frame's
         :func:`aurora_sw.model.embedding.project` of its pooled features (float16).
     """
+    return next(score_nights([list(paths)], ckpt, batch_size, num_workers, device, progress=progress, backend=backend))
+
+
+def _night_batches(sizes: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices of consecutive batches of at most ``batch_size``, none spanning two nights."""
+    batches, start = [], 0
+    for n in sizes:
+        batches += [list(range(b, min(b + batch_size, start + n))) for b in range(start, start + n, batch_size)]
+        start += n
+    return batches
+
+
+def score_nights(
+    nights: Sequence[Sequence[str]],
+    ckpt: Checkpoint,
+    batch_size: int | None = None,
+    num_workers: int = 0,
+    device: str | None = None,
+    *,
+    progress: bool = False,
+    backend: Backend = "auto",
+) -> Iterator[pd.DataFrame]:
+    """:func:`score_frames` of each night's paths in turn, yielded night by night, through one
+    DataLoader: its ``num_workers`` decoding processes start once for the whole run, not once a
+    night, and keep decoding the next night while a night is written.
+
+    Each batch holds frames of one night only, so every night is scored in exactly the batches
+    :func:`score_frames` would use on it alone (the same probabilities, bit for bit).
+    """
     dev = default_device(device)
     batch_size = batch_size or default_batch_size(ckpt.input_size, dev.type)
     run, backend_used = make_runner(ckpt, backend, dev)
-    dl = DataLoader(_ScoreDataset(list(paths), ckpt.input_size, ckpt.normalization), batch_size, num_workers=num_workers, pin_memory=dev.type == "cuda")
-    basis = ckpt.embedding_basis
-    probs, embeddings, phys, maps, strips, problems = [], [], [], [], [], []
+    sizes = [len(p) for p in nights]
+    paths = [p for night in nights for p in night]
+    dl = DataLoader(_ScoreDataset(paths, ckpt.input_size, ckpt.normalization), batch_sampler=_night_batches(sizes, batch_size),
+                    num_workers=num_workers, pin_memory=dev.type == "cuda")
+    batches = iter(dl)
     bar = tqdm(total=len(paths), desc="scoring", unit="frame", disable=not progress)
-    for x, p, ge_map, strip, problem in dl:
-        prob, pooled = run(x)
-        prob = prob.astype(np.float32)
-        bad = np.array([bool(r) for r in problem])
-        prob[bad] = np.nan
-        probs.append(prob)
-        if basis is not None:
-            emb = project(pooled, basis)
-            emb[bad] = np.nan
-            embeddings.append(emb)
-        phys.append(p.numpy())
-        maps.append(ge_map.numpy())
-        strips.append(strip.numpy())
-        problems += problem
-        bar.update(len(x))
-    bar.close()
+    try:
+        for n in sizes:
+            parts, got = [], 0
+            while got < n:
+                batch = next(batches)
+                parts.append(_score_batch(run, batch, ckpt))
+                got += len(batch[0])
+                bar.update(len(batch[0]))
+            yield _assemble(parts, ckpt, backend_used)
+    finally:
+        bar.close()
+
+
+def _score_batch(run, batch, ckpt: Checkpoint) -> tuple:
+    """One decoded batch through the network: (class probabilities, embeddings or None, physical
+    indices, green-excess maps, meridian strips, problems)."""
+    x, p, ge_map, strip, problem = batch
+    prob, pooled = run(x)
+    prob = prob.astype(np.float32)
+    bad = np.array([bool(r) for r in problem])
+    prob[bad] = np.nan
+    emb = None
+    if ckpt.embedding_basis is not None:
+        emb = project(pooled, ckpt.embedding_basis)
+        emb[bad] = np.nan
+    return prob, emb, p.numpy(), ge_map.numpy(), strip.numpy(), list(problem)
+
+
+def _assemble(parts: list[tuple], ckpt: Checkpoint, backend_used: str) -> pd.DataFrame:
+    """One night's scored batches as :func:`score_frames`'s table."""
+    probs, embeddings, phys, maps, strips, problems = (list(x) for x in zip(*parts)) if parts else ([], [], [], [], [], [])
     out = pd.DataFrame(np.concatenate(phys) if phys else np.zeros((0, len(INDEX_NAMES))), columns=list(INDEX_NAMES))
     class_probs = np.concatenate(probs) if probs else np.zeros((0, len(ckpt.classes)), np.float32)
     out.insert(0, "p_aurora", aurora_probability(class_probs, ckpt.classes))
@@ -117,11 +165,11 @@ def score_frames(
             out[f"p_{c}"] = class_probs[:, i]
         likeliest = np.asarray(ckpt.classes, dtype=object)[np.nan_to_num(class_probs, nan=-1.0).argmax(1)]
         out["morphology"] = np.where(np.isnan(class_probs).any(1), "", likeliest)
-    if basis is not None:  # one row of EMBEDDING_DIM float16 per frame (NaN for an unreadable one)
+    if ckpt.embedding_basis is not None:  # one row of EMBEDDING_DIM float16 per frame (NaN for an unreadable one)
         out["embedding"] = list(np.concatenate(embeddings)) if embeddings else []
     out["aurora_area_night"] = area_above_night_background(np.concatenate(maps)) if maps else []
     out["meridian"] = list(np.concatenate(strips)) if strips else []
-    out["frame_problem"] = problems
+    out["frame_problem"] = [r for batch in problems for r in batch]
     out["readable"] = out["frame_problem"] == ""
     out.attrs["backend"] = backend_used
     return out

@@ -52,11 +52,13 @@ def _code_version() -> str:
         return "unknown (not installed)"
 
 
-def _by_minute(frames: pd.DataFrame, freq: str = "1min") -> pd.DataFrame:
-    """Frames indexed by their UTC minute (naive), the first frame of a minute kept."""
+def frames_by_minute(frames: pd.DataFrame, freq: str = "1min") -> pd.DataFrame:
+    """Frames indexed by their UTC minute (naive): the earliest frame of each minute, the one the
+    index stores (ties: the first listed). Every reader that goes from a minute back to its frame
+    (the Explorer's Map labelling it) takes it from here."""
     df = frames.copy()
     df["time"] = naive_utc(df["time_utc"]).dt.floor(freq)
-    return df.sort_values("time").drop_duplicates("time", keep="first").set_index("time")
+    return df.sort_values(["time", "time_utc"], kind="stable").drop_duplicates("time", keep="first").set_index("time")
 
 
 def build_index(
@@ -92,7 +94,7 @@ def build_index(
     """
     if frames.empty and grid is None:
         raise AuroraSWError("no scored frames to build an index from")
-    df = _by_minute(frames, freq)
+    df = frames_by_minute(frames, freq)
     if grid is None:
         grid = pd.date_range(df.index.min(), df.index.max(), freq=freq, name="time")
     df = df.reindex(grid)
@@ -183,13 +185,12 @@ def _init_embedding(path: Path, grid: pd.DatetimeIndex, dim: int) -> None:
 def _write_embedding(path: str | os.PathLike, region: slice, grid: pd.DatetimeIndex, frames: pd.DataFrame) -> None:
     """Write the frames' embeddings (column ``embedding``) into the embedding group's region, if
     the store has one; minutes without a (readable) frame are NaN."""
-    try:
-        group = xr.open_zarr(path, group=EMBEDDING_GROUP, consolidated=False)
-    except (FileNotFoundError, KeyError, OSError):
+    group = _embedding_group(path)
+    if group is None:
         return
     rows = np.full((len(grid), group.sizes["component"]), np.nan, np.float16)
     if "embedding" in frames and len(frames):
-        df = _by_minute(frames)
+        df = frames_by_minute(frames)
         pos = grid.get_indexer(df.index)
         keep = pos >= 0
         if keep.any():
@@ -227,7 +228,7 @@ def _write_keogram(path: str | os.PathLike, region: slice, grid: pd.DatetimeInde
         return  # a store made before keograms were stored: the index is still complete without one
     rows = np.zeros((len(grid), KEOGRAM_ROWS, 3), np.uint8)  # the strips of frames, stored as KEOGRAM.dtype
     if "meridian" in frames and len(frames):
-        df = _by_minute(frames)
+        df = frames_by_minute(frames)
         pos = grid.get_indexer(df.index)
         keep = pos >= 0
         rows[pos[keep]] = np.stack(df["meridian"].to_numpy()[keep])
@@ -381,7 +382,7 @@ def check_index(path: str | os.PathLike, *, keogram: bool = True) -> pd.DataFram
             continue
         try:
             values, unreadable = _read_by_night(_stored_array(root, name), MINUTES_PER_NIGHT, len(nights))
-        except KeyError:  # the variable's array is gone
+        except (KeyError, ValueError, OSError):  # the variable's array is gone, or its metadata damaged
             values, unreadable = None, set(range(len(nights)))
         for slot in np.flatnonzero(done & intact):
             if slot in unreadable or _digest(values[_night_region(slot)]) != recorded[slot, j].tobytes():
@@ -515,6 +516,16 @@ def _verify_group(path: str | os.PathLike, night: str, group: str) -> None:
         raise AuroraSWError(f"{path}: the {group} of night {night} is damaged; `aurora-sw score --resume` re-scores the night")
 
 
+def _embedding_group(path: str | os.PathLike) -> xr.Dataset | None:
+    """The store's embedding group (lazy), or ``None`` when it has none."""
+    try:
+        return xr.open_zarr(path, group=EMBEDDING_GROUP, consolidated=False)
+    except (FileNotFoundError, KeyError):
+        return None
+    except (OSError, ValueError) as exc:  # damaged metadata: one line, naming the store
+        raise AuroraSWError(f"{path}: the embedding group's metadata is damaged ({_one_line(exc)[:120]}); score the archive again without --resume") from None
+
+
 def open_embedding(index_path: str | os.PathLike, nights: list[str] | None = None) -> xr.DataArray | None:
     """The embeddings stored with an index (by ``aurora-sw score`` with a checkpoint that has an
     embedding basis): (time, component) float32 of every minute with a scored frame, or ``None``
@@ -523,33 +534,41 @@ def open_embedding(index_path: str | os.PathLike, nights: list[str] | None = Non
     Parameters
     ----------
     nights
-        Only these nights (local dates at dusk, ``YYYY-MM-DD``); default every night shown by
-        :func:`open_index`. A night whose embedding differs from its checksum is refused.
+        Only these nights (local dates at dusk, ``YYYY-MM-DD``): each must be complete and intact,
+        else it is refused. Default: every night :func:`open_index` shows whose embedding is
+        intact; a night whose embedding differs from its checksum is left out with a warning
+        (listed in ``attrs["nights_damaged"]``), as :func:`open_index` leaves damaged nights out.
     """
-    try:
-        group = xr.open_zarr(index_path, group=EMBEDDING_GROUP, consolidated=False)
-    except (FileNotFoundError, KeyError, OSError):
+    group = _embedding_group(index_path)
+    if group is None:
         return None
     index = open_index(index_path, warn=False)
     start = night_start_hour(index.attrs)
     shown = sorted(set(pd.Series(index["night"].values).dropna().dt.strftime("%Y-%m-%d")))
-    if nights is None:
-        nights = shown
-    damaged = set(index.attrs.get("nights_damaged", "").split(",")) - {""}
+    damaged = [n for n in index.attrs.get("nights_damaged", "").split(",") if n]
+    if nights is not None:
+        bad = [n for n in nights if n in damaged or n not in shown]
+        if bad:
+            raise AuroraSWError(f"{index_path}: night(s) {', '.join(bad)} not complete and intact in this store "
+                                f"(`aurora-sw check --index {index_path}` lists each night; `aurora-sw score --resume` re-scores damaged ones)")
     parts = []
-    for night in nights:
-        if night in damaged:
-            raise AuroraSWError(f"{index_path}: night {night} is damaged ({index.attrs['damage']}); `aurora-sw score --resume` re-scores it")
-        if night not in shown:
+    for night in nights if nights is not None else shown:
+        try:
+            _verify_group(index_path, night, EMBEDDING_GROUP)
+        except AuroraSWError:
+            if nights is not None:
+                raise
+            damaged.append(night)
             continue
-        _verify_group(index_path, night, EMBEDDING_GROUP)
         window = night_window(night, start_hour=start)
         has_frame = index["p_aurora"].sel(time=window).notnull().values
         parts.append(group[EMBEDDING_GROUP].sel(time=window).isel(time=np.flatnonzero(has_frame)).astype(np.float32).load())
-    if not parts:
-        return group[EMBEDDING_GROUP].isel(time=slice(0, 0)).astype(np.float32).load()
-    out = xr.concat(parts, "time")
+    out = xr.concat(parts, "time") if parts else group[EMBEDDING_GROUP].isel(time=slice(0, 0)).astype(np.float32).load()
     out.attrs = dict(group[EMBEDDING_GROUP].attrs)
+    if damaged:
+        out.attrs["nights_damaged"] = ",".join(sorted(set(damaged)))
+        if nights is None:
+            logger.warning("%s: night(s) %s left out of the embeddings (damaged); `aurora-sw score --resume` re-scores them", index_path, out.attrs["nights_damaged"])
     return out
 
 

@@ -7,7 +7,8 @@ its pooled features (the network's embedding of the frame). Three strategies:
 - ``uncertainty``: the frames whose ``p_aurora`` lies nearest the checkpoint's threshold (the
   decision boundary), where a label changes the model most; for a morphology model, the frames
   whose two likeliest sky classes are nearest each other (the smallest margin: arc or discrete?
-  cloudy or diffuse?), which includes the aurora/no-aurora boundary when the two are on either side;
+  cloudy or diffuse?) or whose P(aurora) is nearest the threshold, whichever is nearer (twice the
+  distance to the threshold against the margin, both on a 0-1 scale);
 - ``diversity``: k-centre coverage of the embedding (Sener & Savarese 2018, greedy): each pick is
   the frame farthest from every frame labelled or picked so far, so the picks span what the archive
   holds, not just what is common;
@@ -105,7 +106,8 @@ def select_frames(
         (the first centres; none: the picks start from the candidate nearest the mean).
     class_probabilities, classes
         A morphology model's class probabilities of each candidate (n, K) and its classes: then
-        ``uncertainty`` ranks by the margin between the two likeliest classes.
+        ``uncertainty`` ranks by the smaller of the margin between the two likeliest classes and
+        twice the distance of ``p_aurora`` to ``threshold``.
     per_night
         Most frames suggested from one night.
 
@@ -135,10 +137,15 @@ def select_frames(
 
     p = candidates["p_aurora"].to_numpy(float)
     if strategy == "uncertainty" and class_probabilities is not None and len(classes) > 2:
+        # Undecided between two classes, or between aurora and none (P(aurora), the sum of the aurora
+        # classes, at the threshold): whichever is nearer, on one 0-1 scale.
         top = np.argsort(-class_probabilities, axis=1, kind="stable")[:, :2]
         first, second = (np.take_along_axis(class_probabilities, top[:, [k]], 1)[:, 0] for k in (0, 1))
-        for i in np.argsort(first - second, kind="stable"):
-            if take(int(i), f"classes {classes[top[i, 0]]} {first[i]:.2f} / {classes[top[i, 1]]} {second[i]:.2f}: margin {first[i] - second[i]:.3f}"):
+        margin, boundary = first - second, 2 * np.abs(p - threshold)
+        for i in np.argsort(np.minimum(margin, boundary), kind="stable"):
+            classes_text = f"classes {classes[top[i, 0]]} {first[i]:.2f} / {classes[top[i, 1]]} {second[i]:.2f}: margin {margin[i]:.3f}"
+            reason = classes_text if margin[i] <= boundary[i] else f"p_aurora {p[i]:.3f}: {abs(p[i] - threshold):.3f} from the threshold {threshold:.2f}; {classes_text}"
+            if take(int(i), reason):
                 break
     elif strategy == "uncertainty":
         for i in np.argsort(np.abs(p - threshold), kind="stable"):

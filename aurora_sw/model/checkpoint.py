@@ -59,6 +59,19 @@ class Checkpoint:
         return h.hexdigest()[:16]
 
 
+    @property
+    def embedding_sha256(self) -> str:
+        """Hash of the embedding basis ("" without one): a store records it, so a resumed run
+        never mixes two bases in one store."""
+        if self.embedding_basis is None:
+            return ""
+        h = hashlib.sha256()
+        for k in sorted(self.embedding_basis):
+            h.update(k.encode())
+            h.update(self.embedding_basis[k].detach().cpu().numpy().tobytes())
+        return h.hexdigest()[:16]
+
+
 def label_set_hash(paths: list[str], labels: list[str]) -> str:
     """A short hash of the (path, label) pairs a model was trained on."""
     h = hashlib.sha256()
