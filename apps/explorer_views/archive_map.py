@@ -112,10 +112,9 @@ def _selection(data: DataRoot, picked: pd.DataFrame, keys: dict[str, str], store
     for col, label in zip(b, keys):
         if col.button(f"label {len(with_frame)} as {label}", key=f"map_label_{label}"):
             rows = with_frame[["path", "time_utc", "night"]].assign(path=with_frame["path"].astype(str), time_utc=pd.to_datetime(with_frame["time_utc"], utc=True))
-            before = store.df.set_index(store.df["path"].astype(str)) if len(store.df) else None
-            st.session_state[undo_key] = rows.assign(  # what they were, for undo
-                label=[store.label_of(p) for p in rows["path"]],
-                labeller=[before.at[p, "labeller"] if before is not None and p in before.index else None for p in rows["path"]])
+            # What they were, for undo: each frame's latest label and labeller (as LabelStore.label_of), in one join.
+            current = store.df[["path", "label", "labeller"]].astype({"path": str}).drop_duplicates("path", keep="last")
+            st.session_state[undo_key] = rows.merge(current, on="path", how="left")
             store.add(rows.assign(label=label), labeller="explorer-map")
             st.session_state["map_flash"] = f"{len(rows)} frames labelled {label} in {store_path.name} ({len(store)} labels there)"
             st.rerun()  # redraw the undo button, now active

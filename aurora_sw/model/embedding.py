@@ -15,7 +15,6 @@ is ``None``) and its stores hold no embeddings.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 from typing import TYPE_CHECKING
 
 import numpy as np

@@ -20,6 +20,7 @@ import torch
 
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.model.checkpoint import Checkpoint
+from aurora_sw.model.embedding import pooled_features
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class _WithFeatures(torch.nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pooled = self.model.forward_head(self.model.forward_features(x), pre_logits=True)
+        pooled = pooled_features(self.model, x)
         return self.model.get_classifier()(pooled), pooled
 
 
