@@ -212,6 +212,12 @@ def read_frame(path: str | os.PathLike, *, reduce: int = 1) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def dct_reduction(size: int) -> int:
+    """The JPEG DCT scale (1, 2, 4 or 8) :func:`read_square_frame` decodes at for ``size`` pixels:
+    the coarsest that still gives ``size`` pixels of a 720 px frame."""
+    return next((factor for factor in (8, 4, 2) if size * factor <= 720), 1)
+
+
 def read_square_frame(path: str | os.PathLike, size: int) -> np.ndarray:
     """Decode a square sky frame strictly (:func:`read_frame`) as ``size x size`` RGB uint8.
 
@@ -224,8 +230,7 @@ def read_square_frame(path: str | os.PathLike, size: int) -> np.ndarray:
     FrameError
         As :func:`read_frame`: unreadable, truncated, too small or greyscale.
     """
-    reduce = next((factor for factor in (8, 4, 2) if size * factor <= 720), 1)
-    img = read_frame(path, reduce=reduce)
+    img = read_frame(path, reduce=dct_reduction(size))
     if img.shape[0] != size or img.shape[1] != size:
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
     return img

@@ -121,13 +121,91 @@ def cpu_pipeline_alone(paths: list[str], size: int, workers: int) -> float:
     return len(paths) / (time.perf_counter() - t0)
 
 
+def trained_checkpoint(truth: pd.DataFrame, nights: int, size: int, workers: int, work: Path, epochs: int):
+    """A classifier trained for the precision check (2,048 frames of the first nights, 512 of the
+    last for validation; lr 2e-3, the recipe that trains EfficientNet-B1 from scratch on the
+    synthetic sky), so that its probabilities are confident and a change in the input shows."""
+    from aurora_sw.model.config import TrainConfig
+    from aurora_sw.model.train import train_classifier
+
+    tr = truth[truth["night"] < nights - 1].sample(n=min(2048, int((truth["night"] < nights - 1).sum())), random_state=0)
+    va = truth[truth["night"] == nights - 1].sample(n=min(512, int((truth["night"] == nights - 1).sum())), random_state=0)
+    split = pd.concat([tr.assign(split="train"), va.assign(split="val")])
+    split["label"] = np.where(split["aurora_visible"], "yes", "no")
+    cfg = TrainConfig(input_size=size, epochs_head=0, epochs_full=epochs, lr_full=2e-3, batch_size=32, num_workers=workers, restarts=0)
+    from aurora_sw.errors import AuroraSWError
+    from aurora_sw.model import load_checkpoint
+
+    t0 = time.perf_counter()
+    try:
+        ckpt = train_classifier(split[["path", "label", "split"]], cfg, work / "trained", progress=False)
+        result = f"val balanced accuracy {ckpt.metrics['val_balanced_accuracy']:.3f}"
+    except AuroraSWError:  # the check still needs a network: its last epoch
+        ckpt, result = load_checkpoint(work / "trained" / "last.pt"), "no epoch passed the validation check: its last epoch"
+    print(f"trained for the precision check: {epochs} epochs x {len(tr)} frames at {size} px in {time.perf_counter() - t0:.0f} s; {result}", flush=True)
+    return ckpt
+
+
+def precision_check(ckpt, paths: list[str], visible: np.ndarray, workers: int, dev: torch.device) -> None:
+    """P(aurora) of held-out frames through each GPU path against fp32 (TF32 off) on the CPU path's
+    input: TF32, bf16 autocast (the default before), and the nvJPEG decode path."""
+    from torch.utils.data import DataLoader
+
+    from aurora_sw.index.device_frames import prepare_batch
+    from aurora_sw.index.score import _EncodedDataset, _joined, _ScoreDataset, _split
+
+    cpu_in = torch.cat([b[0] for b in DataLoader(_ScoreDataset(paths, ckpt.input_size, ckpt.normalization), 128, num_workers=workers)])
+    dev_in = []
+    for i, (joined, lengths, problems) in zip(range(0, len(paths), 128), DataLoader(_EncodedDataset(paths), 128, num_workers=workers, collate_fn=_joined)):
+        dev_in.append(prepare_batch(paths[i:i + 128], _split(joined, lengths), problems, input_size=ckpt.input_size, normalization=ckpt.normalization, device=dev)[0].cpu())
+    dev_in = torch.cat(dev_in)
+    model = ckpt.build_model().to(dev).eval().to(memory_format=torch.channels_last)
+    aurora = list(ckpt.classes).index("yes") if "yes" in ckpt.classes else 1
+
+    def probs(x: torch.Tensor, mode: str) -> np.ndarray:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = mode != "fp32"
+        out = []
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=mode == "bf16"):
+            for i in range(0, len(x), 128):
+                out.append(torch.softmax(model(x[i:i + 128].to(dev).contiguous(memory_format=torch.channels_last)).float(), 1)[:, aurora].cpu())
+        torch.backends.cudnn.allow_tf32 = True  # PyTorch's default for convolutions
+        torch.backends.cuda.matmul.allow_tf32 = False
+        return torch.cat(out).numpy()
+
+    ref = probs(cpu_in, "fp32")
+    cpu_model = ckpt.build_model().eval()
+    with torch.inference_mode():
+        p_cpu = torch.softmax(cpu_model(cpu_in[:256]), 1)[:, aurora].numpy()
+    print(f"precision on {len(paths)} held-out frames (threshold {ckpt.threshold:.3f}); reference: fp32 on the GPU, TF32 off, CPU decode; "
+          f"accuracy {np.mean((ref >= ckpt.threshold) == visible):.3f}; fp32 on the CPU (256 frames) max |dp| {np.abs(p_cpu - ref[:256]).max():.1e}", flush=True)
+    for name, p in (("TF32 (cuDNN's default)", probs(cpu_in, "tf32")), ("bf16 autocast", probs(cpu_in, "bf16")),
+                    ("nvJPEG decode, fp32", probs(dev_in, "fp32")), ("nvJPEG decode, TF32", probs(dev_in, "tf32")), ("nvJPEG decode, bf16", probs(dev_in, "bf16"))):
+        d = np.abs(p - ref)
+        flips = int(((p >= ckpt.threshold) != (ref >= ckpt.threshold)).sum())
+        print(f"  {name:24s} max |dp| {d.max():.4f}  p99 {np.percentile(d, 99):.4f}  median {np.median(d):.5f}  decisions changed {flips:3d}  "
+              f"accuracy {np.mean((p >= ckpt.threshold) == visible):.3f}", flush=True)
+    for mode in ("fp32", "tf32", "bf16"):
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = mode != "fp32"
+        x = torch.randn(128, 3, ckpt.input_size, ckpt.input_size, device=dev).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=mode == "bf16"):
+            model(x)
+            _sync()
+            t0 = time.perf_counter()
+            for _ in range(20):
+                model(x)
+            _sync()
+        print(f"  network alone {mode}: {20 * 128 / (time.perf_counter() - t0):8.1f} frames/s", flush=True)
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = True, False
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nights", type=int, default=5)
     ap.add_argument("--workers", type=int, default=min(12, os.cpu_count() or 1))
     ap.add_argument("--size", type=int, default=240)
     ap.add_argument("--quick", action="store_true", help="CPU smoke test: 1 night, small frames, 1 epoch")
-    ap.add_argument("--skip", nargs="*", default=[], help="steps to skip: score train decode")
+    ap.add_argument("--skip", nargs="*", default=[], help="steps to skip: precision score profile train decode")
+    ap.add_argument("--precision-epochs", type=int, default=12)
     args = ap.parse_args()
     import zarr  # noqa: F401  (fail here, not after the frames, if the index stack is missing)
     from aurora_sw.ingest import ingest
@@ -156,7 +234,13 @@ def main() -> None:
     ingest([r / "frames" for r in roots], work / "archive", progress=False)
     print(f"ingested in {time.perf_counter() - t0:.0f} s", flush=True)
     paths = sorted(truth["path"])
-    model = create_model("efficientnet_b1").eval().to(dev)
+    if "precision" not in args.skip:
+        trained = trained_checkpoint(truth, nights, size, args.workers, work, 1 if args.quick else args.precision_epochs)
+        held = truth[truth["night"] == nights - 1]
+        precision_check(trained, list(held["path"]), held["aurora_visible"].to_numpy(bool), args.workers, dev)
+        model = trained.build_model().eval().to(dev)
+    else:
+        model = create_model("efficientnet_b1").eval().to(dev)
     ckpt_path = save_checkpoint(Checkpoint("efficientnet_b1", {k: v.cpu() for k, v in model.state_dict().items()}, size), work / "m.pt")
 
     base = study_loop(paths[: min(len(paths), 600)], model, size, dev)
@@ -164,21 +248,51 @@ def main() -> None:
 
     if "score" not in args.skip:
         n_manifest = len(pd.read_parquet(work / "archive" / "manifest.parquet"))
-        for w in sorted({args.workers, max(1, args.workers // 2)}):
-            out = work / f"index_w{w}.zarr"
+        stores = {}
+        for decode in ("cpu", "gpu") if dev.type == "cuda" else ("cpu",):
+            out = stores[decode] = work / f"index_{decode}.zarr"
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-m", "aurora_sw", "score", "--archive", str(work / "archive"), "--model", str(ckpt_path),
-                            "--out", str(out), "--workers", str(w)], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            "--out", str(out), "--workers", str(args.workers), "--decode", decode], check=False, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
             dt = time.perf_counter() - t0
             if proc.returncode:
                 print(f"`aurora-sw score` failed: {proc.stderr[-2000:]}", flush=True)
                 continue
-            print(f"`aurora-sw score --workers {w}` end to end, {n_manifest} minutes: {dt:6.1f} s = {n_manifest / dt:8.1f} frames/s "
-                  f"({n_manifest / dt / base:.1f}x the study's loop)", flush=True)
+            print(f"`aurora-sw score --workers {args.workers} --decode {decode}` end to end, {n_manifest} minutes: {dt:6.1f} s = "
+                  f"{n_manifest / dt:8.1f} frames/s ({n_manifest / dt / base:.1f}x the study's loop)", flush=True)
+        if len(stores) == 2 and all(p.exists() for p in stores.values()):
+            from aurora_sw import open_index
+
+            a, b = (open_index(stores[k]) for k in ("cpu", "gpu"))
+            for name in ("p_aurora", "green_excess", "aurora_area", "aurora_area_night", "arc_orientation"):
+                d = np.abs(a[name].values - b[name].values)
+                print(f"  stores --decode gpu vs cpu: {name:18s} max |d| {np.nanmax(d):.4f}  p99 {np.nanpercentile(d, 99):.4f}  "
+                      f"median {np.nanmedian(d):.5f}; NaN alike {bool((np.isnan(a[name].values) == np.isnan(b[name].values)).all())}", flush=True)
+        start = subprocess.run([sys.executable, "-c", "import time; t = time.perf_counter(); import aurora_sw.index.pipeline, torch; a = time.perf_counter() - t; "
+                                "torch.zeros(1).cuda() if torch.cuda.is_available() else None; print(f'{a:.1f} s, with CUDA started {time.perf_counter() - t:.1f} s')"],
+                               capture_output=True, text=True)
+        print(f"  a new process's imports: {start.stdout.strip()}", flush=True)
         cpu = cpu_pipeline_alone(paths, size, args.workers)
         print(f"  its CPU side alone (strict decode + indices, {args.workers} workers): {cpu:8.1f} frames/s", flush=True)
         net = network_alone(model, size, dev)
-        print(f"  its network alone (bf16, channels_last, batch 128): {net:8.1f} frames/s", flush=True)
+        print(f"  the network alone in bf16 (channels_last, batch 128; scoring runs it in fp32/TF32 since 2026-12-04): {net:8.1f} frames/s", flush=True)
+
+    if "profile" not in args.skip:
+        import cProfile
+        import pstats
+
+        from aurora_sw.index.pipeline import score_archive
+
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        score_archive(work / "archive", ckpt_path, work / "index_prof.zarr", num_workers=args.workers, progress=False)
+        prof.disable()
+        print(f"profile of score_archive in this process (imports and CUDA start already paid): {time.perf_counter() - t0:.1f} s", flush=True)
+        stats = pstats.Stats(prof)
+        stats.sort_stats("cumulative").print_stats("aurora_sw|zarr|torchvision", 30)
+        stats.sort_stats("tottime").print_stats(20)
 
     if "decode" not in args.skip and (dev.type == "cuda" or args.quick):
         read_fps, dec_fps, all_fps = gpu_decode(paths, model, size, dev)

@@ -234,7 +234,9 @@ def test_arc_shape_indices():
     o, _, _ = shape(lambda im: cv2.line(im, (90, 20), (90, 160), (30, 120, 30), 6))
     assert min(o, 180 - o) < 1  # north-south
     _, _, c = shape(lambda im: cv2.ellipse(im, (90, 160), (80, 80), 0, 180, 360, (30, 120, 30), 6))
-    assert abs(c) > 0.5  # bent
+    assert c < -0.5  # bent, its middle north of its ends: negative (the sign is physical.arc_shape's convention)
+    _, _, c = shape(lambda im: cv2.ellipse(im, (90, 20), (80, 80), 0, 0, 180, (30, 120, 30), 6))
+    assert c > 0.5  # bulging south
     assert np.isnan(shape(lambda im: None)[0])  # no aurora, no shape
 
 
@@ -257,6 +259,7 @@ def test_night_area_and_cam_statistics_are_stored(setup, tmp_path):
     area = ds["aurora_area_night"].values[has_frame]  # the per-night background model, every frame
     assert np.isfinite(area).all() and np.all((area >= 0) & (area <= 1))
     assert ds.attrs["inference_backend"] == "onnx"
+    assert ds.attrs["frame_decode"] == "cpu"  # the default (--decode gpu is opt-in)
     assert (ds.attrs["site"], ds.attrs["site_lat_deg"], ds.attrs["site_lon_deg"]) == ("yellowknife", 62.4333, -114.35)  # whose MLT: ds.aurora.site
 
 

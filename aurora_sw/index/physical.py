@@ -45,6 +45,11 @@ def arc_shape(aurora: np.ndarray, size: int) -> tuple[float, float, float]:
     ``aurora`` is the mask over the analysis circle's pixels (in ``_MASKS[size]`` order). Second
     moments give the long axis; a parabola v = a u^2 + b u + c fitted across it gives the curvature
     2a, scaled by the sky radius (a straight arc is 0). NaN with fewer than 30 pixels.
+
+    The long axis is taken pointing east (due north for a north-south arc), the parabola's v axis
+    90 deg anticlockwise from it (north for an east-west arc), so the curvature's sign means one thing:
+    positive when the arc's ends lie north of its middle (an east-west arc bulging south), negative
+    when they lie south. (Before 2026-12-04 the sign followed the eigensolver's arbitrary choice.)
     """
     if aurora.sum() < MIN_ARC_PIXELS:
         return float("nan"), float("nan"), float("nan")
@@ -55,6 +60,8 @@ def arc_shape(aurora: np.ndarray, size: int) -> tuple[float, float, float]:
     centred = pts - pts.mean(1, keepdims=True)
     evals, evecs = np.linalg.eigh(np.cov(centred))
     long_axis = evecs[:, 1]
+    if long_axis[0] < 0 or (long_axis[0] == 0 and long_axis[1] < 0):  # pointing east: the curvature's sign means north/south
+        long_axis = -long_axis
     orientation = float(np.degrees(np.arctan2(long_axis[0], long_axis[1])) % 180.0)
     elongation = float(np.sqrt(evals[1] / max(evals[0], 1e-9)))
     u = long_axis @ centred

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,7 @@ from tqdm.auto import tqdm
 from aurora_sw.catalog import load_catalog
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.schema import GRADCAM
-from aurora_sw.index.score import score_frames, score_nights
+from aurora_sw.index.score import Decode, resolve_decode, score_frames, score_nights
 from aurora_sw.index.store import begin_store, check_index, check_replaceable, commit_store, resumable_store, store_attrs, write_night, writer_lock
 from aurora_sw.ingest import read_manifest
 from aurora_sw.ingest.manifest import add_flag
@@ -38,6 +39,7 @@ def score_night(
     num_workers: int = 0,
     backend: Backend = "auto",
     cam: bool = False,
+    decode: Decode = "cpu",
     scores: pd.DataFrame | None = None,
 ) -> dict:
     """Score one night's manifest rows and write them into the store; returns counts.
@@ -47,7 +49,7 @@ def score_night(
     scored (:func:`~aurora_sw.index.score.score_nights`, one DataLoader for a whole run).
     """
     if scores is None:
-        scores = score_frames(list(frames["path"]), ckpt, batch_size, num_workers, progress=False, backend=backend)
+        scores = score_frames(list(frames["path"]), ckpt, batch_size, num_workers, progress=False, backend=backend, decode=decode)
     scored = pd.concat([frames.reset_index(drop=True), scores], axis=1)
     if cam:
         scored = scored.join(_cam_statistics(scored, ckpt))
@@ -80,6 +82,7 @@ def score_archive(
     site_key: str | None = None,
     backend: Backend = "auto",
     cam: bool = False,
+    decode: Decode = "cpu",
 ) -> dict:
     """Score every night of an archive into the index store ``out``.
 
@@ -115,6 +118,10 @@ def score_archive(
         store's attrs as ``inference_backend``.
     cam
         Also write Grad-CAM statistics of the aurora frames (slower: a backward pass each).
+    decode
+        Where frames are decoded and measured (:data:`aurora_sw.index.score.DECODES`): ``cpu``
+        (default), or ``gpu`` (nvJPEG; P(aurora) differs from the CPU path's by up to ~0.2);
+        recorded as ``frame_decode``, and a resume with the other is refused.
 
     Returns
     -------
@@ -147,6 +154,7 @@ def score_archive(
         "archive": str(Path(archive).resolve()),
         "catalog": str(Path(catalog_path).resolve()) if catalog_path else "",  # absolute: readers may run elsewhere
         "inference_backend": resolve_backend(backend, default_device()),
+        "frame_decode": resolve_decode(decode, default_device()),
         "night_start_utc_hour": site.night_start_utc_hour,
         # The site the minutes were seen from: its magnetic coordinates follow (ds.aurora.geomagnetic()).
         "site": site_key or catalog.default_site_key,
@@ -160,9 +168,9 @@ def score_archive(
             target = begin_store(out, nights[0], nights[-1], ckpt.threshold, attrs)
             done = set()
         else:
-            done = _intact_nights(target, nights, ckpt)
+            done = _intact_nights(target, nights, ckpt, attrs["frame_decode"])
         todo = [n for n in nights if n not in done]
-        results = _score_nights(manifest, todo, ckpt, target, batch_size, num_workers, client, progress, backend, cam)
+        results = _score_nights(manifest, todo, ckpt, target, batch_size, num_workers, client, progress, backend, cam, decode)
         if target != out:
             commit_store(target, out)
     return {
@@ -192,14 +200,21 @@ def _check_weights(ckpt: Checkpoint, source: str | os.PathLike | Checkpoint) -> 
         )
 
 
-def _intact_nights(store: Path, nights: list[str], ckpt: Checkpoint) -> set[str]:
-    """The nights a resumed run keeps: complete and intact. Refuses another model's store, or an
-    archive with nights outside the store (those need a new store)."""
+def _intact_nights(store: Path, nights: list[str], ckpt: Checkpoint, decode: str) -> set[str]:
+    """The nights a resumed run keeps: complete and intact. Refuses another model's store, one
+    decoded the other way (``decode``), or an archive with nights outside the store (those need a
+    new store)."""
     attrs = store_attrs(store)
     if attrs.get("model_sha256") != ckpt.sha256:
         raise AuroraSWError(
             f"{store}: was scored with model {attrs.get('model_sha256')}, not this checkpoint ({ckpt.sha256}); "
             "resume with the same checkpoint, or score without --resume to replace the index"
+        )
+    stored_decode = attrs.get("frame_decode", "cpu")  # stores from before the option were decoded on the CPU
+    if stored_decode != decode:
+        raise AuroraSWError(
+            f"{store}: its frames were decoded with --decode {stored_decode}, this run asks for --decode {decode} (the two differ in "
+            f"P(aurora) by up to ~0.2); resume with --decode {stored_decode}, or score without --resume"
         )
     embedded = int(attrs.get("embedding_dim", 0)) > 0
     if embedded and attrs.get("embedding_basis_sha256", "") != ckpt.embedding_sha256:
@@ -221,7 +236,7 @@ def _intact_nights(store: Path, nights: list[str], ckpt: Checkpoint) -> set[str]
 
 def _score_nights(
     manifest: pd.DataFrame, todo: list[str], ckpt: Checkpoint, store: Path, batch_size: int | None, num_workers: int,
-    client, progress: bool, backend: Backend, cam: bool,
+    client, progress: bool, backend: Backend, cam: bool, decode: Decode,
 ) -> list[dict]:
     """Score the nights ``todo`` into ``store``, here or on the Dask ``client``'s workers."""
     groups = {n: g for n, g in manifest.groupby("night")}
@@ -230,12 +245,22 @@ def _score_nights(
         shared = client.scatter(ckpt, broadcast=True)  # the weights travel once, not once a night
         futures = client.map(
             score_night, [groups[n] for n in todo], [shared] * len(todo), [str(store)] * len(todo), todo,
-            batch_size=batch_size, num_workers=num_workers, backend=backend, cam=cam, pure=False,
+            batch_size=batch_size, num_workers=num_workers, backend=backend, cam=cam, decode=decode, pure=False,
         )
         for fut in tqdm(futures, desc="nights", unit="night", disable=not progress):
             results.append(fut.result())
-    else:  # one DataLoader for every night: its decoding workers start once, and run ahead while a night is written
-        stream = score_nights([list(groups[n]["path"]) for n in todo], ckpt, batch_size, num_workers, progress=progress, backend=backend)
-        for n, scores in zip(todo, stream):
-            results.append(score_night(groups[n], ckpt, store, n, batch_size=batch_size, num_workers=num_workers, backend=backend, cam=cam, scores=scores))
+    else:
+        # One DataLoader for every night: its decoding workers start once and run ahead. Each night is
+        # written (and, with cam, its Grad-CAM computed) in a writer thread while the next one is
+        # scored; at most one night waits, and a failed write stops the run at the next night.
+        stream = score_nights([list(groups[n]["path"]) for n in todo], ckpt, batch_size, num_workers, progress=progress, backend=backend, decode=decode)
+        with ThreadPoolExecutor(1, thread_name_prefix="aurora-sw-writer") as writer:
+            pending = None
+            for n, scores in zip(todo, stream):
+                if pending is not None:
+                    results.append(pending.result())
+                pending = writer.submit(score_night, groups[n], ckpt, store, n, batch_size=batch_size, num_workers=num_workers, backend=backend,
+                                        cam=cam, decode=decode, scores=scores)
+            if pending is not None:
+                results.append(pending.result())
     return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -11,7 +12,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from aurora_sw.camera import FrameError, read_square_frame
+from aurora_sw.camera import FrameError, frame_problem, read_square_frame
+from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.background import MAP_SIZE, area_above_night_background, green_excess_map
 from aurora_sw.index.keogram import meridian_strip
 from aurora_sw.index.physical import ANALYSIS_SIZE, frame_indices
@@ -22,6 +24,13 @@ from aurora_sw.model.embedding import project
 from aurora_sw.model.runtime import Backend, default_device, make_runner
 from aurora_sw.model.tasks import aurora_probability
 
+Decode = Literal["cpu", "gpu"]
+#: Where frames are decoded and measured: ``cpu`` in the DataLoader (OpenCV, DCT-scaled decode; the
+#: default everywhere), ``gpu`` on the CUDA device in batches (nvJPEG:
+#: :mod:`aurora_sw.index.device_frames`). Not the default on a GPU: its pixels differ from the CPU
+#: path's by ~0.1 DN on average, and a trained classifier's P(aurora) by up to 0.19 (p99 0.07),
+#: outside the 0.01 budget; nor was it faster end to end on 16 cores (benchmarks/RESULTS.md).
+DECODES: tuple[str, ...] = ("cpu", "gpu")
 
 
 def default_batch_size(input_size: int, device: str = "cpu") -> int:
@@ -56,6 +65,47 @@ class _ScoreDataset(Dataset):
         return x, phys, torch.from_numpy(green_excess_map(small)), strip, ""
 
 
+class _EncodedDataset(Dataset):
+    """Each frame's bytes (a 1-D uint8 tensor) and what its header and end say is wrong ("" for
+    nothing): the workers' whole job when the frames are decoded on the GPU."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        try:
+            with open(self.paths[i], "rb") as fh:
+                data = fh.read()
+        except OSError:
+            return torch.zeros(0, dtype=torch.uint8), "unreadable"
+        problem = frame_problem(data)
+        return torch.frombuffer(bytearray(data), dtype=torch.uint8), problem[0] if problem else ""
+
+
+def _joined(items: list[tuple]) -> tuple[torch.Tensor, list[int], list[str]]:
+    """Collate encoded frames into one tensor and their lengths: one shared-memory transfer a batch,
+    not one a frame (that was ~1 s of 14 for 6,458 frames)."""
+    data, problems = zip(*items)
+    return torch.cat(data), [len(d) for d in data], list(problems)
+
+
+def _split(joined: torch.Tensor, lengths: list[int]) -> list[torch.Tensor]:
+    """The frames of :func:`_joined`'s tensor, as views."""
+    return list(torch.split(joined, lengths))
+
+
+def resolve_decode(decode: Decode, device: torch.device) -> str:
+    """``decode`` checked: one of :data:`DECODES`, and ``gpu`` only when scoring on a CUDA device."""
+    if decode not in DECODES:
+        raise AuroraSWError(f"unknown decode {decode!r}; choose one of {', '.join(DECODES)}")
+    if decode == "gpu" and device.type != "cuda":
+        raise AuroraSWError("--decode gpu needs a CUDA GPU (scoring runs on the CPU here); use --decode cpu")
+    return decode
+
+
 def score_frames(
     paths: list[str],
     ckpt: Checkpoint,
@@ -64,11 +114,13 @@ def score_frames(
     device: str | None = None,
     progress: bool = True,
     backend: Backend = "auto",
+    decode: Decode = "cpu",
 ) -> pd.DataFrame:
     """P(aurora) and physical indices for each frame.
 
     ``batch_size`` defaults to :func:`default_batch_size`. ``backend`` picks the inference runtime
-    (:func:`aurora_sw.model.runtime.resolve_backend`: ONNX Runtime on the CPU, PyTorch on CUDA).
+    (:func:`aurora_sw.model.runtime.resolve_backend`: ONNX Runtime on the CPU, PyTorch on CUDA);
+    ``decode`` where frames are decoded and measured (:data:`DECODES`).
     ``aurora_area_night`` fits the per-night background model (:mod:`aurora_sw.index.background`)
     to all of ``paths``, so they should be one night (:func:`score_nights` scores many nights,
     each on its own, through one set of decoding workers).
@@ -88,7 +140,7 @@ def score_frames(
         the runtime used. A checkpoint with an embedding basis adds ``embedding``: each frame's
         :func:`aurora_sw.model.embedding.project` of its pooled features (float16).
     """
-    return next(score_nights([list(paths)], ckpt, batch_size, num_workers, device, progress=progress, backend=backend))
+    return next(score_nights([list(paths)], ckpt, batch_size, num_workers, device, progress=progress, backend=backend, decode=decode))
 
 
 def _night_batches(sizes: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -109,6 +161,8 @@ def score_nights(
     *,
     progress: bool = False,
     backend: Backend = "auto",
+    decode: Decode = "cpu",
+    _decode_device: torch.device | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`score_frames` of each night's paths in turn, yielded night by night, through one
     DataLoader: its ``num_workers`` decoding processes start once for the whole run, not once a
@@ -116,15 +170,22 @@ def score_nights(
 
     Each batch holds frames of one night only, so every night is scored in exactly the batches
     :func:`score_frames` would use on it alone (the same probabilities, bit for bit).
+    ``_decode_device`` (tests): run the GPU decode path's code on this device instead (e.g. the CPU).
     """
     dev = default_device(device)
     batch_size = batch_size or default_batch_size(ckpt.input_size, dev.type)
+    on_device = _decode_device is not None or resolve_decode(decode, dev) == "gpu"
     run, backend_used = make_runner(ckpt, backend, dev)
     sizes = [len(p) for p in nights]
     paths = [p for night in nights for p in night]
-    dl = DataLoader(_ScoreDataset(paths, ckpt.input_size, ckpt.normalization), batch_sampler=_night_batches(sizes, batch_size),
-                    num_workers=num_workers, pin_memory=dev.type == "cuda")
-    batches = iter(dl)
+    sampler = _night_batches(sizes, batch_size)
+    if on_device:
+        dl = DataLoader(_EncodedDataset(paths), batch_sampler=sampler, num_workers=num_workers, collate_fn=_joined)
+        batches = _decoded(dl, sampler, paths, ckpt, _decode_device or dev)
+    else:
+        dl = DataLoader(_ScoreDataset(paths, ckpt.input_size, ckpt.normalization), batch_sampler=sampler,
+                        num_workers=num_workers, pin_memory=dev.type == "cuda")
+        batches = iter(dl)
     bar = tqdm(total=len(paths), desc="scoring", unit="frame", disable=not progress)
     try:
         for n in sizes:
@@ -137,6 +198,14 @@ def score_nights(
             yield _assemble(parts, ckpt, backend_used)
     finally:
         bar.close()
+
+
+def _decoded(dl: DataLoader, sampler: list[list[int]], paths: list[str], ckpt: Checkpoint, device: torch.device) -> Iterator[tuple]:
+    """The encoded batches of ``dl`` decoded and measured on ``device``, as the CPU path's batches."""
+    from aurora_sw.index.device_frames import prepare_batch
+
+    for idx, (joined, lengths, problems) in zip(sampler, dl):
+        yield prepare_batch([paths[i] for i in idx], _split(joined, lengths), problems, input_size=ckpt.input_size, normalization=ckpt.normalization, device=device)
 
 
 def _score_batch(run, batch, ckpt: Checkpoint) -> tuple:

@@ -37,11 +37,15 @@ def normalize(img: torch.Tensor, mode: str = "sky_background") -> torch.Tensor:
     the network sees the same aurora under any sky; it trains far faster from scratch.
     """
     x = img.float() / 255.0
+    mean, std = _MEAN.to(x.device), _STD.to(x.device)
     if mode == "imagenet":
-        return (x - _MEAN) / _STD
+        return (x - mean) / std
     if mode == "sky_background":
-        med = _channel_median(img) / 255.0 if img.dtype == torch.uint8 else x.flatten(-2).median(-1).values[..., None, None]
-        return 2.0 * (x - med) / _STD
+        if img.dtype == torch.uint8 and img.device.type == "cpu":
+            med = _channel_median(img) / 255.0
+        else:  # torch.median: the same lower middle element, on the tensor's device
+            med = x.flatten(-2).median(-1).values[..., None, None]
+        return 2.0 * (x - med) / std
     raise ValueError(f"unknown normalization {mode!r}; one of {NORMALIZATIONS}")
 
 

@@ -39,6 +39,7 @@ def score(
     workers: int = 0,
     backend: str = "auto",
     cam: bool = False,
+    decode: str = "cpu",
     dask: bool = False,
     scheduler: str | None = None,
     catalog_path: str | os.PathLike | None = None,
@@ -53,7 +54,7 @@ def score(
         The archive folder (``manifest.parquet``), the classifier checkpoint, the Zarr store.
     resume
         Keep complete, intact nights; score the rest and damaged ones.
-    batch_size, workers, backend, cam
+    batch_size, workers, backend, cam, decode
         As :func:`aurora_sw.index.pipeline.score_archive` (``workers``: DataLoader processes).
     dask, scheduler
         Spread nights over a local Dask cluster (``dask``), or over the running scheduler at
@@ -72,5 +73,5 @@ def score(
 
     with dask_client(dask=dask, scheduler=scheduler) as client:
         r = score_archive(archive, model, out, resume=resume, batch_size=batch_size, num_workers=workers, client=client, progress=progress,
-                          catalog_path=str(catalog_path) if catalog_path else None, site_key=site_key, backend=backend, cam=cam)
+                          catalog_path=str(catalog_path) if catalog_path else None, site_key=site_key, backend=backend, cam=cam, decode=decode)
     return ScoreResult(scored=list(r["scored"]), skipped=list(r["skipped"]), frames=int(r["frames"]), unreadable=int(r["unreadable"]), store=Path(out))
