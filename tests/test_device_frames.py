@@ -160,3 +160,28 @@ def test_resume_with_the_other_decode_is_refused(tiny_archive, tmp_path):
     np.testing.assert_array_equal(open_index(store)["p_aurora"].values, before)  # nothing touched
     del group.attrs["frame_decode"]  # a store from before the option: decoded on the CPU
     assert score_archive(tiny_archive, ckpt, store, resume=True, progress=False)["scored"] == []
+
+
+def test_a_failed_night_write_stops_the_run_and_leaves_out_untouched(tiny_archive, tmp_path, monkeypatch):
+    """Nights are written in a writer thread while the next is scored: a write that fails still
+    stops the run with its error, and the index being replaced stays as it was."""
+    import aurora_sw.index.pipeline as pipeline
+    from aurora_sw.index import open_index
+
+    ckpt = Checkpoint("efficientnet_b1", create_model("efficientnet_b1").state_dict(), 32)
+    store = tmp_path / "index.zarr"
+    pipeline.score_archive(tiny_archive, ckpt, store, progress=False)
+    before = open_index(store)["p_aurora"].values.copy()
+    real = pipeline.write_night
+    nights = []
+
+    def failing(path, night, frames):
+        nights.append(night)
+        if len(nights) == 1:
+            raise OSError(28, "No space left on device")
+        real(path, night, frames)
+
+    monkeypatch.setattr(pipeline, "write_night", failing)
+    with pytest.raises(OSError, match="No space left"):
+        pipeline.score_archive(tiny_archive, ckpt, store, progress=False)
+    np.testing.assert_array_equal(open_index(store)["p_aurora"].values, before)

@@ -109,3 +109,14 @@ def test_the_onnx_graph_is_cached_and_a_damaged_cache_is_exported_again(confiden
     other = Checkpoint(confident_ckpt.model_name, {k: v + 1e-3 if v.is_floating_point() else v for k, v in confident_ckpt.state_dict.items()}, 64)
     runtime.onnx_runner(other)
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 2  # other weights, another graph
+
+
+def test_one_set_of_weights_at_two_input_sizes_gets_two_runners(confident_ckpt):
+    """The runner cache was keyed by the weights' hash alone: scoring the same weights at another
+    input size in the same process fed the first size's ONNX graph and failed."""
+    other = Checkpoint(confident_ckpt.model_name, confident_ckpt.state_dict, 32)
+    assert other.sha256 == confident_ckpt.sha256
+    run64, _ = make_runner(confident_ckpt, "onnx", "cpu")
+    run32, _ = make_runner(other, "onnx", "cpu")
+    assert run64 is not run32
+    assert run32(torch.zeros(2, 3, 32, 32))[0].shape == (2, 2) and run64(X[:2])[0].shape == (2, 2)
