@@ -45,6 +45,42 @@ def _analysis_frames() -> np.ndarray:
     return np.stack(frames)
 
 
+@pytest.mark.parametrize("shape_in, shape_out", [((360, 360), (240, 240)), ((720, 720), (180, 180)), ((128, 128), (180, 180)),
+                                                ((180, 640), (240, 240)), ((721, 719), (360, 360)), ((240, 240), (90, 90))])
+def test_area_resize_has_opencvs_weights(shape_in, shape_out):
+    """Shrinking, enlarging, and one axis each way (where OpenCV switches rule for both axes)."""
+    from aurora_sw.index.device_frames import area_resize
+
+    img = np.random.default_rng(0).uniform(0, 255, (*shape_in, 3)).astype(np.float32)
+    want = cv2.resize(img, shape_out[::-1], interpolation=cv2.INTER_AREA)
+    got = area_resize(torch.from_numpy(img).permute(2, 0, 1)[None], *shape_out)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+def test_frames_the_device_would_read_otherwise_go_to_the_cpu_reader(rendered, tmp_path):
+    """EXIF-rotated (nvJPEG ignores the tag, OpenCV applies it), progressive and CMYK JPEGs are
+    read by the CPU path, so their pixels are the CPU path's exactly; an empty file is unreadable."""
+    from PIL import Image
+
+    paths, _, _ = rendered
+    upright = Image.open(paths[3])
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to view": the stored pixels are the upright frame turned the other way
+    upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "rotated.jpg", exif=exif.tobytes(), quality=95)
+    upright.save(tmp_path / "progressive.jpg", progressive=True, quality=95)
+    upright.convert("CMYK").save(tmp_path / "cmyk.jpg", quality=95)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    odd = [str(tmp_path / n) for n in ("rotated.jpg", "progressive.jpg", "cmyk.jpg", "empty.jpg")]
+    ckpt = Checkpoint("efficientnet_b1", create_model("efficientnet_b1").state_dict(), 64)
+    cpu = score_frames(odd, ckpt, progress=False, decode="cpu")
+    dev = next(score_nights([odd], ckpt, _decode_device=CPU))
+    assert list(cpu["frame_problem"]) == list(dev["frame_problem"]) == ["", "", "", "unreadable"]
+    for name in INDEX_NAMES:
+        np.testing.assert_array_equal(dev[name].to_numpy(), cpu[name].to_numpy())
+    x_cpu, x_dev = _network_inputs(odd[:3], 64)
+    torch.testing.assert_close(x_dev, x_cpu, atol=1e-6, rtol=0)
+
+
 def test_batched_indices_equal_the_per_frame_functions():
     frames = _analysis_frames()
     batch = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
@@ -110,7 +146,7 @@ def test_scoring_through_the_device_path_agrees_with_the_cpu_path(rendered, size
     assert list(cpu["frame_problem"][-6:]) == ["truncated", "greyscale", "", "too_small", "unreadable", "unreadable"]
     assert (np.isnan(dev["p_aurora"]) == np.isnan(cpu["p_aurora"])).all()
     tolerance = {"sky_r": 0.05, "sky_g": 0.05, "sky_b": 0.05, "green_excess": 1.0, "red_excess": 1.0, "aurora_area": 0.005,
-                 "arc_orientation": 2.0, "arc_curvature": 0.2}
+                 "arc_orientation": 3.0, "arc_curvature": 0.2}  # the arc mask is a threshold at 6 DN: a DN moves its edge pixels
     for name in INDEX_NAMES:
         a, b = cpu[name].to_numpy(), dev[name].to_numpy()
         assert (np.isnan(a) == np.isnan(b)).all(), name
@@ -160,6 +196,10 @@ def test_resume_with_the_other_decode_is_refused(tiny_archive, tmp_path):
     np.testing.assert_array_equal(open_index(store)["p_aurora"].values, before)  # nothing touched
     del group.attrs["frame_decode"]  # a store from before the option: decoded on the CPU
     assert score_archive(tiny_archive, ckpt, store, resume=True, progress=False)["scored"] == []
+    del group.attrs["index_conventions"]  # scored before arc_curvature's sign was fixed (and bf16 on a GPU)
+    with pytest.raises(AuroraSWError, match="conventions of before 2026-12-04"):
+        score_archive(tiny_archive, ckpt, store, resume=True, progress=False)
+    np.testing.assert_array_equal(open_index(store)["p_aurora"].values, before)
 
 
 def test_a_failed_night_write_stops_the_run_and_leaves_out_untouched(tiny_archive, tmp_path, monkeypatch):

@@ -9,14 +9,17 @@ to the analysis and network sizes, and measured with batched torch versions of
 and :func:`aurora_sw.index.keogram.meridian_strip`, on the same device.
 
 The same code runs on the CPU (libjpeg through torchvision), which is how the tests compare it with
-the CPU path. The two paths differ in how a frame is reduced (here a full decode, then area
-averages; there a DCT-scaled decode, then an area resize), by about a DN per pixel: the indices
-agree to a fraction of a DN and P(aurora) to ~1e-3 (tests/test_device_frames.py; the GPU
-measurement: benchmarks/RESULTS.md).
+the CPU path. The two paths differ in how a frame is reduced (here a full decode, then block
+means; there libjpeg's DCT-scaled decode, then an area resize): by ~0.1 DN per pixel on average
+and 2 DN at most on square 720 px frames, and up to ~15 DN at the edges of frames whose sides are
+not a multiple of the DCT scale. The indices agree to about a DN (1.2 deg in arc orientation),
+but a trained classifier's P(aurora) moved by up to 0.19 (p99 0.07) on an H200, which is why
+this path is opt-in (tests/test_device_frames.py; benchmarks/RESULTS.md).
 
-A frame nvJPEG cannot decode, and every frame that is not a JPEG, is read by the CPU path
-(:func:`aurora_sw.camera.read_square_frame`) in the main process, so its problem (if any) is
-named exactly as there.
+The device decodes baseline and extended-sequential three-channel JPEGs without an EXIF rotation
+(:func:`device_decodable`); every other frame (PNG, progressive, CMYK, EXIF-rotated, or one
+nvJPEG refuses) is read by the CPU path (:func:`aurora_sw.camera.read_square_frame`) in the main
+process, so its pixels, and its problem if it has one, are exactly the CPU path's.
 """
 
 from __future__ import annotations
@@ -40,15 +43,17 @@ log = logging.getLogger(__name__)
 _GREY_SPREAD_DN = 1
 _BLACK_DN = 16
 _JPEG_SOI = b"\xff\xd8"
+_MAX_PIXELS = 64 * 720 * 720  # full-size pixels reduced at once (~0.3 GB as float32 RGB)
 
 
-def _axis_weights(n_in: int, n_out: int, device: torch.device) -> torch.Tensor:
-    """(n_out, n_in) weights of OpenCV's INTER_AREA along one axis. Shrinking: each output pixel
-    the mean of the input it covers, fractions of a pixel weighted by their overlap. Enlarging:
-    OpenCV's rule for INTER_AREA then (each output pixel copies the input pixel it falls in, and
-    blends linearly with the next one only where it straddles their border)."""
+def _axis_weights(n_in: int, n_out: int, device: torch.device, shrink: bool) -> torch.Tensor:
+    """(n_out, n_in) weights of OpenCV's INTER_AREA along one axis. ``shrink`` (OpenCV: both axes
+    shrink): each output pixel the mean of the input it covers, fractions of a pixel weighted by
+    their overlap. Otherwise OpenCV's other rule for INTER_AREA, on both axes (each output pixel
+    copies the input pixel it falls in, and blends linearly with the next one only where it
+    straddles their border)."""
     w = torch.zeros(n_out, n_in, dtype=torch.float64)
-    if n_out > n_in:
+    if not shrink:
         scale, inv = n_in / n_out, n_out / n_in
         for dx in range(n_out):
             sx = int(np.floor(dx * scale))
@@ -67,12 +72,13 @@ def _axis_weights(n_in: int, n_out: int, device: torch.device) -> torch.Tensor:
     return (overlap / scale).float().to(device)
 
 
-_WEIGHTS: dict[tuple[int, int, str], torch.Tensor] = {}
+_WEIGHTS: dict[tuple[int, int, bool, str], torch.Tensor] = {}
 
 
 def area_resize(img: torch.Tensor, height: int, width: int | None = None) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C, height, width) float32 as ``cv2.resize(..., INTER_AREA)`` does
-    (exact block means when the size divides the sides; ``width`` defaults to ``height``)."""
+    """(B, C, H, W) -> (B, C, height, width) float32 with ``cv2.resize(..., INTER_AREA)``'s weights
+    (to float32 rounding; block means when the size divides the sides; ``width`` defaults to
+    ``height``). OpenCV's uint8 resizes round in fixed point where they enlarge: up to 1 DN apart."""
     width = width or height
     x = img.float()
     h, w = x.shape[-2:]
@@ -80,11 +86,12 @@ def area_resize(img: torch.Tensor, height: int, width: int | None = None) -> tor
         return x
     if h % height == 0 and w % width == 0:
         return F.avg_pool2d(x, (h // height, w // width))
+    shrink = height <= h and width <= w
     weights = []
     for n_in, n_out in ((h, height), (w, width)):
-        key = (n_in, n_out, str(x.device))
+        key = (n_in, n_out, shrink, str(x.device))
         if key not in _WEIGHTS:
-            _WEIGHTS[key] = _axis_weights(n_in, n_out, x.device)
+            _WEIGHTS[key] = _axis_weights(n_in, n_out, x.device, shrink)
         weights.append(_WEIGHTS[key])
     return torch.einsum("oh,bchw,pw->bcop", weights[0], x, weights[1])
 
@@ -220,6 +227,44 @@ def is_greyscale(img: torch.Tensor) -> torch.Tensor:
     return (spread.flatten(1).amax(1) <= _GREY_SPREAD_DN) & (img.flatten(1).amax(1) > _BLACK_DN)
 
 
+def _exif_orientation(segment: bytes) -> int:
+    """The EXIF orientation (1-8; 1 = upright) in an APP1 segment's payload, 1 when it has none."""
+    if not segment.startswith(b"Exif\x00\x00") or len(segment) < 14:
+        return 1
+    tiff = segment[6:]
+    order = "little" if tiff[:2] == b"II" else "big"
+    ifd = int.from_bytes(tiff[4:8], order)
+    if ifd + 2 > len(tiff):
+        return 1
+    for k in range(int.from_bytes(tiff[ifd : ifd + 2], order)):
+        entry = tiff[ifd + 2 + 12 * k : ifd + 14 + 12 * k]
+        if len(entry) == 12 and int.from_bytes(entry[:2], order) == 0x0112:
+            return int.from_bytes(entry[8:10], order)
+    return 1
+
+
+def device_decodable(data: bytes | torch.Tensor) -> bool:
+    """Whether the device decodes this encoded frame as the CPU path would: a baseline or
+    extended-sequential (SOF0/SOF1) JPEG with three components and no EXIF rotation. Progressive,
+    CMYK, EXIF-rotated JPEGs and other formats go to the CPU reader (nvJPEG ignores EXIF, and
+    OpenCV applies it)."""
+    data = bytes(data[:65536].tolist()) if isinstance(data, torch.Tensor) else bytes(data[:65536])
+    if data[:2] != _JPEG_SOI:
+        return False
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xE1 and _exif_orientation(data[pos + 4 : pos + 2 + length]) != 1:
+            return False
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # the frame header
+            return marker in (0xC0, 0xC1) and pos + 9 < len(data) and data[pos + 9] == 3
+        pos += 2 + length
+    return False
+
+
 def decode_jpegs(data: Sequence[torch.Tensor], device: torch.device) -> list[torch.Tensor | None]:
     """Decode encoded JPEGs (1-D uint8 tensors) on ``device`` as (3, H, W) uint8 RGB, in one batch
     where they all decode; ``None`` for one that does not (left to the CPU path)."""
@@ -259,7 +304,7 @@ def prepare_batch(
     n = len(paths)
     decode_size = max(ANALYSIS_SIZE, input_size)  # as the CPU path: one decode, both sizes from it
     good = [i for i in range(n) if not problems[i]]
-    jpeg = [i for i in good if bytes(data[i][:2].tolist()) == _JPEG_SOI]
+    jpeg = [i for i in good if device_decodable(data[i])]
     decoded = dict(zip(jpeg, decode_jpegs([data[i] for i in jpeg], device)))
     model_in = torch.zeros((n, 3, input_size, input_size), dtype=torch.uint8, device=device)
     small = torch.zeros((n, 3, ANALYSIS_SIZE, ANALYSIS_SIZE), dtype=torch.uint8, device=device)
@@ -269,7 +314,7 @@ def prepare_batch(
         log.info("%d JPEG(s) the device's decoder refused, read by the CPU path instead (first: %s)", len(refused), paths[refused[0]])
     for i in good:
         img = decoded.get(i)
-        if img is None:  # not a JPEG, or nvJPEG refused it: the CPU path decides
+        if img is None:  # not a JPEG the device decodes like the CPU path, or nvJPEG refused it: the CPU path decides
             try:
                 img = torch.from_numpy(read_square_frame(paths[i], decode_size)).permute(2, 0, 1)[None].to(device)
             except FrameError as exc:
@@ -280,12 +325,15 @@ def prepare_batch(
             problems[i] = "too_small"
         else:
             by_shape.setdefault(tuple(img.shape[-2:]), []).append(i)
-    for idx in by_shape.values():
-        img = reduce_like_the_cpu_path(torch.stack([decoded[i] for i in idx]), decode_size)
-        model_in[idx], small[idx] = _network_and_analysis(img, input_size)
-        for i, grey in zip(idx, is_greyscale(img).tolist()):
-            if grey:
-                problems[i] = "greyscale"
+    for (h, w), same in by_shape.items():
+        step = max(1, _MAX_PIXELS // (h * w))  # full-size frames are reduced a few at a time: 128 large stills would not fit
+        for k in range(0, len(same), step):
+            idx = same[k : k + step]
+            img = reduce_like_the_cpu_path(torch.stack([decoded[i] for i in idx]), decode_size)
+            model_in[idx], small[idx] = _network_and_analysis(img, input_size)
+            for i, grey in zip(idx, is_greyscale(img).tolist()):
+                if grey:
+                    problems[i] = "greyscale"
     bad = torch.tensor([bool(p) for p in problems], device=device)
     x = normalize(model_in, normalization)
     x[bad] = 0.0

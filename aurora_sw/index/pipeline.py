@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from aurora_sw.catalog import load_catalog
 from aurora_sw.errors import AuroraSWError
-from aurora_sw.index.schema import GRADCAM
+from aurora_sw.index.schema import GRADCAM, INDEX_CONVENTIONS
 from aurora_sw.index.score import Decode, resolve_decode, score_frames, score_nights
 from aurora_sw.index.store import begin_store, check_index, check_replaceable, commit_store, resumable_store, store_attrs, write_night, writer_lock
 from aurora_sw.ingest import read_manifest
@@ -155,6 +155,7 @@ def score_archive(
         "catalog": str(Path(catalog_path).resolve()) if catalog_path else "",  # absolute: readers may run elsewhere
         "inference_backend": resolve_backend(backend, default_device()),
         "frame_decode": resolve_decode(decode, default_device()),
+        "index_conventions": INDEX_CONVENTIONS,
         "night_start_utc_hour": site.night_start_utc_hour,
         # The site the minutes were seen from: its magnetic coordinates follow (ds.aurora.geomagnetic()).
         "site": site_key or catalog.default_site_key,
@@ -209,6 +210,12 @@ def _intact_nights(store: Path, nights: list[str], ckpt: Checkpoint, decode: str
         raise AuroraSWError(
             f"{store}: was scored with model {attrs.get('model_sha256')}, not this checkpoint ({ckpt.sha256}); "
             "resume with the same checkpoint, or score without --resume to replace the index"
+        )
+    if attrs.get("index_conventions") != INDEX_CONVENTIONS:
+        raise AuroraSWError(
+            f"{store}: was scored under the index's conventions of {attrs.get('index_conventions') or 'before 2026-12-04'}, not those of "
+            f"{INDEX_CONVENTIONS} (arc_curvature's sign, fp32 P(aurora) on a GPU); its nights and those scored now would not agree: "
+            "score without --resume to rebuild the index"
         )
     stored_decode = attrs.get("frame_decode", "cpu")  # stores from before the option were decoded on the CPU
     if stored_decode != decode:

@@ -174,6 +174,11 @@ VARIABLES: dict[str, Variable] = {
 # Stored as float64 since keograms were first stored (dask's zeros() took a positional uint8 as no
 # dtype): 8x the bytes of uint8, but changing it changes the format and every keogram checksum.
 KEOGRAM_GROUP = "keogram"
+#: The date of the conventions the index's values follow, recorded in every store: a ``--resume``
+#: of a store scored under others is refused, so one store never mixes them. 2026-12-04:
+#: ``arc_curvature``'s sign fixed (positive when an arc's ends lie north of its middle; it was the
+#: eigensolver's arbitrary choice) and P(aurora) on a GPU in fp32/TF32 (it was bf16).
+INDEX_CONVENTIONS = "2026-12-04"
 KEOGRAM_ROWS = 90  # rows of the stored keogram: 2 degrees of meridian angle each
 KEOGRAM = Variable("float64", "north-south keogram (meridian of each frame, north at angle 0)", "DN")
 MERIDIAN_ANGLE_ATTRS = {"units": "degree", "long_name": "meridian angle: 0 north horizon, 90 zenith, 180 south horizon"}

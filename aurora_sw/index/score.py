@@ -82,7 +82,8 @@ class _EncodedDataset(Dataset):
         except OSError:
             return torch.zeros(0, dtype=torch.uint8), "unreadable"
         problem = frame_problem(data)
-        return torch.frombuffer(bytearray(data), dtype=torch.uint8), problem[0] if problem else ""
+        encoded = torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.zeros(0, dtype=torch.uint8)  # frombuffer refuses 0 bytes
+        return encoded, problem[0] if problem else ""
 
 
 def _joined(items: list[tuple]) -> tuple[torch.Tensor, list[int], list[str]]:
