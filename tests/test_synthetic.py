@@ -108,3 +108,41 @@ def test_timelapse_is_auroramax_style(tmp_path, catalog):
     first = frames[0].astype(float)
     assert first[:, :200].mean() < 15 and first[360, 640].sum() > 0  # black sides, sky circle centred
     assert first[680:712, 900:1260].max() > 200  # burned-in local time at the bottom right
+
+
+def test_corona_rays_converge_on_the_magnetic_zenith(sky):
+    from aurora_sw.synthetic.render import MAG_DECLINATION_DEG, MAG_DIP_DEG
+
+    _, truth = render(sky, activity=2.0)
+    assert truth["form"] == "corona" and truth["morphology"] == "discrete"  # OATH has no corona class
+    assert render(sky, activity=1.2)[1]["form"] != "corona"
+    *_, forms = sky._aurora(FrameState(**{**DARK, "activity": 2.0}), np.random.default_rng(0))
+    corona = forms["corona"]
+    off = sky.half.angular_distance(MAG_DIP_DEG, MAG_DECLINATION_DEG + 180.0)
+    assert corona[off < 15].mean() > 3 * corona[(off > 45) & sky.half.inside].mean()  # bright where the rays meet, fading outwards
+
+
+def test_pulsating_patches_in_the_morning_switch_from_frame_to_frame(sky):
+    morning = FrameState(**{**DARK, "activity": 0.8, "sun_az": 70.0})
+    a = sky._aurora(morning, np.random.default_rng(1))[3]["pulsating"]
+    b = sky._aurora(morning, np.random.default_rng(2))[3]["pulsating"]
+    assert a.max() > 0 and b.max() > 0 and not np.allclose(a, b)  # other patches lit each minute
+    evening = FrameState(**{**DARK, "activity": 0.8, "sun_az": 300.0})
+    assert "pulsating" not in sky._aurora(evening, np.random.default_rng(1))[3]
+    _, truth = sky.render(morning, frame_seed=7)
+    assert truth["form"] == "pulsating" and truth["morphology"] == "diffuse"
+
+
+def test_camera_looks_vary_by_night_and_the_fixed_look_is_there():
+    from aurora_sw.synthetic.render import CameraLook
+
+    looks = [NightSky(128, 62.43, seed=s).look for s in range(8)]
+    assert len({lk.exposure for lk in looks}) == 8 and all(0.75 <= lk.exposure <= 1.35 for lk in looks)
+    st = FrameState(**DARK)
+    fixed = NightSky(128, 62.43, seed=1, look=CameraLook())
+    blue = NightSky(128, 62.43, seed=1, look=CameraLook(white_balance=(0.8, 1.0, 1.2)))
+    f, b = fixed.render(st, frame_seed=3)[0].astype(float), blue.render(st, frame_seed=3)[0].astype(float)
+    inside = fixed.full.inside & (fixed.full.alt > 20)
+    assert (b[inside][:, 2] - b[inside][:, 0]).mean() > (f[inside][:, 2] - f[inside][:, 0]).mean() + 1  # a bluer night sky
+    dark = NightSky(128, 62.43, seed=1, look=CameraLook(exposure=0.7)).render(st, frame_seed=3)[0].astype(float)
+    assert dark[inside].mean() < f[inside].mean() - 2

@@ -7,7 +7,7 @@ Layout under ``root``::
     omni_data/hro2_1min/YYYY/omni_hro2_1min_YYYYMM01_v01.cdf   OMNI HRO2 layout, fill values (:mod:`.omni_files`)
     omni_data/hourly/YYYY/omni2_h0_mrg1hr_YYYYMM01_v01.cdf       hourly OMNI2: Dst, F10.7, Kp
     kp_data/Kp_defYYYY.wdc                3-hourly Kp in GFZ's WDC format
-    truth/frames.csv                      per-frame truth (aurora_visible, activity, clouds, ...)
+    truth/frames.csv                      per-frame truth (aurora_visible, morphology, form, activity, clouds, ...)
     truth/solarwind.nc                    gap-free solar wind and the activity it drove
     synthetic.json                        seed, planted delay, nights, frame size
 """

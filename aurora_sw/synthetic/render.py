@@ -15,7 +15,14 @@ Components, each driven by physics or by a seeded random process:
 * auroral arcs as curtains on 105-230 km shells: green 557.7 nm lower parts, red 630 nm tops,
   folds travelling along the arc, rays, diffuse patches; they move equatorward and multiply as
   activity grows;
-* a tree line at the horizon.
+* a corona when the arcs are overhead in strong activity: rays along the field lines, which the
+  fisheye sees converging on the magnetic zenith (~82 deg up, south-southwest of the zenith);
+* pulsating aurora in the morning sector: patches equatorward of the arcs that switch on and off
+  from one frame (minute) to the next;
+* a tree line at the horizon;
+* the camera's look, varied from night to night over what real AuroraMAX frames show (colour
+  balance from green-white to blue-grey, exposure, vignetting, aurora washed towards white where
+  the sensor saturates): :class:`CameraLook`, drawn by :func:`random_look`.
 """
 
 from __future__ import annotations
@@ -36,6 +43,39 @@ RED_HEIGHT_KM = (235.0, 45.0)
 REF_HEIGHT_KM = 100.0
 GAMMA_LUT = (255.0 * np.linspace(0, 1, 16384, dtype=np.float32) ** (1 / 2.2)).astype(np.float32)
 MAG_DECLINATION_DEG = 18.0  # arcs align with geomagnetic east-west, ~18 deg E at Yellowknife
+MAG_DIP_DEG = 82.0  # inclination of the field at Yellowknife (IGRF, ~82 deg): the magnetic zenith's elevation
+CORONA_ACTIVITY = 1.5  # activity from which the arcs stand overhead and break into a corona
+PULSATING_SUN_AZ_DEG = (15.0, 120.0)  # the morning sector (Sun east of north below the horizon): pulsating aurora
+
+
+@dataclass(frozen=True)
+class CameraLook:
+    """How the camera renders one night (all 1 / 0 for the fixed look the demo had before).
+
+    white_balance
+        Gains on linear R, G, B (normalised to a mean of 1).
+    exposure
+        Gain on the linear image before the camera's gamma.
+    vignette
+        Strength of the fall-off towards the horizon (1 = the fixed look's).
+    aurora_whitening
+        Fraction of the aurora's colour replaced by its brightness in white, where a real camera's
+        green channel saturates and arcs look pale green to white.
+    """
+
+    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    exposure: float = 1.0
+    vignette: float = 1.0
+    aurora_whitening: float = 0.0
+
+
+def random_look(rng: np.random.Generator) -> CameraLook:
+    """A night's :class:`CameraLook` drawn over the range of the real frames in the project's
+    reference set (AuroraMAX, 2022-2025: green-grey to blue-grey skies, pale green to white arcs,
+    darker and brighter exposures)."""
+    wb = np.array([rng.uniform(0.85, 1.1), rng.uniform(0.95, 1.1), rng.uniform(0.9, 1.25)])
+    return CameraLook(white_balance=tuple(float(x) for x in wb / wb.mean()), exposure=float(rng.uniform(0.75, 1.35)),
+                      vignette=float(rng.uniform(0.6, 1.4)), aurora_whitening=float(rng.uniform(0.0, 0.4)))
 
 
 @dataclass(frozen=True)
@@ -117,13 +157,18 @@ class NightSky:
         Site latitude (sets the celestial pole's altitude for star motion).
     seed
         Seed for the night's stars, trees, clouds and auroral forms.
+    look
+        The camera's look this night (default: :func:`random_look` from its own stream of
+        ``seed``, so the sky's other randomness does not depend on it); ``CameraLook()`` for the
+        fixed look.
     """
 
-    def __init__(self, size: int = 720, lat_deg: float = 62.43, seed: int = 0) -> None:
+    def __init__(self, size: int = 720, lat_deg: float = 62.43, seed: int = 0, *, look: CameraLook | None = None) -> None:
         self.size = size
         self.lat = np.radians(lat_deg)
         self.rng = np.random.default_rng(seed)
         self.seed = seed
+        self.look = look if look is not None else random_look(np.random.default_rng([seed, 7]))
         self.full = SkyGeometry(size)
         self.half = SkyGeometry(max(size // 2, 64))
         self._init_static()
@@ -173,6 +218,18 @@ class NightSky:
         ]
         self.ray_tex = _fbm(rng, (1, 4096), octaves=6, base=16)[0]
         self.diffuse_tex = _fbm(rng, (g.size, g.size), octaves=4, base=3)
+        forms = np.random.default_rng([self.seed, 11])  # the newer forms draw from their own stream: the arcs above are as before
+        # Corona: angle about the magnetic zenith's pixel and distance from it (in sky radii).
+        mx, my = g.pixel_of(np.array([MAG_DIP_DEG]), np.array([(MAG_DECLINATION_DEG + 180.0) % 360.0]))
+        yy, xx = np.mgrid[: g.size, : g.size].astype(np.float32)
+        self.corona_angle = np.arctan2(yy - my[0], xx - mx[0])
+        self.corona_r = np.hypot(yy - my[0], xx - mx[0]) / (g.size / 2.0)
+        self.corona_rays = _fbm(forms, (1, 2048), octaves=5, base=48)[0] ** 2
+        self.corona_envelope = 0.25 + 0.75 * _fbm(forms, (1, 2048), octaves=2, base=3)[0]  # brighter sectors, not a uniform sunburst
+        # Pulsating patches: blobs of a coarse noise field, each switching on and off by itself.
+        blobs = _fbm(forms, (g.size, g.size), octaves=3, base=7)
+        _, self.patch_id = cv2.connectedComponents((blobs > np.quantile(blobs, 0.7)).astype(np.uint8))
+        self.patch_soft = cv2.GaussianBlur((blobs > np.quantile(blobs, 0.7)).astype(np.float32), (0, 0), g.size / 40.0)  # soft edges
         self.drift = rng.uniform(-60, 60)  # km, night-to-night arc position scatter
         # Airglow (van Rhijn brightening towards the horizon) and the town's glow in the south-west.
         alt = np.maximum(g.alt, 0.0)
@@ -187,7 +244,8 @@ class NightSky:
         self.sky_free_full = (~self.tree_mask_full).astype(np.float32)
         # Camera: vignetting and a read-noise field sampled at a random offset each frame.
         za = np.radians(90.0 - self.full.alt)
-        self.vignette = (0.55 + 0.45 * np.cos(za * 0.95) ** 2).astype(np.float32)[..., None]
+        fall = 0.45 * self.look.vignette
+        self.vignette = (1.0 - fall + fall * np.cos(za * 0.95) ** 2).astype(np.float32)[..., None]
         self.noise = rng.standard_normal((self.size * 2, self.size * 2, 3), dtype=np.float32) * 1.8
 
     # ----------------------------------------------------------------- components (half grid)
@@ -242,17 +300,24 @@ class NightSky:
         q = (k * sigma) ** 2 + width**2
         return (width / np.sqrt(q)) * np.exp(-(d**2) / q)
 
-    def _aurora(self, st: FrameState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Green and red emission (linear radiance) on the half grid, and the green of the diffuse
-        patches alone (part of ``green``; the morphology truth compares it with the arcs')."""
+    def _aurora(self, st: FrameState, frame_rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Green and red emission (linear radiance) on the half grid, the green of the diffuse and
+        pulsating patches (part of ``green``; the morphology truth compares it with the arcs'), and
+        the green of the newer forms by name (``corona``, ``pulsating``), for the truth's ``form``."""
         g = self.half
         a = st.activity
         green = np.zeros(g.alt.shape, np.float32)
         red = np.zeros(g.alt.shape, np.float32)
         diffuse = np.zeros(g.alt.shape, np.float32)
+        forms: dict[str, np.ndarray] = {}
         strength = 0.6 * max(a - 0.3, 0.0) ** 1.1
+        pulsating = self._pulsating(st, frame_rng)
+        if pulsating is not None:
+            forms["pulsating"] = pulsating
+            green += pulsating
+            diffuse += pulsating
         if strength <= 0:
-            return green, red, diffuse
+            return green, red, diffuse, forms
         u, v, k = self.u, self.v, self.dvdh
         # Quiet arcs sit low in the north; activity pushes them overhead and south.
         v0 = 520.0 - 330.0 * min(a, 2.2) + self.drift + 25 * np.sin(st.minute / 37.0)
@@ -275,9 +340,32 @@ class NightSky:
             red += e * (0.03 + 0.22 * arc["red_frac"]) * self._curtain(d_r, k, width * 3.0, sr)
         if a > 1.0:  # diffuse/patchy aurora equatorward of the arcs
             patch = np.clip((v - (v0 - 400.0)) / -250.0, 0, 1) * self.diffuse_tex
-            diffuse = (0.12 * (a - 1.0) * strength * patch).astype(np.float32)
-            green += diffuse
-        return green, red, diffuse
+            patchy = (0.12 * (a - 1.0) * strength * patch).astype(np.float32)
+            diffuse += patchy
+            green += patchy
+        if a > CORONA_ACTIVITY:  # rays along the field lines overhead, converging on the magnetic zenith
+            idx = ((self.corona_angle / (2 * np.pi) + 0.5) * 2047 + st.minute * 3.0).astype(np.int32) % 2048
+            radial = np.exp(-self.corona_r / 0.3) * (1.0 - np.exp(-((self.corona_r / 0.05) ** 2)))
+            sector = self.corona_envelope[((self.corona_angle / (2 * np.pi) + 0.5) * 2047).astype(np.int32)]
+            corona = (0.6 * strength * min(a - CORONA_ACTIVITY, 0.6) * self.corona_rays[idx] * sector * radial).astype(np.float32)
+            forms["corona"] = corona
+            green += corona
+            red += 0.15 * corona
+        return green, red, diffuse, forms
+
+    def _pulsating(self, st: FrameState, frame_rng: np.random.Generator) -> np.ndarray | None:
+        """Pulsating aurora's green, or None: in the morning sector at moderate activity, patches
+        south of the zenith region, each on or off this minute (their periods, seconds to tens of
+        seconds, are far shorter than the frame interval, so each frame sees a fresh draw)."""
+        lo, hi = PULSATING_SUN_AZ_DEG
+        a = st.activity
+        if not (lo <= st.sun_az <= hi) or a < 0.35 or st.sun_alt > -10:
+            return None
+        n = int(self.patch_id.max())
+        on = np.concatenate([[0.0], frame_rng.random(n) < 0.5]).astype(np.float32)
+        lit = on[self.patch_id] * self.patch_soft
+        south = np.clip((150.0 - self.v) / 200.0, 0, 1)  # overhead and equatorward of the arcs' usual place
+        return (0.09 * min(a, 1.5) * lit * south).astype(np.float32)
 
     def folded(self, activity: float) -> bool:
         """Whether the night's arcs at ``activity`` are discrete, folded forms rather than a quiet
@@ -318,16 +406,22 @@ class NightSky:
         truth : dict
             ``aurora_visible`` (bool: enough sky pixels where the aurora lifts the recorded
             brightness by >= 8 DN), ``aurora_area`` (that fraction of the sky circle),
-            ``aurora_peak_dn``, ``cloud_cover`` (mean opacity in the sky circle).
+            ``aurora_peak_dn``, ``cloud_cover`` (mean opacity in the sky circle), ``morphology``
+            (:func:`morphology_class`) and ``form``, a finer truth: ``corona`` or ``pulsating``
+            where that form makes a quarter of the visible aurora's area or more, else the
+            morphology class of visible aurora, else ``none``.
         """
         frame_rng = np.random.default_rng([self.seed, frame_seed])
         g = self.half
         sky = self._background(st)
         cloud = self._clouds(st)
-        green, red, diffuse = self._aurora(st)
+        green, red, diffuse, forms = self._aurora(st, frame_rng)
         aur = green[..., None] * GREEN + red[..., None] * RED
         if st.activity > 1.5:
             aur += (0.15 * (st.activity - 1.5) * green)[..., None] * BLUE_N2
+        if self.look.aurora_whitening:  # a saturating sensor records bright aurora paler than its lines
+            w = self.look.aurora_whitening
+            aur = (1 - w) * aur + w * aur.mean(-1, keepdims=True) * 1.6
         trans = (1.0 - 0.92 * cloud)[..., None]
         # Clouds glow with what lights them: city below, Moon, twilight, and the aurora above.
         cloud_light = 0.9 * sky + cv2.GaussianBlur(aur, (0, 0), g.size / 30.0) * 0.45 + np.array([0.011, 0.0105, 0.01], np.float32)
@@ -351,7 +445,10 @@ class NightSky:
             point[ys, xs] += win[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
         full += (point * (1.0 - 0.95 * cloud_full) * self.sky_free_full)[..., None]
 
-        # Camera: vignetting, gamma (lookup table), read noise, black outside the circle.
+        # Camera: colour balance and exposure, vignetting, gamma (lookup table), read noise, black outside the circle.
+        look = self.look
+        if look.white_balance != (1.0, 1.0, 1.0) or look.exposure != 1.0:
+            full *= np.asarray(look.white_balance, np.float32) * np.float32(look.exposure)
         lin = np.clip(full * self.vignette, 0, 1, out=full)
         dn = GAMMA_LUT[(lin * (len(GAMMA_LUT) - 1)).astype(np.int32)]
         oy, ox = frame_rng.integers(0, self.size, 2)
@@ -362,24 +459,35 @@ class NightSky:
         # Truth: where would the aurora alone change the recorded green channel by >= 8 DN?
         aur_att = (aur * trans)[..., 1] * (~trees[..., 0])
         base = np.clip((sky * 0.5 + sky * 0.5 * trans[..., 0:1] + cloud[..., None] * cloud_light)[..., 1], 0, 1)
+        gain = look.exposure * look.white_balance[1]  # the night's camera records the green this much brighter
+
         def lift_dn(att: np.ndarray) -> np.ndarray:  # what an emission adds to the recorded green, in DN
-            return 255.0 * (np.clip(base + att, 0, 1) ** (1 / 2.2) - base ** (1 / 2.2))
+            return 255.0 * (np.clip(gain * (base + att), 0, 1) ** (1 / 2.2) - np.clip(gain * base, 0, 1) ** (1 / 2.2))
 
         lift = lift_dn(aur_att)
         vis = (lift >= 8.0) & g.inside
         area = float(vis.sum() / g.inside.sum())
         cloud_cover = float(cloud[g.inside].mean())
         visible = area >= 0.004
-        diffuse_area = 0.0
-        if visible and diffuse.any():
-            d_att = (diffuse[..., None] * GREEN * trans)[..., 1] * (~trees[..., 0])
-            diffuse_area = float(((lift_dn(d_att) >= 8.0) & g.inside).sum() / g.inside.sum())
+
+        def area_of(emission: np.ndarray) -> float:  # the sky fraction this green emission alone lifts by >= 8 DN
+            e_att = (emission[..., None] * GREEN * trans)[..., 1] * (~trees[..., 0])
+            return float(((lift_dn(e_att) >= 8.0) & g.inside).sum() / g.inside.sum())
+
+        diffuse_area = area_of(diffuse) if visible and diffuse.any() else 0.0
+        morphology = morphology_class(visible, diffuse_area / max(area, 1e-9), self.folded(st.activity), cloud_cover, st.moon_alt, st.moon_illum)
+        form = morphology if visible else "none"
+        for name in ("corona", "pulsating"):  # a finer truth than the six classes: corona counts as discrete, pulsating as diffuse
+            if visible and name in forms and area_of(forms[name]) >= 0.25 * area:
+                form = name
+                break
         truth = {
             "aurora_visible": bool(visible),
             "aurora_area": area,
             "aurora_peak_dn": float(lift.max()),
             "cloud_cover": cloud_cover,
-            "morphology": morphology_class(visible, diffuse_area / max(area, 1e-9), self.folded(st.activity), cloud_cover, st.moon_alt, st.moon_illum),
+            "morphology": morphology,
+            "form": form,
         }
         return frame, truth
 
