@@ -45,13 +45,14 @@ FRAME_PROBLEMS = {
 MIN_FRAME_PX = 64  # smaller frames hold no usable sky (AuroraMAX stills are 480 px, movie crops 720)
 # A 3-channel JPEG or PNG of a grey image decodes with exactly equal channels (JPEG chroma 128);
 # colour frames differ by more somewhere: by 5 DN or more in every synthetic frame, even decoded at 1/8.
-_GREY_SPREAD_DN = 1
-_BLACK_DN = 16  # an all-black frame is "dark" (flagged elsewhere), not greyscale
+GREY_SPREAD_DN = 1
+BLACK_DN = 16  # an all-black frame is "dark" (flagged elsewhere), not greyscale
 
 _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SOI = b"\xff\xd8"  # a JPEG's first two bytes
 # JPEG start-of-frame markers (C4 DHT, C8 JPG and CC DAC share the range but are not frames).
-_SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 class FrameError(AuroraSWError, OSError):
@@ -98,7 +99,7 @@ def _jpeg_problem(data: bytes) -> tuple[str, str] | None:
         length = int.from_bytes(data[pos : pos + 2], "big")
         if pos + length > n:
             return "unreadable", "the file ends inside its header"
-        if marker in _SOF_MARKERS and length >= 8:
+        if marker in SOF_MARKERS and length >= 8:
             height = int.from_bytes(data[pos + 3 : pos + 5], "big")
             width = int.from_bytes(data[pos + 5 : pos + 7], "big")
             frame = (width, height, data[pos + 7])
@@ -146,7 +147,7 @@ def frame_problem(data: bytes) -> tuple[str, str] | None:
     """
     if len(data) < 4:
         return "unreadable", f"{len(data)} bytes"
-    if data[:2] == b"\xff\xd8":
+    if data[:2] == JPEG_SOI:
         return _jpeg_problem(data)
     if data[:8] == _PNG_SIGNATURE:
         return _png_problem(data)
@@ -207,7 +208,7 @@ def read_frame(path: str | os.PathLike, *, reduce: int = 1) -> np.ndarray:
     full = (img.shape[0] * reduce, img.shape[1] * reduce)
     if min(full) < MIN_FRAME_PX:
         raise FrameError(path, "too_small", f"{full[1]}x{full[0]} px, fewer than {MIN_FRAME_PX}")
-    if _channel_spread(img) <= _GREY_SPREAD_DN and img.max() > _BLACK_DN:
+    if _channel_spread(img) <= GREY_SPREAD_DN and img.max() > BLACK_DN:
         raise FrameError(path, "greyscale", "its three channels are equal")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 

@@ -31,18 +31,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aurora_sw.camera import MIN_FRAME_PX, FrameError, circle_mask, dct_reduction, read_square_frame
+from aurora_sw.camera import BLACK_DN, GREY_SPREAD_DN, JPEG_SOI, MIN_FRAME_PX, SOF_MARKERS, FrameError, circle_mask, dct_reduction, read_square_frame
 from aurora_sw.index.background import MAP_SIZE
 from aurora_sw.index.physical import ANALYSIS_SIZE, MIN_ARC_PIXELS
 from aurora_sw.index.schema import AREA_THRESHOLD_DN, KEOGRAM_ROWS
 
 log = logging.getLogger(__name__)
 
-#: A decoded frame whose channels differ by at most this anywhere (and that is not black) is
-#: greyscale: :func:`aurora_sw.camera.read_frame`'s rule.
-_GREY_SPREAD_DN = 1
-_BLACK_DN = 16
-_JPEG_SOI = b"\xff\xd8"
 _MAX_PIXELS = 64 * 720 * 720  # full-size pixels reduced at once (~0.3 GB as float32 RGB)
 
 
@@ -224,7 +219,7 @@ def is_greyscale(img: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) uint8 -> (B,) bool: :func:`aurora_sw.camera.read_frame`'s greyscale rule."""
     x = img.short()
     spread = torch.maximum(torch.maximum((x[:, 0] - x[:, 1]).abs(), (x[:, 1] - x[:, 2]).abs()), (x[:, 0] - x[:, 2]).abs())
-    return (spread.flatten(1).amax(1) <= _GREY_SPREAD_DN) & (img.flatten(1).amax(1) > _BLACK_DN)
+    return (spread.flatten(1).amax(1) <= GREY_SPREAD_DN) & (img.flatten(1).amax(1) > BLACK_DN)
 
 
 def _exif_orientation(segment: bytes) -> int:
@@ -249,7 +244,7 @@ def device_decodable(data: bytes | torch.Tensor) -> bool:
     CMYK, EXIF-rotated JPEGs and other formats go to the CPU reader (nvJPEG ignores EXIF, and
     OpenCV applies it)."""
     data = data[:65536].numpy().tobytes() if isinstance(data, torch.Tensor) else bytes(data[:65536])  # the headers (a list of 64 KiB cost ~1 ms a frame)
-    if data[:2] != _JPEG_SOI:
+    if data[:2] != JPEG_SOI:
         return False
     pos = 2
     while pos + 4 <= len(data):
@@ -259,7 +254,7 @@ def device_decodable(data: bytes | torch.Tensor) -> bool:
         length = int.from_bytes(data[pos + 2 : pos + 4], "big")
         if marker == 0xE1 and _exif_orientation(data[pos + 4 : pos + 2 + length]) != 1:
             return False
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # the frame header
+        if marker in SOF_MARKERS:  # the frame header
             return marker in (0xC0, 0xC1) and pos + 9 < len(data) and data[pos + 9] == 3
         pos += 2 + length
     return False
