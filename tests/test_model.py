@@ -77,6 +77,23 @@ def test_sky_background_median_from_histograms_equals_torch_median():
         assert torch.allclose(normalize(img, "sky_background"), expected, atol=1e-6), shape
 
 
+def test_normalisation_tables_give_the_tensor_paths_values_bit_for_bit():
+    """uint8 frames on the CPU go through a 256-entry table per channel; every value, in either
+    mode, any leading shape and a permuted (HWC-backed) view, equals the float tensor path's."""
+    from aurora_sw.model.data import _MEAN, _STD, _channel_median
+
+    torch.manual_seed(2)
+    every_value = torch.arange(256, dtype=torch.uint8).repeat(3, 4, 1)  # all 256 levels in every channel
+    for img in (every_value, torch.randint(0, 256, (240, 240, 3), dtype=torch.uint8).permute(2, 0, 1), torch.randint(0, 256, (2, 3, 5, 7), dtype=torch.uint8)):
+        x = img.float() / 255.0
+        expected = {"imagenet": (x - _MEAN) / _STD, "sky_background": 2.0 * (x - _channel_median(img) / 255.0) / _STD}
+        for mode, want in expected.items():
+            got = normalize(img, mode)
+            assert got.dtype == torch.float32 and got.shape == img.shape and torch.equal(got, want), (mode, img.shape)
+    with pytest.raises(ValueError, match="unknown normalization"):
+        normalize(every_value, "zscore")
+
+
 def _unlearnable_frames(tmp_path, per_night: int = 16) -> pd.DataFrame:
     """Two nights of 64 px frames (the strict reader refuses smaller), half labelled aurora, every one the very same image: no model
     can tell the classes apart, so whatever it learns calls every frame one class."""

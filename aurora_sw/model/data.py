@@ -28,25 +28,46 @@ _STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
 
 
 def normalize(img: torch.Tensor, mode: str = "sky_background") -> torch.Tensor:
-    """CHW uint8 RGB tensor -> float tensor for the network.
+    """(..., 3, H, W) uint8 RGB tensor -> float32 tensor for the network.
 
     ``imagenet``: (x - mean) / std with the ImageNet statistics.
     ``sky_background``: the frame's per-channel median (the sky background: the circle covers
     79 % of the square) is subtracted before dividing by the ImageNet std (x2). Moonlight,
     twilight and cloud brightness shift the background, not the contrast that aurora adds, so
     the network sees the same aurora under any sky; it trains far faster from scratch.
+
+    A uint8 tensor on the CPU is mapped through a 256-entry table per channel, computed with the
+    same float32 operations as the tensor path (x / 255, minus the shift, over the std): the same
+    values bit for bit, at a third of the cost (scoring normalises every frame).
     """
+    if mode not in NORMALIZATIONS:
+        raise ValueError(f"unknown normalization {mode!r}; one of {NORMALIZATIONS}")
+    if img.dtype == torch.uint8 and img.device.type == "cpu":
+        shift = _channel_median(img) / 255.0 if mode == "sky_background" else _MEAN.expand(*img.shape[:-2], 1, 1)
+        table = _scaled(_LEVELS.view(*[1] * (img.dim() - 2), 1, 256), shift[..., 0], _STD[..., 0], mode)
+        return _through_tables(img, table)
     x = img.float() / 255.0
     mean, std = _MEAN.to(x.device), _STD.to(x.device)
     if mode == "imagenet":
-        return (x - mean) / std
-    if mode == "sky_background":
-        if img.dtype == torch.uint8 and img.device.type == "cpu":
-            med = _channel_median(img) / 255.0
-        else:  # torch.median: the same lower middle element, on the tensor's device
-            med = x.flatten(-2).median(-1).values[..., None, None]
-        return 2.0 * (x - med) / std
-    raise ValueError(f"unknown normalization {mode!r}; one of {NORMALIZATIONS}")
+        return _scaled(x, mean, std, mode)
+    med = x.flatten(-2).median(-1).values[..., None, None]  # torch.median: the same lower middle element, on the tensor's device
+    return _scaled(x, med, std, mode)
+
+
+_LEVELS = torch.arange(256, dtype=torch.uint8).float() / 255.0  # every uint8 value as the tensor path scales it
+
+
+def _scaled(x: torch.Tensor, shift: torch.Tensor, std: torch.Tensor, mode: str) -> torch.Tensor:
+    """The normalisation's arithmetic, one place for the tensor path and the tables."""
+    return (x - shift) / std if mode == "imagenet" else 2.0 * (x - shift) / std
+
+
+def _through_tables(img: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """``table[..., c, v]`` at every uint8 value ``v`` of channel plane ``c`` of ``img`` (..., C, H, W)."""
+    planes = img.reshape(-1, img.shape[-2], img.shape[-1]).numpy()
+    tables = np.ascontiguousarray(table.reshape(-1, 256).numpy())
+    out = np.stack([cv2.LUT(plane, tab) for plane, tab in zip(planes, tables)])  # 2.5x np.take
+    return torch.from_numpy(out).view(img.shape)
 
 
 def _channel_median(img: torch.Tensor) -> torch.Tensor:
