@@ -55,3 +55,19 @@ def test_green_excess_and_area_separate_aurora_in_every_sky(skies):
         assert by_index["aurora_area_night"] >= 0.9, (sky, by_index)  # measured 0.94-0.99
         # the single-frame area (fixed 6 DN threshold) measured 0.90-0.94; the night model beats it
         assert by_index["aurora_area_night"] > by_index["aurora_area"], (sky, by_index)
+
+
+def test_median_and_p99_from_histograms_equal_numpy_bit_for_bit():
+    """frame_indices takes the excess's median and 99th percentile from a histogram; numpy's
+    np.median / np.percentile (linear) on the same float32 values are the reference, exactly."""
+    from aurora_sw.index.physical import median_and_p99
+
+    rng = np.random.default_rng(3)
+    for trial in range(400):
+        n = int(rng.integers(1, 4000))  # odd and even counts, tiny ones included
+        rgb = rng.integers(0, 256, (n, 3)) if trial % 2 else np.clip(rng.normal(30, 1 + trial % 40, (n, 3)), 0, 255)
+        px = rgb.astype(np.uint8).astype(np.float32)
+        for excess in (px[:, 1] - 0.5 * (px[:, 0] + px[:, 2]), px[:, 0] - 0.5 * (px[:, 1] + px[:, 2])):
+            median, p99 = median_and_p99(excess)
+            assert (median, p99) == (np.median(excess), np.percentile(excess, 99)), n
+            assert median.dtype == p99.dtype == np.float32

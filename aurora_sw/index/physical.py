@@ -31,12 +31,37 @@ def frame_indices(rgb: np.ndarray) -> np.ndarray:
     r, g, b = px[:, 0], px[:, 1], px[:, 2]
     ge = g - 0.5 * (r + b)
     re = r - 0.5 * (g + b)
-    ge_bg, re_bg = np.median(ge), np.median(re)
+    ge_bg, ge_99 = median_and_p99(ge)
+    re_bg, re_99 = median_and_p99(re)
     aurora = (ge - ge_bg > AREA_THRESHOLD_DN) & (ge > AREA_THRESHOLD_DN)
-    return np.array(
-        [r.mean(), g.mean(), b.mean(), np.percentile(ge, 99) - ge_bg, np.percentile(re, 99) - re_bg, float(aurora.mean()), *arc_shape(aurora, size)],
-        dtype=np.float32,
-    )
+    return np.array([r.mean(), g.mean(), b.mean(), ge_99 - ge_bg, re_99 - re_bg, float(aurora.mean()), *arc_shape(aurora, size)], dtype=np.float32)
+
+
+_HALF_DN_LEVELS = 1021  # a colour excess of uint8 pixels, x - (y + z) / 2, is a multiple of 0.5 DN in -255 .. 255
+
+
+def median_and_p99(excess: np.ndarray) -> tuple[np.float32, np.float32]:
+    """``np.median`` and ``np.percentile(excess, 99)`` of a float32 colour excess of uint8 pixels
+    (each value a multiple of 0.5 DN in -255 .. 255), equal to numpy's bit for bit.
+
+    The order statistics come from a 1,021-bin histogram instead of partitioning the pixels
+    (0.1 ms instead of 0.3 ms a frame at 180 px); numpy's rules are then applied to them: the
+    mean of the two middle values for an even count, and the linear method's interpolation
+    between the values at floor and ceil of 0.99 (n - 1), from the nearer one.
+    """
+    n = excess.size
+    counts = np.cumsum(np.bincount((excess * 2).astype(np.int16) + (_HALF_DN_LEVELS // 2), minlength=_HALF_DN_LEVELS))
+
+    def order(k: int) -> np.float32:  # the k-th smallest value, 0-based
+        return np.float32((int(np.searchsorted(counts, k, side="right")) - _HALF_DN_LEVELS // 2) / 2)
+
+    median = order(n // 2) if n % 2 else np.float32((order(n // 2 - 1) + order(n // 2)) / np.float32(2))
+    virtual = (n - 1) * np.float64(0.99)
+    below = int(np.floor(virtual))
+    gamma = float(virtual - below)
+    lo, hi = order(below), order(min(below + 1, n - 1))
+    step = hi - lo
+    return median, (hi - step * (1 - gamma)) if gamma >= 0.5 else (lo + step * gamma)
 
 
 def arc_shape(aurora: np.ndarray, size: int) -> tuple[float, float, float]:
