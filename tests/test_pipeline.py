@@ -323,3 +323,28 @@ def test_the_nights_share_one_set_of_decoding_workers_and_score_as_each_alone(se
         minutes = frames["time_utc"].dt.tz_convert(None).dt.floor("1min").to_numpy()
         assert np.array_equal(stored["p_aurora"].sel(time=minutes).values, alone["p_aurora"].to_numpy(), equal_nan=True), night
         assert np.array_equal(stored["aurora_area_night"].sel(time=minutes).values, alone["aurora_area_night"].to_numpy(), equal_nan=True), night
+
+
+def test_with_the_graph_cached_score_skips_timm_and_still_refuses_reshaped_weights(setup, tmp_path):
+    """A graph cached for these weights (architecture, hash, shapes) stands for the weight check:
+    `score` then never imports timm (~2 s of every start). Weights with the same bytes and names
+    but another shape (same sha256) find no cached graph and are refused as before."""
+    root, ckpt_path, _ = setup
+    probe = (
+        "import sys\nfrom aurora_sw.index.pipeline import score_archive\n"
+        f"score_archive({str(root / 'arch')!r}, {str(ckpt_path)!r}, sys.argv[1], progress=False)\n"
+        "print('timm' in sys.modules)"
+    )
+    env = {**os.environ, "AURORA_SW_CACHE": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", probe, str(tmp_path / f"i{k}.zarr")], capture_output=True, text=True, env=env) for k in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[-1].stderr[-2000:]
+    assert [r.stdout.split()[-1] for r in runs] == ["True", "False"]  # the first run exports (timm builds the model), the second does not
+    xr.testing.assert_equal(open_index(tmp_path / "i1.zarr")[VARS].load(), open_index(root / "clean.zarr")[VARS].load())
+    reshaped = load_checkpoint(ckpt_path)
+    key = next(k for k, v in reshaped.state_dict.items() if v.dim() == 4 and v.shape[0] > 1)
+    reshaped.state_dict[key] = reshaped.state_dict[key].reshape(1, -1, *reshaped.state_dict[key].shape[2:]).contiguous()
+    assert reshaped.sha256 == load_checkpoint(ckpt_path).sha256  # the weights' hash alone cannot tell them apart
+    save_checkpoint(reshaped, tmp_path / "reshaped.pt")
+    res = subprocess.run([sys.executable, "-m", "aurora_sw", "score", "--archive", str(root / "arch"), "--model", str(tmp_path / "reshaped.pt"),
+                          "--out", str(tmp_path / "r.zarr")], capture_output=True, text=True, env=env)
+    assert res.returncode == 1 and "its weights do not fit efficientnet_b1" in res.stderr and not (tmp_path / "r.zarr").exists()

@@ -25,7 +25,7 @@ from aurora_sw.ingest.manifest import add_flag
 from aurora_sw.model.checkpoint import Checkpoint, load_checkpoint
 from aurora_sw.model.factory import create_model
 from aurora_sw.model.gradcam import cam_statistics, gradcam_maps
-from aurora_sw.model.runtime import Backend, default_device, resolve_backend
+from aurora_sw.model.runtime import Backend, default_device, onnx_graph_path, resolve_backend
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def score_archive(
     if num_workers < 0:
         raise AuroraSWError(f"score: --workers {num_workers}: give 0 (decode in this process) or more")
     ckpt = model if isinstance(model, Checkpoint) else load_checkpoint(model)
-    _check_weights(ckpt, model)
+    _check_weights(ckpt, model, backend)
     manifest = read_manifest(archive)
     if manifest.empty:
         raise AuroraSWError(f"{archive}: the manifest has no frames")
@@ -184,8 +184,15 @@ def score_archive(
     }
 
 
-def _check_weights(ckpt: Checkpoint, source: str | os.PathLike | Checkpoint) -> None:
-    """Refuse a checkpoint whose weights do not fit the model it names, in one line."""
+def _check_weights(ckpt: Checkpoint, source: str | os.PathLike | Checkpoint, backend: Backend = "auto") -> None:
+    """Refuse a checkpoint whose weights do not fit the model it names, in one line.
+
+    Passed at once when ONNX Runtime will score with a graph cached for these weights (same
+    architecture, hash and shapes: :func:`~aurora_sw.model.runtime.onnx_graph_path`): the graph was
+    exported from a model built with them. Scoring then never imports timm (~2 s of every start).
+    """
+    if resolve_backend(backend, default_device()) == "onnx" and onnx_graph_path(ckpt).is_file():
+        return
     name = f"checkpoint of {ckpt.model_name}" if isinstance(source, Checkpoint) else str(source)
     try:
         with torch.device("meta"):  # shapes only: no memory, no weight initialisation (0.1 s, where building it for real took ~3 s)

@@ -8,6 +8,7 @@ nowhere, the GPU included (see benchmarks/RESULTS.md and :func:`torch_runner`).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
@@ -111,13 +112,21 @@ def onnx_cache_dir() -> Path:
     return Path(root) / "onnx"
 
 
+def onnx_graph_path(ckpt: Checkpoint) -> Path:
+    """Where ``ckpt``'s graph is cached (:func:`onnx_graph`): keyed by the architecture, the
+    weights' hash and their shapes, the input size and the opset. A file there was exported from
+    a model built with exactly these weights, so they fit the architecture they name."""
+    shapes = hashlib.sha256(";".join(f"{k}:{tuple(v.shape)}" for k, v in sorted(ckpt.state_dict.items())).encode()).hexdigest()[:8]
+    return onnx_cache_dir() / f"{ckpt.model_name}-{ckpt.sha256}-{shapes}-{ckpt.input_size}px-opset{ONNX_OPSET}-features.onnx"
+
+
 def onnx_graph(ckpt: Checkpoint, *, cache: bool = True) -> tuple[str | bytes, bool]:
     """The checkpoint's fp32 ONNX graph (TorchScript exporter, opset 17, dynamic batch; outputs
     ``logits`` and the pooled ``features``): the cached
     file's path, or the bytes of a fresh export (then cached, when the cache can be written).
 
-    Keyed by the weights' hash, the architecture and the input size, so a retrained model never
-    meets a stale graph. Exporting takes 0.6-1.6 s at 240 px; each ``aurora-sw score`` process
+    Keyed by the weights' hash and shapes, the architecture and the input size
+    (:func:`onnx_graph_path`), so a retrained model never meets a stale graph. Exporting takes 0.6-1.6 s at 240 px; each ``aurora-sw score`` process
     paid it once before the cache.
 
     Parameters
@@ -130,7 +139,7 @@ def onnx_graph(ckpt: Checkpoint, *, cache: bool = True) -> tuple[str | bytes, bo
     graph, cached
         The path (``str``) or bytes, and whether it came from the cache.
     """
-    path = onnx_cache_dir() / f"{ckpt.model_name}-{ckpt.sha256}-{ckpt.input_size}px-opset{ONNX_OPSET}-features.onnx"
+    path = onnx_graph_path(ckpt)
     if cache and path.is_file():
         return str(path), True
     size = ckpt.input_size
