@@ -6,7 +6,10 @@ Both run as a user runs them, each in its own process, process start included:
   then per frame PIL open, torchvision Resize/ToTensor/Normalize, the model on a batch of one;
 - ``aurora-sw score --archive A --model M --out I.zarr``: the manifest, reduced-scale JPEG
   decode, physical indices, keogram strips, ONNX Runtime in batches, the Zarr store; once with
-  an empty ONNX cache (the graph exported) and once with the graph cached.
+  an empty ONNX cache (the graph exported) and once with the graph cached;
+- the network alone: ONNX Runtime on the cached graph, ``--frames`` inputs in batches of 16,
+  timed in-process. With the imports, it bounds what any scorer built on this network could do
+  here (the ceiling printed last).
 
 The frames are the synthetic sky's 720x720 JPEGs (three nights, the first ``--frames`` of them
 ingested); the checkpoint is EfficientNet-B1 at 240 px (speed only: its weights do not matter).
@@ -40,6 +43,22 @@ with torch.inference_mode():
     for p in paths:
         ps.append(torch.softmax(model(tf(Image.open(p).convert("RGB")).unsqueeze(0)), 1)[0, 1].item())
 print(len(ps))
+"""
+
+
+NETWORK_ALONE = """
+import sys, time
+import numpy as np
+import onnxruntime as ort
+graph, n, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+opts = ort.SessionOptions()
+opts.intra_op_num_threads, opts.inter_op_num_threads = 2, 1
+session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+x = np.random.default_rng(0).standard_normal((batch, 3, 240, 240)).astype(np.float32)
+t0 = time.perf_counter()
+for start in range(0, n, batch):
+    session.run(None, {"x": x[: min(batch, n - start)]})
+print(time.perf_counter() - t0)
 """
 
 
@@ -79,12 +98,18 @@ def main() -> None:
     score = [sys.executable, "-m", "aurora_sw", "score", "--archive", str(archive), "--model", str(model)]
     t_cold = run([*score, "--out", str(work / "cold.zarr")], cache)
     t_warm = run([*score, "--out", str(work / "warm.zarr")], cache)
-    t_import = run([sys.executable, "-c", "import aurora_sw.index.pipeline, aurora_sw.model.runtime, timm, onnxruntime"])
+    t_import = run([sys.executable, "-c", "import aurora_sw.cli, aurora_sw.index.pipeline, aurora_sw.model.runtime, onnxruntime"])
+    (graph,) = (work / "onnx_cache" / "onnx").glob("*.onnx")
+    net = subprocess.run([sys.executable, "-c", NETWORK_ALONE, str(graph), str(n), "16"], capture_output=True, text=True, check=True)
+    t_net = float(net.stdout.split()[-1])
     print(f"{n} frames of 720x720 JPEG at 240 px, 2 cores, each command in its own process")
     print(f"  study's loop (PIL, torchvision, batch of 1)   {t_study:6.1f} s  {n / t_study:5.1f} frames/s  1.0x")
     print(f"  aurora-sw score, ONNX graph exported         {t_cold:6.1f} s  {n / t_cold:5.1f} frames/s  {t_study / t_cold:.2f}x")
     print(f"  aurora-sw score, ONNX graph cached           {t_warm:6.1f} s  {n / t_warm:5.1f} frames/s  {t_study / t_warm:.2f}x")
-    print(f"  of which the imports alone (torch, timm, onnxruntime): {t_import:.1f} s")
+    print(f"  of which the imports alone (process start, torch, onnxruntime, zarr): {t_import:.1f} s")
+    ceiling = t_import + t_net
+    print(f"  the network alone (ONNX Runtime, batches of 16, same graph, {n} frames): {t_net:.1f} s")
+    print(f"ceiling: imports + the network alone = {ceiling:.1f} s = {t_study / ceiling:.2f}x the study's loop, if decoding, indices and the store cost nothing")
     per_frame = (t_warm - t_import) / n
     print(f"archive: 215,000 frames (331 nights) at this rate ~{215_000 * per_frame / 3600:.1f} h of scoring (study's loop ~{215_000 * t_study / n / 3600:.1f} h)")
 
