@@ -25,6 +25,7 @@ the manifest's flag names for frames that are kept on the time axis but never sc
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime
 
 import cv2
@@ -70,15 +71,32 @@ class FrameError(AuroraSWError, OSError):
         super().__init__(f"{self.path}: {self.problem}")
 
 
-def _jpeg_problem(data: bytes) -> tuple[str, str] | None:
-    """Walk the JPEG's header segments to its first scan, then look for the end-of-image marker.
+@dataclass(frozen=True)
+class JpegHeader:
+    """What a JPEG's header segments say, read up to its first scan without decoding anything."""
 
-    Entropy-coded data never holds an unescaped FF D9 (0xFF is stuffed as FF 00), so a file with
-    no end-of-image marker after its first scan was cut short. The frame header gives the size and
-    the number of colour components without decoding anything.
+    width: int
+    height: int
+    components: int
+    frame_marker: int  #: the frame header's marker: 0xC0 baseline, 0xC1 extended sequential, 0xC2 progressive, ...
+    orientation: int  #: the EXIF orientation (1-8; 1 = upright, also when there is none)
+    scan_start: int  #: offset of the first scan's entropy-coded data
+
+
+def jpeg_header(data: bytes) -> JpegHeader | tuple[str, str]:
+    """Walk a JPEG's header segments (after its start marker) to its first scan.
+
+    The one reader of JPEG headers: the strict frame check (:func:`frame_problem`) and the GPU
+    decode's choice of frames (:func:`aurora_sw.index.device_frames.device_decodable`) both use it.
+
+    Returns
+    -------
+    JpegHeader or (str, str)
+        The header, or a :data:`FRAME_PROBLEMS` key and a detail when the header is damaged or
+        ends before the image data.
     """
     pos, n = 2, len(data)
-    frame = None
+    frame, orientation = None, 1
     while True:
         if pos >= n:
             return "unreadable", "the file ends inside its header"
@@ -99,21 +117,49 @@ def _jpeg_problem(data: bytes) -> tuple[str, str] | None:
         length = int.from_bytes(data[pos : pos + 2], "big")
         if pos + length > n:
             return "unreadable", "the file ends inside its header"
+        if marker == 0xE1 and orientation == 1:  # APP1: EXIF (or XMP, which has no orientation)
+            orientation = exif_orientation(data[pos + 2 : pos + length])
         if marker in SOF_MARKERS and length >= 8:
-            height = int.from_bytes(data[pos + 3 : pos + 5], "big")
-            width = int.from_bytes(data[pos + 5 : pos + 7], "big")
-            frame = (width, height, data[pos + 7])
+            frame = (int.from_bytes(data[pos + 5 : pos + 7], "big"), int.from_bytes(data[pos + 3 : pos + 5], "big"), data[pos + 7], marker)
         pos += length
         if marker == 0xDA:
             break
     if frame is None:
         return "unreadable", "no frame header before the image data"
-    if data.rfind(b"\xff\xd9") < pos:
-        return "truncated", f"no end-of-image marker after the image data, {n} bytes"
-    width, height, components = frame
-    if min(width, height) < MIN_FRAME_PX:
-        return "too_small", f"{width}x{height} px, fewer than {MIN_FRAME_PX}"
-    if components == 1:
+    return JpegHeader(*frame, orientation=orientation, scan_start=pos)
+
+
+def exif_orientation(segment: bytes) -> int:
+    """The EXIF orientation (1-8; 1 = upright) in an APP1 segment's payload, 1 when it has none."""
+    if not segment.startswith(b"Exif\x00\x00") or len(segment) < 14:
+        return 1
+    tiff = segment[6:]
+    order = "little" if tiff[:2] == b"II" else "big"
+    ifd = int.from_bytes(tiff[4:8], order)
+    if ifd + 2 > len(tiff):
+        return 1
+    for k in range(int.from_bytes(tiff[ifd : ifd + 2], order)):
+        entry = tiff[ifd + 2 + 12 * k : ifd + 14 + 12 * k]
+        if len(entry) == 12 and int.from_bytes(entry[:2], order) == 0x0112:
+            return int.from_bytes(entry[8:10], order)
+    return 1
+
+
+def _jpeg_problem(data: bytes) -> tuple[str, str] | None:
+    """The header (:func:`jpeg_header`), then the end-of-image marker after the first scan.
+
+    Entropy-coded data never holds an unescaped FF D9 (0xFF is stuffed as FF 00), so a file with
+    no end-of-image marker after its first scan was cut short. The frame header gives the size and
+    the number of colour components without decoding anything.
+    """
+    header = jpeg_header(data)
+    if isinstance(header, tuple):
+        return header
+    if data.rfind(b"\xff\xd9") < header.scan_start:
+        return "truncated", f"no end-of-image marker after the image data, {len(data)} bytes"
+    if min(header.width, header.height) < MIN_FRAME_PX:
+        return "too_small", f"{header.width}x{header.height} px, fewer than {MIN_FRAME_PX}"
+    if header.components == 1:
         return "greyscale", ""
     return None
 

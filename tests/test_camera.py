@@ -240,3 +240,40 @@ def test_magnetic_north_lies_along_constant_aacgm_longitude(catalog):
     lat, lon = destination(site.lat_deg, site.lon_deg, azimuth, 100.0)
     mlat1, mlon1, _ = aacgmv2.convert_latlon(float(lat), float(lon), 110.0, tn, "G2A")
     assert mlat1 - mlat0 > 0.5 and abs(mlon1 - mlon0) < 0.05
+
+
+def test_jpeg_header_reads_size_components_frame_type_and_exif_orientation(tmp_path):
+    """The one JPEG header reader (strict frame check and the GPU decode's choice of frames), against
+    files Pillow writes: baseline, progressive, greyscale, EXIF-rotated with an XMP segment after
+    the EXIF one, and a file cut inside its header."""
+    import io
+
+    from PIL import Image
+
+    from aurora_sw.camera import JpegHeader, jpeg_header
+    from aurora_sw.index.device_frames import device_decodable
+
+    img = Image.new("RGB", (200, 120), (10, 80, 20))
+
+    def encoded(im, **kw) -> bytes:
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=90, **kw)
+        return buf.getvalue()
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    files = {
+        "baseline": encoded(img),
+        "progressive": encoded(img, progressive=True),
+        "grey": encoded(img.convert("L")),
+        "rotated": encoded(img, exif=exif.tobytes(), xmp=b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"),
+    }
+    want = {"baseline": (200, 120, 3, 0xC0, 1), "progressive": (200, 120, 3, 0xC2, 1), "grey": (200, 120, 1, 0xC0, 1), "rotated": (200, 120, 3, 0xC0, 6)}
+    for name, data in files.items():
+        h = jpeg_header(data)
+        assert isinstance(h, JpegHeader) and (h.width, h.height, h.components, h.frame_marker, h.orientation) == want[name], name
+        assert data[h.scan_start - 14 : h.scan_start].find(b"\xff\xda") >= 0  # the scan's header ends where its data starts
+        assert device_decodable(data) == (name == "baseline"), name
+    assert 0 < files["rotated"].find(b"Exif\x00\x00") < files["rotated"].find(b"http://ns.adobe.com/xap/1.0/")  # XMP after EXIF: it does not undo the rotation
+    assert jpeg_header(files["baseline"][:40]) == ("unreadable", "the file ends inside its header")
+    assert not device_decodable(files["baseline"][:40])

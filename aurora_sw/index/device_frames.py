@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aurora_sw.camera import BLACK_DN, GREY_SPREAD_DN, JPEG_SOI, MIN_FRAME_PX, SOF_MARKERS, FrameError, circle_mask, dct_reduction, read_square_frame
+from aurora_sw.camera import BLACK_DN, GREY_SPREAD_DN, JPEG_SOI, MIN_FRAME_PX, FrameError, JpegHeader, circle_mask, dct_reduction, jpeg_header, read_square_frame
 from aurora_sw.index.background import MAP_SIZE
 from aurora_sw.index.physical import ANALYSIS_SIZE, MIN_ARC_PIXELS
 from aurora_sw.index.schema import AREA_THRESHOLD_DN, KEOGRAM_ROWS
@@ -222,22 +222,6 @@ def is_greyscale(img: torch.Tensor) -> torch.Tensor:
     return (spread.flatten(1).amax(1) <= GREY_SPREAD_DN) & (img.flatten(1).amax(1) > BLACK_DN)
 
 
-def _exif_orientation(segment: bytes) -> int:
-    """The EXIF orientation (1-8; 1 = upright) in an APP1 segment's payload, 1 when it has none."""
-    if not segment.startswith(b"Exif\x00\x00") or len(segment) < 14:
-        return 1
-    tiff = segment[6:]
-    order = "little" if tiff[:2] == b"II" else "big"
-    ifd = int.from_bytes(tiff[4:8], order)
-    if ifd + 2 > len(tiff):
-        return 1
-    for k in range(int.from_bytes(tiff[ifd : ifd + 2], order)):
-        entry = tiff[ifd + 2 + 12 * k : ifd + 14 + 12 * k]
-        if len(entry) == 12 and int.from_bytes(entry[:2], order) == 0x0112:
-            return int.from_bytes(entry[8:10], order)
-    return 1
-
-
 def device_decodable(data: bytes | torch.Tensor) -> bool:
     """Whether the device decodes this encoded frame as the CPU path would: a baseline or
     extended-sequential (SOF0/SOF1) JPEG with three components and no EXIF rotation. Progressive,
@@ -246,18 +230,8 @@ def device_decodable(data: bytes | torch.Tensor) -> bool:
     data = data[:65536].numpy().tobytes() if isinstance(data, torch.Tensor) else bytes(data[:65536])  # the headers (a list of 64 KiB cost ~1 ms a frame)
     if data[:2] != JPEG_SOI:
         return False
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            return False
-        marker = data[pos + 1]
-        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        if marker == 0xE1 and _exif_orientation(data[pos + 4 : pos + 2 + length]) != 1:
-            return False
-        if marker in SOF_MARKERS:  # the frame header
-            return marker in (0xC0, 0xC1) and pos + 9 < len(data) and data[pos + 9] == 3
-        pos += 2 + length
-    return False
+    header = jpeg_header(data)  # a header past 64 KiB reads as cut short: the CPU reader takes the frame
+    return isinstance(header, JpegHeader) and header.frame_marker in (0xC0, 0xC1) and header.components == 3 and header.orientation == 1
 
 
 def decode_jpegs(data: Sequence[torch.Tensor], device: torch.device) -> list[torch.Tensor | None]:
