@@ -796,7 +796,7 @@ def score(
     model: Path = typer.Option(..., "--model", help="Classifier checkpoint (best.pt)."),
     out: Optional[Path] = typer.Option(None, "--out", help="The index store (Zarr), one chunk per night (default: the catalog's outputs.index, index.zarr)."),
     resume: bool = typer.Option(False, "--resume", help="Keep complete, intact nights in OUT (or of an interrupted run); score the rest and damaged ones."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per batch (default: by input size; 16 at 240 px on CPU, 128 on GPU)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per batch (default: by input size; 18 at 240 px on CPU, 128 on GPU)."),
     workers: int = typer.Option(0, "--workers", help="DataLoader processes decoding frames."),
     backend: str = typer.Option("auto", "--backend", help="Inference runtime: auto (ONNX Runtime on CPU, PyTorch on GPU), torch or onnx."),
     cam: bool = typer.Option(False, "--cam", help="Also store Grad-CAM statistics (extent, centroid) of the aurora frames."),

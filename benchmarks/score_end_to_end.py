@@ -7,8 +7,9 @@ Both run as a user runs them, each in its own process, process start included:
 - ``aurora-sw score --archive A --model M --out I.zarr``: the manifest, reduced-scale JPEG
   decode, physical indices, keogram strips, ONNX Runtime in batches, the Zarr store; once with
   an empty ONNX cache (the graph exported) and once with the graph cached;
-- the network alone: ONNX Runtime on the cached graph, ``--frames`` inputs in batches of 16,
-  timed in-process. With the imports, it bounds what any scorer built on this network could do
+- the network alone: ONNX Runtime on the cached graph, ``--frames`` inputs in `score`'s batches
+  (its default size, never spanning two nights) on its thread count, timed in-process from the
+  session's creation. With the imports, it bounds what any scorer built on this network could do
   here (the ceiling printed last).
 
 The frames are the synthetic sky's 720x720 JPEGs (three nights, the first ``--frames`` of them
@@ -50,14 +51,16 @@ NETWORK_ALONE = """
 import sys, time
 import numpy as np
 import onnxruntime as ort
-graph, n, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+graph, batch, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+nights = [int(k) for k in sys.argv[4].split(",")]  # frames a night: score's batches never span two nights
+t0 = time.perf_counter()
 opts = ort.SessionOptions()
-opts.intra_op_num_threads, opts.inter_op_num_threads = 2, 1
+opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
 session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
 x = np.random.default_rng(0).standard_normal((batch, 3, 240, 240)).astype(np.float32)
-t0 = time.perf_counter()
-for start in range(0, n, batch):
-    session.run(None, {"x": x[: min(batch, n - start)]})
+for n in nights:
+    for start in range(0, n, batch):
+        session.run(None, {"x": x[: min(batch, n - start)]})
 print(time.perf_counter() - t0)
 """
 
@@ -100,7 +103,13 @@ def main() -> None:
     t_warm = run([*score, "--out", str(work / "warm.zarr")], cache)
     t_import = run([sys.executable, "-c", "import aurora_sw.cli, aurora_sw.index.pipeline, aurora_sw.model.runtime, onnxruntime"])
     (graph,) = (work / "onnx_cache" / "onnx").glob("*.onnx")
-    net = subprocess.run([sys.executable, "-c", NETWORK_ALONE, str(graph), str(n), "16"], capture_output=True, text=True, check=True)
+    import torch
+
+    from aurora_sw.index.score import default_batch_size
+
+    nights = ",".join(str(k) for k in read_manifest(archive).groupby("night").size())
+    batch, threads = default_batch_size(240), torch.get_num_threads()  # as `score` runs it
+    net = subprocess.run([sys.executable, "-c", NETWORK_ALONE, str(graph), str(batch), str(threads), nights], capture_output=True, text=True, check=True)
     t_net = float(net.stdout.split()[-1])
     print(f"{n} frames of 720x720 JPEG at 240 px, 2 cores, each command in its own process")
     print(f"  study's loop (PIL, torchvision, batch of 1)   {t_study:6.1f} s  {n / t_study:5.1f} frames/s  1.0x")
@@ -108,7 +117,7 @@ def main() -> None:
     print(f"  aurora-sw score, ONNX graph cached           {t_warm:6.1f} s  {n / t_warm:5.1f} frames/s  {t_study / t_warm:.2f}x")
     print(f"  of which the imports alone (process start, torch, onnxruntime, zarr): {t_import:.1f} s")
     ceiling = t_import + t_net
-    print(f"  the network alone (ONNX Runtime, batches of 16, same graph, {n} frames): {t_net:.1f} s")
+    print(f"  the network alone (ONNX Runtime, same graph, batches of {batch} within each night, {threads} threads, {n} frames): {t_net:.1f} s")
     print(f"ceiling: imports + the network alone = {ceiling:.1f} s = {t_study / ceiling:.2f}x the study's loop, if decoding, indices and the store cost nothing")
     per_frame = (t_warm - t_import) / n
     print(f"archive: 215,000 frames (331 nights) at this rate ~{215_000 * per_frame / 3600:.1f} h of scoring (study's loop ~{215_000 * t_study / n / 3600:.1f} h)")

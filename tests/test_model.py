@@ -92,6 +92,10 @@ def test_normalisation_tables_give_the_tensor_paths_values_bit_for_bit():
             assert got.dtype == torch.float32 and got.shape == img.shape and torch.equal(got, want), (mode, img.shape)
     with pytest.raises(ValueError, match="unknown normalization"):
         normalize(every_value, "zscore")
+    for odd in (torch.randint(0, 256, (2, 1, 6, 6), dtype=torch.uint8), torch.zeros((0, 3, 6, 6), dtype=torch.uint8)):  # one channel; no frames
+        x = odd.float() / 255.0
+        torch.testing.assert_close(normalize(odd), 2.0 * (x - _channel_median(odd) / 255.0) / _STD, rtol=0, atol=0)
+        torch.testing.assert_close(normalize(odd, "imagenet"), (x - _MEAN) / _STD, rtol=0, atol=0)
 
 
 def _unlearnable_frames(tmp_path, per_night: int = 16) -> pd.DataFrame:

@@ -348,3 +348,9 @@ def test_with_the_graph_cached_score_skips_timm_and_still_refuses_reshaped_weigh
     res = subprocess.run([sys.executable, "-m", "aurora_sw", "score", "--archive", str(root / "arch"), "--model", str(tmp_path / "reshaped.pt"),
                           "--out", str(tmp_path / "r.zarr")], capture_output=True, text=True, env=env)
     assert res.returncode == 1 and "its weights do not fit efficientnet_b1" in res.stderr and not (tmp_path / "r.zarr").exists()
+    relabelled = load_checkpoint(ckpt_path)  # the same weights (a 2-class head) named a morphology model's 6 classes
+    relabelled.classes = ("arc", "diffuse", "discrete", "cloudy", "moon", "clear")
+    save_checkpoint(relabelled, tmp_path / "relabelled.pt")
+    res = subprocess.run([sys.executable, "-m", "aurora_sw", "score", "--archive", str(root / "arch"), "--model", str(tmp_path / "relabelled.pt"),
+                          "--out", str(tmp_path / "c.zarr")], capture_output=True, text=True, env=env)
+    assert res.returncode == 1 and "its weights do not fit efficientnet_b1" in res.stderr and not (tmp_path / "c.zarr").exists()

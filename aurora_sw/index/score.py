@@ -34,7 +34,7 @@ DECODES: tuple[str, ...] = ("cpu", "gpu")
 
 
 def default_batch_size(input_size: int, device: str = "cpu") -> int:
-    """Frames per batch: on CPU ~64 x (128 / size)^2 (16 at 240 px), since large batches of large
+    """Frames per batch: on CPU ~64 x (128 / size)^2 (18 at 240 px), since large batches of large
     inputs run out of cache (batch 64 at 240 px was 0.6x a batch of one on 2 cores); 128 on GPU."""
     if device == "cuda":
         return 128

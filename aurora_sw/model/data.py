@@ -42,7 +42,8 @@ def normalize(img: torch.Tensor, mode: str = "sky_background") -> torch.Tensor:
     """
     if mode not in NORMALIZATIONS:
         raise ValueError(f"unknown normalization {mode!r}; one of {NORMALIZATIONS}")
-    if img.dtype == torch.uint8 and img.device.type == "cpu":
+    on_cpu = img.dtype == torch.uint8 and img.device.type == "cpu"
+    if on_cpu and img.dim() >= 3 and img.shape[-3] == 3 and img.numel():
         shift = _channel_median(img) / 255.0 if mode == "sky_background" else _MEAN.expand(*img.shape[:-2], 1, 1)
         table = _scaled(_LEVELS.view(*[1] * (img.dim() - 2), 1, 256), shift[..., 0], _STD[..., 0], mode)
         return _through_tables(img, table)
@@ -50,7 +51,8 @@ def normalize(img: torch.Tensor, mode: str = "sky_background") -> torch.Tensor:
     mean, std = _MEAN.to(x.device), _STD.to(x.device)
     if mode == "imagenet":
         return _scaled(x, mean, std, mode)
-    med = x.flatten(-2).median(-1).values[..., None, None]  # torch.median: the same lower middle element, on the tensor's device
+    # the channels' medians: from histograms on the CPU, else torch.median (the same lower middle element) on the tensor's device
+    med = _channel_median(img) / 255.0 if on_cpu else x.flatten(-2).median(-1).values[..., None, None]
     return _scaled(x, med, std, mode)
 
 
@@ -66,7 +68,7 @@ def _through_tables(img: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """``table[..., c, v]`` at every uint8 value ``v`` of channel plane ``c`` of ``img`` (..., C, H, W)."""
     planes = img.reshape(-1, img.shape[-2], img.shape[-1]).numpy()
     tables = np.ascontiguousarray(table.reshape(-1, 256).numpy())
-    out = np.stack([cv2.LUT(plane, tab) for plane, tab in zip(planes, tables)])  # 2.5x np.take
+    out = np.stack([cv2.LUT(plane, tab) for plane, tab in zip(planes, tables, strict=True)])  # 2.5x np.take
     return torch.from_numpy(out).view(img.shape)
 
 

@@ -115,9 +115,11 @@ def onnx_cache_dir() -> Path:
 
 def onnx_graph_path(ckpt: Checkpoint) -> Path:
     """Where ``ckpt``'s graph is cached (:func:`onnx_graph`): keyed by the architecture, the
-    weights' hash and their shapes, the input size and the opset. A file there was exported from
-    a model built with exactly these weights, so they fit the architecture they name."""
-    shapes = hashlib.sha256(";".join(f"{k}:{tuple(v.shape)}" for k, v in sorted(ckpt.state_dict.items())).encode()).hexdigest()[:8]
+    weights' hash and their shapes, the number of classes, the input size and the opset. A file
+    there was exported from the model the checkpoint names (its classes included) built with
+    exactly these weights, so they fit it."""
+    fit = [f"{k}:{tuple(v.shape)}" for k, v in sorted(ckpt.state_dict.items())] + [f"classes:{len(ckpt.classes)}"]
+    shapes = hashlib.sha256(";".join(fit).encode()).hexdigest()[:8]
     return onnx_cache_dir() / f"{ckpt.model_name}-{ckpt.sha256}-{shapes}-{ckpt.input_size}px-opset{ONNX_OPSET}-features.onnx"
 
 
