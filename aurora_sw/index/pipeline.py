@@ -188,8 +188,8 @@ def _check_weights(ckpt: Checkpoint, source: str | os.PathLike | Checkpoint, bac
     """Refuse a checkpoint whose weights do not fit the model it names, in one line.
 
     Passed at once when ONNX Runtime will score with a graph cached for these weights (same
-    architecture, hash and shapes: :func:`~aurora_sw.model.runtime.onnx_graph_path`): the graph was
-    exported from a model built with them. Scoring then never imports timm (~2 s of every start).
+    architecture, hash, shapes and class count: :func:`~aurora_sw.model.runtime.onnx_graph_path`):
+    the graph was exported from the model they name, built with them. Scoring then never imports timm (~2 s of every start).
     """
     if resolve_backend(backend, default_device()) == "onnx" and onnx_graph_path(ckpt).is_file():
         return

@@ -128,9 +128,9 @@ def onnx_graph(ckpt: Checkpoint, *, cache: bool = True) -> tuple[str | bytes, bo
     ``logits`` and the pooled ``features``): the cached
     file's path, or the bytes of a fresh export (then cached, when the cache can be written).
 
-    Keyed by the weights' hash and shapes, the architecture and the input size
-    (:func:`onnx_graph_path`), so a retrained model never meets a stale graph. Exporting takes 0.6-1.6 s at 240 px; each ``aurora-sw score`` process
-    paid it once before the cache.
+    Keyed by the weights' hash and shapes, the class count, the architecture and the input size
+    (:func:`onnx_graph_path`), so a retrained model never meets a stale graph. Exporting takes
+    0.6-1.6 s at 240 px; each ``aurora-sw score`` process paid it once before the cache.
 
     Parameters
     ----------
