@@ -163,19 +163,33 @@ def onnx_graph(ckpt: Checkpoint, *, cache: bool = True) -> tuple[str | bytes, bo
     return buf.getvalue(), False
 
 
-def onnx_runner(ckpt: Checkpoint, threads: int | None = None) -> Runner:
-    """ONNX Runtime on the CPU: the checkpoint's graph (:func:`onnx_graph`: cached after the first
-    export), one session with ``threads`` intra-op threads (default: torch's count)."""
+def _onnxruntime():
+    """The onnxruntime module, or one line saying how to install it."""
     try:
-        import onnxruntime as ort
+        import onnxruntime
     except ImportError as exc:
         raise AuroraSWError("the onnx backend needs onnxruntime: pip install onnxruntime onnx") from exc
+    return onnxruntime
+
+
+def onnx_session(graph: str | bytes, threads: int | None = None):
+    """An ONNX Runtime CPU session on ``graph`` (a path or the bytes of :func:`onnx_graph`) with
+    ``threads`` intra-op threads (default: torch's count) and one inter-op thread: how scoring runs
+    the network (and how benchmarks/score_end_to_end.py times it alone)."""
+    ort = _onnxruntime()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or torch.get_num_threads()
     opts.inter_op_num_threads = 1
+    return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+
+
+def onnx_runner(ckpt: Checkpoint, threads: int | None = None) -> Runner:
+    """ONNX Runtime on the CPU: the checkpoint's graph (:func:`onnx_graph`: cached after the first
+    export), one session (:func:`onnx_session`) with ``threads`` intra-op threads (default: torch's count)."""
+    _onnxruntime()  # before any export
     graph, cached = onnx_graph(ckpt)
     try:
-        session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+        session = onnx_session(graph, threads)
     except Exception as exc:  # noqa: BLE001 - a damaged cache file, whatever ONNX Runtime calls it: export again
         if not cached:
             raise
@@ -185,7 +199,7 @@ def onnx_runner(ckpt: Checkpoint, threads: int | None = None) -> Runner:
             graph, _ = onnx_graph(ckpt)
         except OSError:  # a cache we may read but not change: use a fresh export, in memory
             graph, _ = onnx_graph(ckpt, cache=False)
-        session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+        session = onnx_session(graph, threads)
 
     def run(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         logits, pooled = session.run(None, {"x": x.float().contiguous().numpy()})
