@@ -74,3 +74,94 @@ def test_score_command_stores_nan_with_the_flag_and_counts_them(spoiled):
             assert np.isnan(p) and flags & FLAG_BITS[reason], (reason, p, flags)
         else:
             assert p > 0.99 and not flags & (FLAG_BITS["truncated"] | FLAG_BITS["too_small"] | FLAG_BITS["greyscale"])
+
+
+def _decoder_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "aurora-sw-decoder"]
+
+
+def test_read_ahead_keeps_the_order_runs_ahead_by_its_depth_and_raises_where_the_source_did():
+    """With decoding in the scoring process, a thread decodes the next batches while the network
+    runs (`read_ahead`): the caller gets every item in order, the thread runs at most `depth` items
+    ahead (one more being made), and an error of the source reaches the caller after the items
+    before it, at its place."""
+    import time
+
+    from aurora_sw.index.score import read_ahead
+
+    made = []
+
+    def source(n, fail_at=None):
+        for i in range(n):
+            if i == fail_at:
+                raise OSError(f"frame {i}: disk gone")
+            made.append(i)
+            yield i
+
+    assert list(read_ahead(source(50), 2)) == list(range(50))
+    made.clear()
+    it = read_ahead(source(50), 3)
+    assert next(it) == 0
+    time.sleep(0.5)  # the caller is busy (the network): the thread fills the queue meanwhile
+    assert 1 + 3 <= len(made) <= 1 + 3 + 1, made  # the one handed over, `depth` queued, one waiting to be
+    assert list(it) == list(range(1, 50))
+    got = []
+    with pytest.raises(OSError, match="frame 7: disk gone"):
+        for i in read_ahead(source(50, fail_at=7), 2):
+            got.append(i)
+    assert got == list(range(7))
+    assert not _decoder_threads()
+    with pytest.raises(ValueError, match="depth 0"):
+        next(read_ahead(source(3), 0))
+
+
+def test_read_ahead_stops_its_thread_when_the_caller_stops():
+    """A caller that stops early (an error while writing a night, Ctrl-C) closes the generator: the
+    thread ends then, and the source is not read to its end."""
+    import itertools
+
+    from aurora_sw.index.score import read_ahead
+
+    pulled = itertools.count()
+    endless = (next(pulled) for _ in itertools.count())
+    it = read_ahead(endless, 2)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    it.close()
+    assert not _decoder_threads()
+    assert next(pulled) <= 7  # 3 taken, 2 queued, at most one more made while stopping
+
+    def caller_fails():
+        for i in read_ahead(iter(range(10**6)), 2):
+            if i == 5:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        caller_fails()
+    assert not _decoder_threads()
+
+
+def test_scoring_in_this_process_decodes_in_the_read_ahead_thread(spoiled, monkeypatch):
+    """`score_frames` with no worker processes reads its frames in the read-ahead thread (beside the
+    network), and gives what it gives without it (the spoiled frames NaN with their reasons)."""
+    import threading
+
+    import aurora_sw.index.score as score_module
+
+    root, ckpt_path, spoilt = spoiled
+    from aurora_sw.model.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(ckpt_path)
+    paths = list(read_manifest(root / "arch")["path"])
+    readers = set()
+    real = score_module.read_square_frame
+    monkeypatch.setattr(score_module, "read_square_frame", lambda *a: readers.add(threading.current_thread().name) or real(*a))
+    ahead = score_frames(paths, ckpt, batch_size=4, progress=False)
+    assert readers == {"aurora-sw-decoder"}
+    monkeypatch.setattr(score_module, "read_ahead", lambda items, depth: items)  # decode between the batches instead
+    readers.clear()
+    inline = score_frames(paths, ckpt, batch_size=4, progress=False)
+    assert readers == {threading.current_thread().name}
+    assert np.array_equal(ahead["p_aurora"].to_numpy(), inline["p_aurora"].to_numpy(), equal_nan=True)
+    assert (ahead["frame_problem"] == inline["frame_problem"]).all() and set(ahead["frame_problem"]) == {"", *spoilt.values()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
@@ -167,7 +169,9 @@ def score_nights(
 ) -> Iterator[pd.DataFrame]:
     """:func:`score_frames` of each night's paths in turn, yielded night by night, through one
     DataLoader: its ``num_workers`` decoding processes start once for the whole run, not once a
-    night, and keep decoding the next night while a night is written.
+    night, and keep decoding the next night while a night is written. With ``num_workers=0`` the
+    frames are decoded in a thread of this process, :data:`READ_AHEAD` batches ahead of the network
+    (:func:`read_ahead`).
 
     Each batch holds frames of one night only, so every night is scored in exactly the batches
     :func:`score_frames` would use on it alone (the same probabilities, bit for bit).
@@ -186,7 +190,8 @@ def score_nights(
     else:
         dl = DataLoader(_ScoreDataset(paths, ckpt.input_size, ckpt.normalization), batch_sampler=sampler,
                         num_workers=num_workers, pin_memory=dev.type == "cuda")
-        batches = iter(dl)
+        # Without worker processes, a thread decodes the next batches while the network runs this one.
+        batches = iter(dl) if num_workers else read_ahead(iter(dl), READ_AHEAD)
     bar = tqdm(total=len(paths), desc="scoring", unit="frame", disable=not progress)
     try:
         for n in sizes:
@@ -199,6 +204,65 @@ def score_nights(
             yield _assemble(parts, ckpt, backend_used)
     finally:
         bar.close()
+
+
+#: Batches decoded ahead of the network when decoding runs in the scoring process (``--workers 0``).
+#: 2,000 frames at 240 px on 2 cores (benchmarks/score_end_to_end.py): 2 ahead ~33 s, 4 ahead ~34-38 s,
+#: none ~36 s.
+READ_AHEAD = 2
+
+
+class _Raised:
+    """What :func:`read_ahead`'s thread hands over when its iterator raised."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def read_ahead(items: Iterator, depth: int) -> Iterator:
+    """The items of ``items``, produced by a background thread up to ``depth`` ahead of the caller.
+
+    Scoring's decoding (OpenCV and numpy, which release the GIL) then runs beside the network
+    (ONNX Runtime, which releases it too) instead of between its batches. The items come in order; an
+    exception raised by ``items`` is raised here, at the item where it happened; closing this
+    generator (or an error in the caller) stops the thread before it returns.
+    """
+    if depth < 1:
+        raise ValueError(f"read_ahead: depth {depth}: give 1 or more")
+    handed: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    end = object()
+
+    def hand(item) -> bool:
+        """Put ``item`` in the queue unless the caller has gone; False when it has."""
+        while not stop.is_set():
+            try:
+                handed.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not hand(item):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
+            hand(_Raised(exc))
+            return
+        hand(end)
+
+    thread = threading.Thread(target=produce, name="aurora-sw-decoder", daemon=True)
+    thread.start()
+    try:
+        while (item := handed.get()) is not end:
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _decoded(dl: DataLoader, sampler: list[list[int]], paths: list[str], ckpt: Checkpoint, device: torch.device) -> Iterator[tuple]:

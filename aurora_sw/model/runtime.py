@@ -175,11 +175,18 @@ def _onnxruntime():
 def onnx_session(graph: str | bytes, threads: int | None = None):
     """An ONNX Runtime CPU session on ``graph`` (a path or the bytes of :func:`onnx_graph`) with
     ``threads`` intra-op threads (default: torch's count) and one inter-op thread: how scoring runs
-    the network (and how benchmarks/score_end_to_end.py times it alone)."""
+    the network (and how benchmarks/score_end_to_end.py times it alone).
+
+    Its threads do not spin between operators: scoring decodes the next batch in a thread beside
+    the network (:func:`aurora_sw.index.score.score_nights`), and spinning threads kept that thread
+    off the cores (2,000 frames on 2 cores: ~36 s with spinning and the read-ahead, ~33 s without;
+    the network alone runs as fast either way, benchmarks/RESULTS.md).
+    """
     ort = _onnxruntime()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or torch.get_num_threads()
     opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
 
 
