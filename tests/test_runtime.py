@@ -120,3 +120,22 @@ def test_one_set_of_weights_at_two_input_sizes_gets_two_runners(confident_ckpt):
     run32, _ = make_runner(other, "onnx", "cpu")
     assert run64 is not run32
     assert run32(torch.zeros(2, 3, 32, 32))[0].shape == (2, 2) and run64(X[:2])[0].shape == (2, 2)
+
+
+def test_spinning_is_asked_for_per_runner_and_gives_the_same_probabilities(confident_ckpt, tmp_path, monkeypatch):
+    """ONNX Runtime's threads spin between operators unless the caller says it runs work beside the
+    network (scoring's read-ahead): a runner without spinning is its own cached runner, with the
+    option set in its session, and gives the same probabilities bit for bit."""
+    from aurora_sw.model.runtime import onnx_graph, onnx_session
+
+    monkeypatch.setenv("AURORA_SW_CACHE", str(tmp_path))
+    graph, _ = onnx_graph(confident_ckpt)
+    key = "session.intra_op.allow_spinning"
+    assert onnx_session(graph, 1, spin=False).get_session_options().get_session_config_entry(key) == "0"
+    with pytest.raises(Exception, match="does not have configuration"):  # ONNX Runtime's default: spinning
+        onnx_session(graph, 1).get_session_options().get_session_config_entry(key)
+    spinning, _ = make_runner(confident_ckpt, "onnx", "cpu")
+    sleeping, _ = make_runner(confident_ckpt, "onnx", "cpu", spin=False)
+    assert sleeping is not spinning and make_runner(confident_ckpt, "onnx", "cpu", spin=False)[0] is sleeping
+    assert np.array_equal(spinning(X)[0], sleeping(X)[0])
+    assert make_runner(confident_ckpt, "torch", "cpu", spin=False)[0] is make_runner(confident_ckpt, "torch", "cpu")[0]  # no choice there

@@ -165,3 +165,115 @@ def test_scoring_in_this_process_decodes_in_the_read_ahead_thread(spoiled, monke
     assert readers == {threading.current_thread().name}
     assert np.array_equal(ahead["p_aurora"].to_numpy(), inline["p_aurora"].to_numpy(), equal_nan=True)
     assert (ahead["frame_problem"] == inline["frame_problem"]).all() and set(ahead["frame_problem"]) == {"", *spoilt.values()}
+
+
+def test_a_stopped_read_ahead_never_waits_long_for_a_read_that_hangs_and_keeps_nothing_alive():
+    """Ctrl-C while a frame's read hangs (a dead network mount) returns within the join timeout (the
+    daemon thread is left to its read); an error from the source, kept with its traceback, keeps
+    no batch alive, and once dropped, frees the caller's frame at once (no reference cycle through the
+    generator, which only the collector would break)."""
+    import gc
+    import threading
+    import time
+    import weakref
+
+    from aurora_sw.index.score import JOIN_TIMEOUT_S, read_ahead
+
+    release = threading.Event()
+
+    def hangs():
+        yield 0
+        release.wait(30)  # the read that does not return
+        yield 1
+
+    it = read_ahead(hangs(), 2)
+    assert next(it) == 0
+    t0 = time.perf_counter()
+    it.close()
+    assert time.perf_counter() - t0 < JOIN_TIMEOUT_S + 0.5
+    release.set()
+
+    class Batch:
+        pass
+
+    made = []
+
+    def tracked(batch):
+        made.append(weakref.ref(batch))
+        return batch
+
+    def fails():  # holds no batch itself (its frame lives in the traceback)
+        for _ in range(4):
+            yield tracked(Batch())
+        raise OSError("disk gone")
+
+    gc.disable()  # only reference counts free things here: a cycle would keep them
+    try:
+        try:
+            for batch in read_ahead(fails(), 2):
+                del batch  # the caller keeps none of them
+                time.sleep(0.05)
+        except OSError as exc:
+            kept = exc  # as a Dask worker or a notebook keeps a failed task's error
+        assert kept.__traceback__ is not None
+        assert [r() for r in made] == [None] * 4  # the producer's frame, in the traceback, dropped the last one
+        del kept
+
+        def caller():
+            local = tracked(Batch())  # what the caller's frame holds (scoring: its parts, the DataLoader)
+            for batch in read_ahead(fails(), 2):
+                del batch
+            return local
+
+        made.clear()
+        try:
+            caller()
+        except OSError:
+            pass  # the error is dropped: the caller's frame must go with it, without waiting for the collector
+        assert [r() for r in made] == [None] * 5
+    finally:
+        gc.enable()
+
+
+def test_an_error_of_the_network_stops_the_read_ahead_thread_even_while_it_is_kept(spoiled, monkeypatch):
+    """`score_nights` closes its read-ahead when the network fails: the decoder thread does not live on
+    (holding decoded batches) for as long as the error and its traceback are kept."""
+    import aurora_sw.index.score as score_module
+    from aurora_sw.model.checkpoint import load_checkpoint
+
+    root, ckpt_path, _ = spoiled
+    ckpt = load_checkpoint(ckpt_path)
+    paths = list(read_manifest(root / "arch")["path"])
+    calls = []
+
+    def fails_on_the_second(*a):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("network failed")
+        return real(*a)
+
+    real = score_module._score_batch
+    monkeypatch.setattr(score_module, "_score_batch", fails_on_the_second)
+    kept = []
+    try:
+        score_frames(paths, ckpt, batch_size=4, progress=False)
+    except RuntimeError as exc:
+        kept.append(exc)
+    assert kept and not _decoder_threads()
+
+
+def test_scoring_spins_the_network_only_without_the_read_ahead(spoiled, monkeypatch):
+    """The runner sleeps between operators only when a thread of this process decodes beside it;
+    with decoding worker processes (--workers N) it spins, as every other caller's does."""
+    import aurora_sw.index.score as score_module
+    from aurora_sw.model.checkpoint import load_checkpoint
+
+    root, ckpt_path, _ = spoiled
+    ckpt = load_checkpoint(ckpt_path)
+    paths = list(read_manifest(root / "arch")["path"])[:8]
+    asked = []
+    real = score_module.make_runner
+    monkeypatch.setattr(score_module, "make_runner", lambda *a, **k: asked.append(k["spin"]) or real(*a, **k))
+    score_frames(paths, ckpt, progress=False)
+    score_frames(paths, ckpt, num_workers=1, progress=False)
+    assert asked == [False, True]

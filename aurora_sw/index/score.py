@@ -180,7 +180,8 @@ def score_nights(
     dev = default_device(device)
     batch_size = batch_size or default_batch_size(ckpt.input_size, dev.type)
     on_device = _decode_device is not None or resolve_decode(decode, dev) == "gpu"
-    run, backend_used = make_runner(ckpt, backend, dev)
+    ahead = not on_device and not num_workers  # decoded here: in a thread, beside the network
+    run, backend_used = make_runner(ckpt, backend, dev, spin=not ahead)
     sizes = [len(p) for p in nights]
     paths = [p for night in nights for p in night]
     sampler = _night_batches(sizes, batch_size)
@@ -191,7 +192,7 @@ def score_nights(
         dl = DataLoader(_ScoreDataset(paths, ckpt.input_size, ckpt.normalization), batch_sampler=sampler,
                         num_workers=num_workers, pin_memory=dev.type == "cuda")
         # Without worker processes, a thread decodes the next batches while the network runs this one.
-        batches = iter(dl) if num_workers else read_ahead(iter(dl), READ_AHEAD)
+        batches = read_ahead(iter(dl), READ_AHEAD) if ahead else iter(dl)
     bar = tqdm(total=len(paths), desc="scoring", unit="frame", disable=not progress)
     try:
         for n in sizes:
@@ -204,12 +205,17 @@ def score_nights(
             yield _assemble(parts, ckpt, backend_used)
     finally:
         bar.close()
+        close = getattr(batches, "close", None)  # the read-ahead thread (or GPU decoding) stops now, even while
+        if close is not None:                    # an error of the network is kept somewhere with its traceback
+            close()
 
 
 #: Batches decoded ahead of the network when decoding runs in the scoring process (``--workers 0``).
 #: 2,000 frames at 240 px on 2 cores (benchmarks/score_end_to_end.py): 2 ahead ~33 s, 4 ahead ~34-38 s,
 #: none ~36 s.
 READ_AHEAD = 2
+#: Seconds a stopped :func:`read_ahead` waits for its thread to finish the item it is making.
+JOIN_TIMEOUT_S = 0.5
 
 
 class _Raised:
@@ -225,7 +231,9 @@ def read_ahead(items: Iterator, depth: int) -> Iterator:
     Scoring's decoding (OpenCV and numpy, which release the GIL) then runs beside the network
     (ONNX Runtime, which releases it too) instead of between its batches. The items come in order; an
     exception raised by ``items`` is raised here, at the item where it happened; closing this
-    generator (or an error in the caller) stops the thread before it returns.
+    generator (or an error in the caller) stops the thread: it ends after the item it is making,
+    which is waited for up to :data:`JOIN_TIMEOUT_S` (a read that never returns is left to the
+    daemon thread).
     """
     if depth < 1:
         raise ValueError(f"read_ahead: depth {depth}: give 1 or more")
@@ -248,6 +256,7 @@ def read_ahead(items: Iterator, depth: int) -> Iterator:
             for item in items:
                 if not hand(item):
                     return
+                item = None  # a traceback through this frame (an error of the next read) would keep it
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
             hand(_Raised(exc))
             return
@@ -262,7 +271,16 @@ def read_ahead(items: Iterator, depth: int) -> Iterator:
             yield item
     finally:
         stop.set()
-        thread.join()
+        item = None  # no cycle exception -> traceback -> this frame -> item -> exception
+        while True:  # the batches made ahead are not kept alive by a traceback through this frame
+            try:
+                handed.get_nowait()
+            except queue.Empty:
+                break
+        if thread is not threading.current_thread():  # the collector may close this generator in the thread itself
+            # The thread ends after the item it is making: wait a moment for it, but never hang a Ctrl-C
+            # on a read that does not return (a hung network mount); it is a daemon.
+            thread.join(timeout=JOIN_TIMEOUT_S)
 
 
 def _decoded(dl: DataLoader, sampler: list[list[int]], paths: list[str], ckpt: Checkpoint, device: torch.device) -> Iterator[tuple]:
