@@ -7,10 +7,12 @@ Both run as a user runs them, each in its own process, process start included:
 - ``aurora-sw score --archive A --model M --out I.zarr``: the manifest, reduced-scale JPEG
   decode, physical indices, keogram strips, ONNX Runtime in batches, the Zarr store; once with
   an empty ONNX cache (the graph exported) and once with the graph cached;
-- the network alone: ONNX Runtime on the cached graph in scoring's own session
-  (``runtime.onnx_session``), ``--frames`` inputs in `score`'s batches (its default size, never
-  spanning two nights) on its thread count, timed in-process from the session's creation. With the imports, it bounds what any scorer built on this network could do
-  here (the ceiling printed last).
+- the network alone: ONNX Runtime on the cached graph in a session made as scoring makes it
+  (``runtime.onnx_session``; its threads spinning, the faster way when nothing runs beside it,
+  where `score` lets them sleep for its read-ahead thread), ``--frames`` inputs in `score`'s
+  batches (its default size, never spanning two nights) on its thread count, timed in-process
+  from the session's creation. With the imports, it bounds what any scorer built on this network
+  could do here (the ceiling printed last).
 
 The frames are the synthetic sky's 720x720 JPEGs (three nights, the first ``--frames`` of them
 ingested); the checkpoint is EfficientNet-B1 at 240 px (speed only: its weights do not matter).
@@ -54,7 +56,7 @@ from aurora_sw.model.runtime import onnx_session
 graph, batch, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 nights = [int(k) for k in sys.argv[4].split(",")]  # frames a night: score's batches never span two nights
 t0 = time.perf_counter()
-session = onnx_session(graph, threads)  # the session score makes
+session = onnx_session(graph, threads)  # as score makes it, but spinning: the network at its fastest
 x = np.random.default_rng(0).standard_normal((batch, 3, 240, 240)).astype(np.float32)
 for n in nights:
     for start in range(0, n, batch):
