@@ -1021,9 +1021,24 @@ def explore(
 
 
 def main() -> None:
-    """Entry point: run the app, turning user errors into one line and exit code 1."""
+    """Entry point: run the app, turning user errors, and what the system refuses mid-run (a full
+    disk, a folder removed, a file vanished: ``OSError``), into one line and exit code 1.
+    ``AURORA_SW_TRACEBACK=1`` shows the traceback of the second kind instead."""
     try:
         app()
     except AuroraSWError as exc:
         typer.echo(f"aurora-sw: error: {exc}", err=True)
         sys.exit(1)
+    except OSError as exc:
+        if os.environ.get("AURORA_SW_TRACEBACK"):
+            raise
+        typer.echo(f"aurora-sw: error: {os_error_line(exc)}; fix that and run the command again (score and train: with --resume, "
+                   "which keeps what was complete; AURORA_SW_TRACEBACK=1 shows where it happened)", err=True)
+        sys.exit(1)
+
+
+def os_error_line(exc: OSError) -> str:
+    """What the system refused, on one line: the file (both files of a rename) and the reason."""
+    reason = exc.strerror or (str(exc).splitlines() or [type(exc).__name__])[0]
+    files = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+    return f"{' -> '.join(files)}: {reason}" if files else reason

@@ -199,3 +199,34 @@ def test_an_unreachable_dask_scheduler_is_one_line(tmp_path):
     assert res.returncode == 1
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and f"--scheduler tcp://127.0.0.1:{port}: cannot reach the Dask scheduler" in lines[0], res.stderr
+
+
+def test_what_the_system_refuses_mid_run_is_one_line_naming_the_file(monkeypatch, capsys, tmp_path):
+    """A full disk or a folder removed while `score` writes a night (an OSError from deep in Zarr)
+    ended in a traceback: it is one line naming the file and the reason, exit 1; with
+    AURORA_SW_TRACEBACK=1 the traceback is shown instead."""
+    import errno
+
+    import aurora_sw.workflows.score as score_workflow
+    from aurora_sw import cli
+
+    store = tmp_path / "index.zarr.partial" / "p_aurora" / "c" / "3"
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(store))
+
+    monkeypatch.setattr(score_workflow, "score", full_disk)
+    monkeypatch.setattr(sys, "argv", ["aurora-sw", "score", "--archive", str(tmp_path), "--model", str(tmp_path / "m.pt"), "--out", str(tmp_path / "index.zarr")])
+    monkeypatch.delenv("AURORA_SW_TRACEBACK", raising=False)
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    assert stop.value.code == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"aurora-sw: error: {store}: No space left on device;"), lines
+    assert "--resume" in lines[0]
+    monkeypatch.setenv("AURORA_SW_TRACEBACK", "1")
+    with pytest.raises(OSError, match="No space left"):
+        cli.main()
+    rename = OSError(errno.EXDEV, os.strerror(errno.EXDEV), "a.zarr.partial", None, "a.zarr")
+    assert cli.os_error_line(rename) == f"a.zarr.partial -> a.zarr: {os.strerror(errno.EXDEV)}"
+    assert cli.os_error_line(OSError("socket closed")) == "socket closed"

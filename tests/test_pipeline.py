@@ -14,6 +14,7 @@ import pytest
 import torch
 import xarray as xr
 
+from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.pipeline import score_archive
 from aurora_sw.index.store import _mark, check_index, done_nights, open_index, partial_path, write_night
 from aurora_sw.ingest import ingest
@@ -137,6 +138,9 @@ def test_a_damaged_night_is_named_and_resume_re_scores_it(setup, small_archive, 
 
 
 def test_a_run_that_fails_midway_leaves_the_old_index(setup, small_archive, tmp_path, monkeypatch):
+    """A write that fails (a full disk; a store removed by hand makes Zarr raise KeyError) stops the
+    run with one line naming the night and --resume, leaves the old index whole, and the resumed run
+    keeps the nights written before it."""
     import aurora_sw.index.pipeline as pipeline
 
     root, ckpt, _ = setup
@@ -150,14 +154,50 @@ def test_a_run_that_fails_midway_leaves_the_old_index(setup, small_archive, tmp_
         return real(frames, ckpt, target, night, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "score_night", disk_full_on_the_second_night)
-    with pytest.raises(OSError):
+    with pytest.raises(AuroraSWError, match=f"writing night {small_archive.nights[1]} failed \\(OSError: No space left on device\\).*--resume") as failed:
         score_archive(root / "arch", ckpt, store, progress=False)
+    assert isinstance(failed.value.__cause__, OSError)
     xr.testing.assert_equal(open_index(store)[VARS].load(), before)  # the old index, whole
     assert done_nights(partial_path(store)) == {small_archive.nights[0]}
     monkeypatch.undo()
     r = score_archive(root / "arch", ckpt, store, resume=True, progress=False)  # continues the new one, then swaps it in
     assert r["skipped"] == [small_archive.nights[0]] and r["scored"] == [small_archive.nights[1]]
     assert not partial_path(store).exists() and (check_index(store)["status"] == "ok").all()
+
+
+def test_a_failed_write_stops_the_decoding_even_while_the_error_is_kept(setup, small_archive, tmp_path, monkeypatch):
+    """The first night's write fails while the read-ahead thread is still decoding the next night:
+    the run closes its decoding as it stops, so a caller that keeps the error (a notebook, a Dask
+    worker) keeps no thread and no decoded batches with it."""
+    import threading
+
+    import aurora_sw.index.pipeline as pipeline
+
+    import pandas as pd
+
+    from aurora_sw.ingest import read_manifest
+
+    root, ckpt, _ = setup
+    # Three nights (the second one's last half relabelled as a third): the first night's failed write is
+    # seen when the second has been scored, while the thread decodes the third.
+    manifest = read_manifest(root / "arch")
+    second = manifest.index[manifest["night"] == small_archive.nights[1]]
+    third = str((pd.Timestamp(small_archive.nights[1]) + pd.Timedelta(days=1)).date())
+    manifest.loc[second[len(second) // 2:], "night"] = third
+    (tmp_path / "arch3").mkdir()
+    manifest.to_parquet(tmp_path / "arch3" / "manifest.parquet")
+
+    def fails(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pipeline, "score_night", fails)
+    kept = []
+    try:
+        score_archive(tmp_path / "arch3", ckpt, tmp_path / "index.zarr", batch_size=1, progress=False)
+    except AuroraSWError as exc:
+        kept.append(exc)
+    assert kept and small_archive.nights[0] in str(kept[0])
+    assert not [t for t in threading.enumerate() if t.name == "aurora-sw-decoder"]
 
 
 def test_readers_never_see_a_night_that_is_not_done(setup, small_archive):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -263,20 +264,39 @@ def _score_nights(
             score_night, [groups[n] for n in todo], [shared] * len(todo), [str(store)] * len(todo), todo,
             batch_size=batch_size, num_workers=num_workers, backend=backend, cam=cam, decode=decode, pure=False,
         )
-        for fut in tqdm(futures, desc="nights", unit="night", disable=not progress):
-            results.append(fut.result())
+        for night, fut in zip(todo, tqdm(futures, desc="nights", unit="night", disable=not progress)):
+            results.append(_written(fut, night, store))
     else:
         # One DataLoader for every night: its decoding workers start once and run ahead. Each night is
         # written (and, with cam, its Grad-CAM computed) in a writer thread while the next one is
         # scored; at most one night waits, and a failed write stops the run at the next night.
         stream = score_nights([list(groups[n]["path"]) for n in todo], ckpt, batch_size, num_workers, progress=progress, backend=backend, decode=decode)
-        with ThreadPoolExecutor(1, thread_name_prefix="aurora-sw-writer") as writer:
+        with closing(stream), ThreadPoolExecutor(1, thread_name_prefix="aurora-sw-writer") as writer:  # a failed write stops the decoding too
             pending = None
             for n, scores in zip(todo, stream):
                 if pending is not None:
-                    results.append(pending.result())
+                    results.append(_written(*pending, store))
                 pending = writer.submit(score_night, groups[n], ckpt, store, n, batch_size=batch_size, num_workers=num_workers, backend=backend,
-                                        cam=cam, decode=decode, scores=scores)
+                                        cam=cam, decode=decode, scores=scores), n
             if pending is not None:
-                results.append(pending.result())
+                results.append(_written(*pending, store))
     return results
+
+
+def _written(future, night: str, store: Path) -> dict:
+    """The result of the task that wrote ``night`` into ``store``, or one line saying why it failed.
+
+    Writing meets the file system: a full disk, a store removed or changed by hand mid-run (Zarr
+    then raises KeyError or ValueError from deep inside). Those end the run with one line naming the
+    store and the night; the nights already written stay, for ``--resume``.
+    """
+    try:
+        return future.result()
+    except (AuroraSWError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - named, chained, and the run stops
+        what = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        raise AuroraSWError(
+            f"{store}: writing night {night} failed ({what}); was the store changed or removed during the run, or the disk filled? "
+            "The nights written before it are kept: run again with --resume"
+        ) from exc
