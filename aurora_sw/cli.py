@@ -1023,10 +1023,13 @@ def explore(
 def main() -> None:
     """Entry point: run the app, turning user errors, and what the system refuses mid-run (a full
     disk, a folder removed, a file vanished: ``OSError``), into one line and exit code 1.
-    ``AURORA_SW_TRACEBACK=1`` shows the traceback of the second kind instead."""
+    ``AURORA_SW_TRACEBACK=1`` shows the traceback instead for the second kind and for a user error
+    raised from another error (a failed night write names its cause in one line)."""
     try:
         app()
     except AuroraSWError as exc:
+        if os.environ.get("AURORA_SW_TRACEBACK") and exc.__cause__ is not None:
+            raise
         typer.echo(f"aurora-sw: error: {exc}", err=True)
         sys.exit(1)
     except OSError as exc:

@@ -227,6 +227,16 @@ def test_what_the_system_refuses_mid_run_is_one_line_naming_the_file(monkeypatch
     monkeypatch.setenv("AURORA_SW_TRACEBACK", "1")
     with pytest.raises(OSError, match="No space left"):
         cli.main()
+    def write_failed(*args, **kwargs):
+        raise AuroraSWError("index.zarr: writing night 2024-02-06 failed (KeyError: 'sky_b')") from KeyError("sky_b")
+
+    monkeypatch.setattr(score_workflow, "score", write_failed)
+    with pytest.raises(AuroraSWError):  # its cause's traceback, on request
+        cli.main()
+    monkeypatch.delenv("AURORA_SW_TRACEBACK")
+    with pytest.raises(SystemExit):
+        cli.main()
+    assert capsys.readouterr().err.strip() == "aurora-sw: error: index.zarr: writing night 2024-02-06 failed (KeyError: 'sky_b')"
     rename = OSError(errno.EXDEV, os.strerror(errno.EXDEV), "a.zarr.partial", None, "a.zarr")
     assert cli.os_error_line(rename) == f"a.zarr.partial -> a.zarr: {os.strerror(errno.EXDEV)}"
     assert cli.os_error_line(OSError("socket closed")) == "socket closed"
