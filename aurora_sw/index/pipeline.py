@@ -265,7 +265,7 @@ def _score_nights(
             batch_size=batch_size, num_workers=num_workers, backend=backend, cam=cam, decode=decode, pure=False,
         )
         for night, fut in zip(todo, tqdm(futures, desc="nights", unit="night", disable=not progress)):
-            results.append(_written(fut, night, store))
+            results.append(_written(fut, night, store, doing="scoring and writing"))  # a worker does both
     else:
         # One DataLoader for every night: its decoding workers start once and run ahead. Each night is
         # written (and, with cam, its Grad-CAM computed) in a writer thread while the next one is
@@ -283,20 +283,22 @@ def _score_nights(
     return results
 
 
-def _written(future, night: str, store: Path) -> dict:
+def _written(future, night: str, store: Path, *, doing: str = "writing") -> dict:
     """The result of the task that wrote ``night`` into ``store``, or one line saying why it failed.
 
     Writing meets the file system: a full disk, a store removed or changed by hand mid-run (Zarr
     then raises KeyError or ValueError from deep inside). Those end the run with one line naming the
-    store and the night; the nights already written stay, for ``--resume``.
+    store, the night and the cause (chained: ``AURORA_SW_TRACEBACK=1`` shows it); the nights already
+    written stay, for ``--resume``.
     """
     try:
         return future.result()
     except (AuroraSWError, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - named, chained, and the run stops
-        what = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        message = (str(exc).splitlines() or [""])[0][:300]
+        what = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
         raise AuroraSWError(
-            f"{store}: writing night {night} failed ({what}); was the store changed or removed during the run, or the disk filled? "
+            f"{store}: {doing} night {night} failed ({what}); was the store changed or removed during the run, or the disk filled? "
             "The nights written before it are kept: run again with --resume"
         ) from exc
