@@ -204,8 +204,10 @@ def test_resume_with_the_other_decode_is_refused(tiny_archive, tmp_path):
 
 def test_a_failed_night_write_stops_the_run_and_leaves_out_untouched(tiny_archive, tmp_path, monkeypatch):
     """Nights are written in a writer thread while the next is scored: a write that fails still
-    stops the run with its error, and the index being replaced stays as it was."""
+    stops the run, with one line naming the night and its cause, and the index being replaced stays
+    as it was."""
     import aurora_sw.index.pipeline as pipeline
+    from aurora_sw.errors import AuroraSWError
     from aurora_sw.index import open_index
 
     ckpt = Checkpoint("efficientnet_b1", create_model("efficientnet_b1").state_dict(), 32)
@@ -222,6 +224,7 @@ def test_a_failed_night_write_stops_the_run_and_leaves_out_untouched(tiny_archiv
         real(path, night, frames)
 
     monkeypatch.setattr(pipeline, "write_night", failing)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(AuroraSWError, match="writing night .* failed .*No space left on device.*--resume") as failed:
         pipeline.score_archive(tiny_archive, ckpt, store, progress=False)
+    assert isinstance(failed.value.__cause__, OSError)  # one line naming the night, the disk's error behind it
     np.testing.assert_array_equal(open_index(store)["p_aurora"].values, before)
