@@ -19,6 +19,7 @@ from aurora_sw.index.pipeline import score_archive
 from aurora_sw.index.store import _mark, check_index, done_nights, open_index, partial_path, write_night
 from aurora_sw.ingest import ingest
 from aurora_sw.model import Checkpoint, create_model, load_checkpoint, save_checkpoint
+from test_score import decoder_threads
 from test_store import aurora_sw, one_error_line  # the same CLI runs as the store's tests
 
 VARS = ["p_aurora", "aurora", "green_excess", "aurora_area", "sun_alt", "sun_class", "flags", "night"]
@@ -169,12 +170,9 @@ def test_a_failed_write_stops_the_decoding_even_while_the_error_is_kept(setup, s
     """The first night's write fails while the read-ahead thread is still decoding the next night:
     the run closes its decoding as it stops, so a caller that keeps the error (a notebook, a Dask
     worker) keeps no thread and no decoded batches with it."""
-    import threading
-
-    import aurora_sw.index.pipeline as pipeline
-
     import pandas as pd
 
+    import aurora_sw.index.pipeline as pipeline
     from aurora_sw.ingest import read_manifest
 
     root, ckpt, _ = setup
@@ -197,7 +195,7 @@ def test_a_failed_write_stops_the_decoding_even_while_the_error_is_kept(setup, s
     except AuroraSWError as exc:
         kept.append(exc)
     assert kept and small_archive.nights[0] in str(kept[0])
-    assert not [t for t in threading.enumerate() if t.name == "aurora-sw-decoder"]
+    assert not decoder_threads()
 
 
 def test_readers_never_see_a_night_that_is_not_done(setup, small_archive):

@@ -76,7 +76,8 @@ def test_score_command_stores_nan_with_the_flag_and_counts_them(spoiled):
             assert p > 0.99 and not flags & (FLAG_BITS["truncated"] | FLAG_BITS["too_small"] | FLAG_BITS["greyscale"])
 
 
-def _decoder_threads() -> list:
+def decoder_threads() -> list:
+    """The read-ahead threads alive in this process (scoring's decoding beside the network)."""
     import threading
 
     return [t for t in threading.enumerate() if t.name == "aurora-sw-decoder"]
@@ -112,7 +113,7 @@ def test_read_ahead_keeps_the_order_runs_ahead_by_its_depth_and_raises_where_the
         for i in read_ahead(source(50, fail_at=7), 2):
             got.append(i)
     assert got == list(range(7))
-    assert not _decoder_threads()
+    assert not decoder_threads()
     with pytest.raises(ValueError, match="depth 0"):
         next(read_ahead(source(3), 0))
 
@@ -129,7 +130,7 @@ def test_read_ahead_stops_its_thread_when_the_caller_stops():
     it = read_ahead(endless, 2)
     assert [next(it) for _ in range(3)] == [0, 1, 2]
     it.close()
-    assert not _decoder_threads()
+    assert not decoder_threads()
     assert next(pulled) <= 7  # 3 taken, 2 queued, at most one more made while stopping
 
     def caller_fails():
@@ -139,7 +140,7 @@ def test_read_ahead_stops_its_thread_when_the_caller_stops():
 
     with pytest.raises(KeyboardInterrupt):
         caller_fails()
-    assert not _decoder_threads()
+    assert not decoder_threads()
 
 
 def test_scoring_in_this_process_decodes_in_the_read_ahead_thread(spoiled, monkeypatch):
@@ -259,7 +260,7 @@ def test_an_error_of_the_network_stops_the_read_ahead_thread_even_while_it_is_ke
         score_frames(paths, ckpt, batch_size=4, progress=False)
     except RuntimeError as exc:
         kept.append(exc)
-    assert kept and not _decoder_threads()
+    assert kept and not decoder_threads()
 
 
 def test_scoring_spins_the_network_only_without_the_read_ahead(spoiled, monkeypatch):
