@@ -122,20 +122,24 @@ def test_one_set_of_weights_at_two_input_sizes_gets_two_runners(confident_ckpt):
     assert run32(torch.zeros(2, 3, 32, 32))[0].shape == (2, 2) and run64(X[:2])[0].shape == (2, 2)
 
 
-def test_spinning_is_asked_for_per_runner_and_gives_the_same_probabilities(confident_ckpt, tmp_path, monkeypatch):
-    """ONNX Runtime's threads spin between operators unless the caller says it runs work beside the
-    network (scoring's read-ahead): a runner without spinning is its own cached runner, with the
-    option set in its session, and gives the same probabilities bit for bit."""
+def test_a_one_thread_runner_is_its_own_and_runs_in_several_threads_at_once_with_the_same_probabilities(confident_ckpt, tmp_path, monkeypatch):
+    """Scoring runs the network in one thread per core, each through one session of one intra-op
+    thread: that runner is cached apart from the default one, its session has one thread, and
+    called from four threads at once it gives, bit for bit, what the default runner gives."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from aurora_sw.model.runtime import onnx_graph, onnx_session
 
     monkeypatch.setenv("AURORA_SW_CACHE", str(tmp_path))
     graph, _ = onnx_graph(confident_ckpt)
-    key = "session.intra_op.allow_spinning"
-    assert onnx_session(graph, 1, spin=False).get_session_options().get_session_config_entry(key) == "0"
-    with pytest.raises(Exception, match="does not have configuration"):  # ONNX Runtime's default: spinning
-        onnx_session(graph, 1).get_session_options().get_session_config_entry(key)
-    spinning, _ = make_runner(confident_ckpt, "onnx", "cpu")
-    sleeping, _ = make_runner(confident_ckpt, "onnx", "cpu", spin=False)
-    assert sleeping is not spinning and make_runner(confident_ckpt, "onnx", "cpu", spin=False)[0] is sleeping
-    assert np.array_equal(spinning(X)[0], sleeping(X)[0])
-    assert make_runner(confident_ckpt, "torch", "cpu", spin=False)[0] is make_runner(confident_ckpt, "torch", "cpu")[0]  # no choice there
+    assert onnx_session(graph, 1).get_session_options().intra_op_num_threads == 1
+    assert onnx_session(graph).get_session_options().intra_op_num_threads == torch.get_num_threads()
+    default, _ = make_runner(confident_ckpt, "onnx", "cpu")
+    single, _ = make_runner(confident_ckpt, "onnx", "cpu", threads=1)
+    assert make_runner(confident_ckpt, "onnx", "cpu", threads=1)[0] is single
+    assert (single is default) == (torch.get_num_threads() == 1)  # keyed by the session's thread count
+    xs = [X[i % len(X) : i % len(X) + 3] for i in range(16)]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda x: single(x)[0], xs))
+    assert all(np.array_equal(t, default(x)[0]) for t, x in zip(together, xs))
+    assert make_runner(confident_ckpt, "torch", "cpu", threads=1)[0] is make_runner(confident_ckpt, "torch", "cpu")[0]  # one count per process

@@ -77,64 +77,63 @@ def test_score_command_stores_nan_with_the_flag_and_counts_them(spoiled):
 
 
 def decoder_threads() -> list:
-    """The read-ahead threads alive in this process (scoring's decoding beside the network)."""
+    """The lanes alive in this process (scoring's threads that decode, and score, batches)."""
     import threading
 
-    return [t for t in threading.enumerate() if t.name == "aurora-sw-decoder"]
+    return [t for t in threading.enumerate() if t.name.startswith("aurora-sw-lane")]
 
 
-def test_read_ahead_keeps_the_order_runs_ahead_by_its_depth_and_raises_where_the_source_did():
-    """With decoding in the scoring process, a thread decodes the next batches while the network
-    runs (`read_ahead`): the caller gets every item in order, the thread runs at most `depth` items
-    ahead (one more being made), and an error of the source reaches the caller after the items
-    before it, at its place."""
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_in_lanes_keeps_the_order_runs_ahead_only_so_far_and_raises_where_the_work_did(lanes):
+    """With decoding in the scoring process, threads decode (and score) the next batches
+    (`in_lanes`): the caller gets every item in order, the lanes make at most `ahead` items past
+    the one the caller took, and an error of the work reaches the caller after the items before
+    it, at its place, whichever lane met it."""
     import time
 
-    from aurora_sw.index.score import read_ahead
+    from aurora_sw.index.score import in_lanes
 
     made = []
 
-    def source(n, fail_at=None):
-        for i in range(n):
-            if i == fail_at:
-                raise OSError(f"frame {i}: disk gone")
-            made.append(i)
-            yield i
+    def work(i, fail_at=None):
+        if i == fail_at:
+            raise OSError(f"frame {i}: disk gone")
+        time.sleep(0.002 * (i % 3))  # lanes finish out of order
+        made.append(i)
+        return i
 
-    assert list(read_ahead(source(50), 2)) == list(range(50))
+    assert list(in_lanes(work, 50, lanes=lanes, ahead=4)) == list(range(50))
     made.clear()
-    it = read_ahead(source(50), 3)
+    it = in_lanes(work, 50, lanes=lanes, ahead=3)
     assert next(it) == 0
-    time.sleep(0.5)  # the caller is busy (the network): the thread fills the queue meanwhile
-    assert 1 + 3 <= len(made) <= 1 + 3 + 1, made  # the one handed over, `depth` queued, one waiting to be
+    time.sleep(0.5)  # the caller is busy (writing a night): the lanes work meanwhile, up to `ahead`
+    assert sorted(made) == list(range(1 + 3)), made
     assert list(it) == list(range(1, 50))
     got = []
     with pytest.raises(OSError, match="frame 7: disk gone"):
-        for i in read_ahead(source(50, fail_at=7), 2):
+        for i in in_lanes(lambda i: work(i, fail_at=7), 50, lanes=lanes, ahead=4):
             got.append(i)
     assert got == list(range(7))
     assert not decoder_threads()
-    with pytest.raises(ValueError, match="depth 0"):
-        next(read_ahead(source(3), 0))
+    assert list(in_lanes(work, 0, lanes=lanes)) == []
+    with pytest.raises(ValueError, match="ahead 0"):
+        next(in_lanes(work, 3, lanes=lanes, ahead=0))
 
 
-def test_read_ahead_stops_its_thread_when_the_caller_stops():
+def test_in_lanes_stops_its_threads_when_the_caller_stops():
     """A caller that stops early (an error while writing a night, Ctrl-C) closes the generator: the
-    thread ends then, and the source is not read to its end."""
-    import itertools
+    lanes end then, and the work goes no further than they had started."""
+    from aurora_sw.index.score import in_lanes
 
-    from aurora_sw.index.score import read_ahead
-
-    pulled = itertools.count()
-    endless = (next(pulled) for _ in itertools.count())
-    it = read_ahead(endless, 2)
+    started = []
+    it = in_lanes(lambda i: started.append(i) or i, 10**6, lanes=2, ahead=2)
     assert [next(it) for _ in range(3)] == [0, 1, 2]
     it.close()
     assert not decoder_threads()
-    assert next(pulled) <= 7  # 3 taken, 2 queued, at most one more made while stopping
+    assert len(started) <= 3 + 2
 
     def caller_fails():
-        for i in read_ahead(iter(range(10**6)), 2):
+        for i in in_lanes(lambda i: i, 10**6, lanes=2, ahead=2):
             if i == 5:
                 raise KeyboardInterrupt
 
@@ -143,9 +142,11 @@ def test_read_ahead_stops_its_thread_when_the_caller_stops():
     assert not decoder_threads()
 
 
-def test_scoring_in_this_process_decodes_in_the_read_ahead_thread(spoiled, monkeypatch):
-    """`score_frames` with no worker processes reads its frames in the read-ahead thread (beside the
-    network), and gives what it gives without it (the spoiled frames NaN with their reasons)."""
+def test_scoring_in_this_process_decodes_and_scores_in_the_lanes(spoiled, monkeypatch):
+    """`score_frames` with no worker processes reads its frames in the lanes, and gives what it
+    gives decoding them one batch after another in the caller's thread and what decoding worker
+    processes give (a session of torch's thread count): the spoiled frames NaN with their reasons,
+    the others the same bit for bit."""
     import threading
 
     import aurora_sw.index.score as score_module
@@ -158,36 +159,42 @@ def test_scoring_in_this_process_decodes_in_the_read_ahead_thread(spoiled, monke
     readers = set()
     real = score_module.read_square_frame
     monkeypatch.setattr(score_module, "read_square_frame", lambda *a: readers.add(threading.current_thread().name) or real(*a))
-    ahead = score_frames(paths, ckpt, batch_size=4, progress=False)
-    assert readers == {"aurora-sw-decoder"}
-    monkeypatch.setattr(score_module, "read_ahead", lambda items, depth: items)  # decode between the batches instead
+    monkeypatch.setattr(score_module.torch, "get_num_threads", lambda: 3)  # three cores: three lanes (tests run one thread each)
+    lanes = score_frames(paths, ckpt, batch_size=4, progress=False)
+    assert readers and readers <= {"aurora-sw-lane-0", "aurora-sw-lane-1", "aurora-sw-lane-2"}
+    monkeypatch.undo()
+    workers = score_frames(paths, ckpt, batch_size=4, num_workers=1, progress=False)
+    monkeypatch.setattr(score_module, "read_square_frame", lambda *a: readers.add(threading.current_thread().name) or real(*a))
+    monkeypatch.setattr(score_module, "in_lanes", lambda work, count, **kw: (work(i) for i in range(count)))  # one after another, here
     readers.clear()
     inline = score_frames(paths, ckpt, batch_size=4, progress=False)
     assert readers == {threading.current_thread().name}
-    assert np.array_equal(ahead["p_aurora"].to_numpy(), inline["p_aurora"].to_numpy(), equal_nan=True)
-    assert (ahead["frame_problem"] == inline["frame_problem"]).all() and set(ahead["frame_problem"]) == {"", *spoilt.values()}
+    for other in (inline, workers):
+        assert np.array_equal(lanes["p_aurora"].to_numpy(), other["p_aurora"].to_numpy(), equal_nan=True)
+        assert (lanes["frame_problem"] == other["frame_problem"]).all()
+    assert set(lanes["frame_problem"]) == {"", *spoilt.values()}
 
 
-def test_a_stopped_read_ahead_never_waits_long_for_a_read_that_hangs_and_keeps_nothing_alive():
+def test_stopped_lanes_never_wait_long_for_a_read_that_hangs_and_keep_nothing_alive():
     """Ctrl-C while a frame's read hangs (a dead network mount) returns within the join timeout (the
-    daemon thread is left to its read); an error from the source, kept with its traceback, keeps
-    no batch alive, and once dropped, frees the caller's frame at once (no reference cycle through the
+    daemon thread is left to its read); an error of the work, kept with its traceback, keeps no
+    batch alive, and once dropped, frees the caller's frame at once (no reference cycle through the
     generator, which only the collector would break)."""
     import gc
     import threading
     import time
     import weakref
 
-    from aurora_sw.index.score import JOIN_TIMEOUT_S, read_ahead
+    from aurora_sw.index.score import JOIN_TIMEOUT_S, in_lanes
 
     release = threading.Event()
 
-    def hangs():
-        yield 0
-        release.wait(30)  # the read that does not return
-        yield 1
+    def hangs(i):
+        if i:
+            release.wait(30)  # the reads that do not return
+        return i
 
-    it = read_ahead(hangs(), 2)
+    it = in_lanes(hangs, 4, lanes=2, ahead=2)
     assert next(it) == 0
     t0 = time.perf_counter()
     it.close()
@@ -203,26 +210,26 @@ def test_a_stopped_read_ahead_never_waits_long_for_a_read_that_hangs_and_keeps_n
         made.append(weakref.ref(batch))
         return batch
 
-    def fails():  # holds no batch itself (its frame lives in the traceback)
-        for _ in range(4):
-            yield tracked(Batch())
-        raise OSError("disk gone")
+    def fails(i):  # holds no batch itself (its frame lives in the traceback)
+        if i == 4:
+            raise OSError("disk gone")
+        return tracked(Batch())
 
     gc.disable()  # only reference counts free things here: a cycle would keep them
     try:
         try:
-            for batch in read_ahead(fails(), 2):
+            for batch in in_lanes(fails, 10, lanes=2, ahead=2):
                 del batch  # the caller keeps none of them
                 time.sleep(0.05)
         except OSError as exc:
             kept = exc  # as a Dask worker or a notebook keeps a failed task's error
         assert kept.__traceback__ is not None
-        assert [r() for r in made] == [None] * 4  # the producer's frame, in the traceback, dropped the last one
+        assert [r() for r in made] == [None] * 4  # no lane's frame, in the traceback, holds one
         del kept
 
         def caller():
             local = tracked(Batch())  # what the caller's frame holds (scoring: its parts, the DataLoader)
-            for batch in read_ahead(fails(), 2):
+            for batch in in_lanes(fails, 10, lanes=2, ahead=2):
                 del batch
             return local
 
@@ -236,9 +243,11 @@ def test_a_stopped_read_ahead_never_waits_long_for_a_read_that_hangs_and_keeps_n
         gc.enable()
 
 
-def test_an_error_of_the_network_stops_the_read_ahead_thread_even_while_it_is_kept(spoiled, monkeypatch):
-    """`score_nights` closes its read-ahead when the network fails: the decoder thread does not live on
-    (holding decoded batches) for as long as the error and its traceback are kept."""
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_an_error_of_the_network_stops_the_lanes_even_while_it_is_kept(spoiled, monkeypatch, backend):
+    """`score_nights` closes its lanes when the network fails (in a lane with ONNX Runtime, in the
+    caller's thread with PyTorch): no lane lives on (holding decoded batches) for as long as the
+    error and its traceback are kept."""
     import aurora_sw.index.score as score_module
     from aurora_sw.model.checkpoint import load_checkpoint
 
@@ -257,15 +266,20 @@ def test_an_error_of_the_network_stops_the_read_ahead_thread_even_while_it_is_ke
     monkeypatch.setattr(score_module, "_score_batch", fails_on_the_second)
     kept = []
     try:
-        score_frames(paths, ckpt, batch_size=4, progress=False)
+        score_frames(paths, ckpt, batch_size=4, progress=False, backend=backend)
     except RuntimeError as exc:
         kept.append(exc)
     assert kept and not decoder_threads()
 
 
-def test_scoring_spins_the_network_only_without_the_read_ahead(spoiled, monkeypatch):
-    """The runner sleeps between operators only when a thread of this process decodes beside it;
-    with decoding worker processes (--workers N) it spins, as every other caller's does."""
+def test_scoring_in_lanes_asks_for_a_one_thread_session_and_pytorch_decodes_in_one_lane(spoiled, monkeypatch):
+    """With ONNX Runtime and no worker processes, each lane runs the network itself through a session
+    of one thread; with decoding worker processes (--workers N) the session has torch's thread
+    count, as every other caller's. With PyTorch (the fallback, and the GPU), one lane decodes and
+    the network runs in the caller's thread: the same frames, P(aurora) within PyTorch's 1e-5 of
+    ONNX Runtime's."""
+    import threading
+
     import aurora_sw.index.score as score_module
     from aurora_sw.model.checkpoint import load_checkpoint
 
@@ -274,7 +288,14 @@ def test_scoring_spins_the_network_only_without_the_read_ahead(spoiled, monkeypa
     paths = list(read_manifest(root / "arch")["path"])[:8]
     asked = []
     real = score_module.make_runner
-    monkeypatch.setattr(score_module, "make_runner", lambda *a, **k: asked.append(k["spin"]) or real(*a, **k))
-    score_frames(paths, ckpt, progress=False)
+    monkeypatch.setattr(score_module, "make_runner", lambda *a, **k: asked.append(k["threads"]) or real(*a, **k))
+    onnx = score_frames(paths, ckpt, progress=False)
     score_frames(paths, ckpt, num_workers=1, progress=False)
-    assert asked == [False, True]
+    assert asked == [1, None]
+    readers, runners = set(), set()
+    real_read, real_score = score_module.read_square_frame, score_module._score_batch
+    monkeypatch.setattr(score_module, "read_square_frame", lambda *a: readers.add(threading.current_thread().name) or real_read(*a))
+    monkeypatch.setattr(score_module, "_score_batch", lambda *a: runners.add(threading.current_thread().name) or real_score(*a))
+    pytorch = score_frames(paths, ckpt, batch_size=3, progress=False, backend="torch")
+    assert readers == {"aurora-sw-lane-0"} and runners == {threading.current_thread().name}
+    assert np.allclose(pytorch["p_aurora"], onnx["p_aurora"], atol=1e-4, equal_nan=True)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Literal
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Literal, TypeVar
 
 import cv2
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 from tqdm.auto import tqdm
 
 from aurora_sw.camera import FrameError, frame_problem, read_square_frame
@@ -23,10 +23,11 @@ from aurora_sw.index.schema import INDEX_NAMES, KEOGRAM_ROWS
 from aurora_sw.model.checkpoint import Checkpoint
 from aurora_sw.model.data import normalize
 from aurora_sw.model.embedding import project
-from aurora_sw.model.runtime import Backend, default_device, make_runner
+from aurora_sw.model.runtime import Backend, default_device, make_runner, resolve_backend
 from aurora_sw.model.tasks import aurora_probability
 
 Decode = Literal["cpu", "gpu"]
+T = TypeVar("T")
 #: Where frames are decoded and measured: ``cpu`` in the DataLoader (OpenCV, DCT-scaled decode; the
 #: default everywhere), ``gpu`` on the CUDA device in batches (nvJPEG:
 #: :mod:`aurora_sw.index.device_frames`). Not the default on a GPU: its pixels differ from the CPU
@@ -36,11 +37,15 @@ DECODES: tuple[str, ...] = ("cpu", "gpu")
 
 
 def default_batch_size(input_size: int, device: str = "cpu") -> int:
-    """Frames per batch: on CPU ~64 x (128 / size)^2 (18 at 240 px), since large batches of large
-    inputs run out of cache (batch 64 at 240 px was 0.6x a batch of one on 2 cores); 128 on GPU."""
+    """Frames per batch: on CPU ~21 x (128 / size)^2 (6 at 240 px, 21 at 128 px), 128 on GPU.
+
+    Small batches stay in cache, and each core scores its own (:func:`score_nights`): 2,000 frames
+    at 240 px on 2 cores took 28.8-29.9 s at 6, 29.7-31.0 s at 10, 30.6-31.1 s at 18 (the default
+    before the cores scored separately); at 128 px, 8 and 21 were equal and 64 10-20 % slower.
+    """
     if device == "cuda":
         return 128
-    return int(max(8, min(64, 64 * (128 / input_size) ** 2)))
+    return int(max(4, min(64, round(21 * (128 / input_size) ** 2))))
 
 
 class _ScoreDataset(Dataset):
@@ -167,120 +172,171 @@ def score_nights(
     decode: Decode = "cpu",
     _decode_device: torch.device | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """:func:`score_frames` of each night's paths in turn, yielded night by night, through one
-    DataLoader: its ``num_workers`` decoding processes start once for the whole run, not once a
-    night, and keep decoding the next night while a night is written. With ``num_workers=0`` the
-    frames are decoded in a thread of this process, :data:`READ_AHEAD` batches ahead of the network
-    (:func:`read_ahead`).
+    """:func:`score_frames` of each night's paths in turn, yielded night by night.
+
+    How the frames are decoded:
+
+    - ``num_workers=0`` (the default), ONNX Runtime: one thread a core (:func:`in_lanes`, torch's
+      thread count), each decoding a batch and running it through the network in one session of
+      one thread, then the next batch. On 2 cores that beats a session of two threads with the
+      decoding beside it (benchmarks/RESULTS.md): each core runs whole batches, with no waiting
+      between the network's operators.
+    - ``num_workers=0``, PyTorch (on a GPU, or where ONNX Runtime is missing): one thread decodes
+      up to :data:`READ_AHEAD` batches ahead of the network, which runs here.
+    - ``num_workers=N``: one DataLoader for the whole run, whose N processes start once, not once a
+      night, and keep decoding the next night while a night is written.
+    - ``decode="gpu"``: the workers read the files; nvJPEG decodes them on the GPU.
 
     Each batch holds frames of one night only, so every night is scored in exactly the batches
-    :func:`score_frames` would use on it alone (the same probabilities, bit for bit).
+    :func:`score_frames` would use on it alone (the same probabilities, bit for bit, whichever way).
     ``_decode_device`` (tests): run the GPU decode path's code on this device instead (e.g. the CPU).
     """
     dev = default_device(device)
     batch_size = batch_size or default_batch_size(ckpt.input_size, dev.type)
     on_device = _decode_device is not None or resolve_decode(decode, dev) == "gpu"
-    ahead = not on_device and not num_workers  # decoded here: in a thread, beside the network
-    run, backend_used = make_runner(ckpt, backend, dev, spin=not ahead)
+    here = not on_device and not num_workers  # decoded in threads of this process
+    lanes = torch.get_num_threads() if here and resolve_backend(backend, dev) == "onnx" else 0
+    run, backend_used = make_runner(ckpt, backend, dev, threads=1 if lanes else None)
     sizes = [len(p) for p in nights]
     paths = [p for night in nights for p in night]
     sampler = _night_batches(sizes, batch_size)
     if on_device:
         dl = DataLoader(_EncodedDataset(paths), batch_sampler=sampler, num_workers=num_workers, collate_fn=_joined)
-        batches = _decoded(dl, sampler, paths, ckpt, _decode_device or dev)
+        scored = _scored_here(_decoded(dl, sampler, paths, ckpt, _decode_device or dev), run, ckpt)
+    elif here:
+        dataset = _ScoreDataset(paths, ckpt.input_size, ckpt.normalization)
+
+        def decoded(i: int) -> tuple:  # as the DataLoader collates a batch (and pins it, for a GPU)
+            x, *rest = default_collate([dataset[j] for j in sampler[i]])
+            return (x.pin_memory() if dev.type == "cuda" else x, *rest)
+
+        if lanes:
+            scored = in_lanes(lambda i: _score_batch(run, decoded(i), ckpt), len(sampler), lanes=lanes, ahead=LANE_AHEAD * lanes)
+        else:
+            scored = _scored_here(in_lanes(decoded, len(sampler), lanes=1, ahead=READ_AHEAD), run, ckpt)
     else:
         dl = DataLoader(_ScoreDataset(paths, ckpt.input_size, ckpt.normalization), batch_sampler=sampler,
                         num_workers=num_workers, pin_memory=dev.type == "cuda")
-        # Without worker processes, a thread decodes the next batches while the network runs this one.
-        batches = read_ahead(iter(dl), READ_AHEAD) if ahead else iter(dl)
+        scored = _scored_here(iter(dl), run, ckpt)
     bar = tqdm(total=len(paths), desc="scoring", unit="frame", disable=not progress)
     try:
         for n in sizes:
             parts, got = [], 0
             while got < n:
-                batch = next(batches)
-                parts.append(_score_batch(run, batch, ckpt))
-                got += len(batch[0])
-                bar.update(len(batch[0]))
+                part = next(scored)
+                parts.append(part)
+                got += len(part[-1])
+                bar.update(len(part[-1]))
+            part = None
             yield _assemble(parts, ckpt, backend_used)
     finally:
         bar.close()
-        close = getattr(batches, "close", None)  # the read-ahead thread (or GPU decoding) stops now, even while
-        if close is not None:                    # an error of the network is kept somewhere with its traceback
+        scored.close()  # the lanes (or GPU decoding) stop now, even while an error of the network is kept with its traceback
+
+
+def _scored_here(batches: Iterator[tuple], run, ckpt: Checkpoint) -> Iterator[tuple]:
+    """``batches`` through the network in this thread; closing this closes ``batches`` (the lane
+    decoding them, or the GPU decoding) at once."""
+    try:
+        for batch in batches:
+            yield _score_batch(run, batch, ckpt)
+    finally:
+        close = getattr(batches, "close", None)  # a DataLoader's iterator has none: its workers stop when it goes
+        if close is not None:
             close()
 
 
-#: Batches decoded ahead of the network when decoding runs in the scoring process (``--workers 0``).
-#: 2,000 frames at 240 px on 2 cores (benchmarks/score_end_to_end.py): 2 ahead ~33 s, 4 ahead ~34-38 s,
-#: none ~36 s.
-READ_AHEAD = 2
-#: Seconds a stopped :func:`read_ahead` waits for its thread to finish the item it is making.
+#: Batches a lane may make ahead of the one the caller takes, per lane, when the lanes decode and
+#: score (ONNX Runtime, ``--workers 0``): each lane one batch ahead keeps both cores busy.
+LANE_AHEAD = 2
+#: Batches decoded ahead of the network when one thread decodes for a network run here (PyTorch,
+#: ``--workers 0``).
+READ_AHEAD = 3
+#: Seconds stopped lanes are waited for, all together, to finish the item each is making.
 JOIN_TIMEOUT_S = 0.5
 
 
 class _Raised:
-    """What :func:`read_ahead`'s thread hands over when its iterator raised."""
+    """What a lane of :func:`in_lanes` hands over when its work raised."""
 
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
 
 
-def read_ahead(items: Iterator, depth: int) -> Iterator:
-    """The items of ``items``, produced by a background thread up to ``depth`` ahead of the caller.
-
-    Scoring's decoding (OpenCV and numpy, which release the GIL) then runs beside the network
-    (ONNX Runtime, which releases it too) instead of between its batches. The items come in order; an
-    exception raised by ``items`` is raised here, at the item where it happened; closing this
-    generator (or an error in the caller) stops the thread: it ends after the item it is making,
-    which is waited for up to :data:`JOIN_TIMEOUT_S` (a read that never returns is left to the
-    daemon thread).
-    """
-    if depth < 1:
-        raise ValueError(f"read_ahead: depth {depth}: give 1 or more")
-    handed: queue.Queue = queue.Queue(depth)
-    stop = threading.Event()
-    end = object()
-
-    def hand(item) -> bool:
-        """Put ``item`` in the queue unless the caller has gone; False when it has."""
-        while not stop.is_set():
-            try:
-                handed.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not hand(item):
-                    return
-                item = None  # a traceback through this frame (an error of the next read) would keep it
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
-            hand(_Raised(exc))
-            return
-        hand(end)
-
-    thread = threading.Thread(target=produce, name="aurora-sw-decoder", daemon=True)
-    thread.start()
+def _attempt(work: Callable[[int], T], i: int) -> T | _Raised:
+    """``work(i)``, or what it raised. An error's traceback then starts here, not in the lane's loop,
+    whose later items it would otherwise keep alive for as long as the error is kept."""
     try:
-        while (item := handed.get()) is not end:
+        return work(i)
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
+        return _Raised(exc)
+
+
+def in_lanes(work: Callable[[int], T], count: int, *, lanes: int = 1, ahead: int = READ_AHEAD) -> Iterator[T]:
+    """``work(i)`` for ``i`` in ``range(count)``, computed by ``lanes`` daemon threads and yielded in
+    order of ``i``.
+
+    Scoring's decoding (OpenCV, numpy) and network (ONNX Runtime, PyTorch) release the GIL, so the
+    lanes run side by side. A lane starts item ``i`` only while ``i`` is fewer than ``ahead`` items
+    past the last one handed to the caller, so at most ``ahead`` items wait, made, to be taken.
+    An exception raised by ``work(i)`` is raised here, at item ``i``, after the items before it.
+    Closing this generator (or an error in the caller) stops the lanes: each ends after the item it
+    is making, which is waited for up to :data:`JOIN_TIMEOUT_S` in all (a read that never returns
+    is left to its daemon thread).
+    """
+    if lanes < 1 or ahead < 1:
+        raise ValueError(f"in_lanes: lanes {lanes}, ahead {ahead}: give 1 or more of each")
+    made: dict[int, object] = {}
+    state = {"next": 0, "taken": 0, "stop": False}
+    changed = threading.Condition()
+
+    def lane() -> None:
+        while True:
+            with changed:
+                while not state["stop"] and state["next"] < count and state["next"] >= state["taken"] + ahead:
+                    changed.wait()
+                if state["stop"] or state["next"] >= count:
+                    return
+                i = state["next"]
+                state["next"] += 1
+            result = _attempt(work, i)
+            with changed:
+                if state["stop"]:
+                    return
+                made[i] = result
+                if isinstance(result, _Raised):
+                    state["next"] = count  # nothing after an error is wanted
+                changed.notify_all()
+            result = None
+
+    threads = [threading.Thread(target=lane, name=f"aurora-sw-lane-{k}", daemon=True) for k in range(min(lanes, count))]
+    for t in threads:
+        t.start()
+    item = None
+    try:
+        for i in range(count):
+            with changed:
+                while i not in made:
+                    changed.wait()
+                item = made.pop(i)
+                state["taken"] = i + 1
+                changed.notify_all()
             if isinstance(item, _Raised):
                 raise item.exc
             yield item
+            item = None
     finally:
-        stop.set()
         item = None  # no cycle exception -> traceback -> this frame -> item -> exception
-        while True:  # the batches made ahead are not kept alive by a traceback through this frame
-            try:
-                handed.get_nowait()
-            except queue.Empty:
-                break
-        if thread is not threading.current_thread():  # the collector may close this generator in the thread itself
-            # The thread ends after the item it is making: wait a moment for it, but never hang a Ctrl-C
-            # on a read that does not return (a hung network mount); it is a daemon.
-            thread.join(timeout=JOIN_TIMEOUT_S)
+        with changed:
+            state["stop"] = True
+            made.clear()  # the items made ahead are not kept alive by a traceback through this frame
+            changed.notify_all()
+        deadline = time.monotonic() + JOIN_TIMEOUT_S
+        for t in threads:
+            if t is not threading.current_thread():  # the collector may close this generator in a lane itself
+                # A lane ends after the item it is making: wait a moment for it, but never hang a Ctrl-C on a
+                # read that does not return (a hung network mount); it is a daemon.
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def _decoded(dl: DataLoader, sampler: list[list[int]], paths: list[str], ckpt: Checkpoint, device: torch.device) -> Iterator[tuple]:
@@ -293,7 +349,7 @@ def _decoded(dl: DataLoader, sampler: list[list[int]], paths: list[str], ckpt: C
 
 def _score_batch(run, batch, ckpt: Checkpoint) -> tuple:
     """One decoded batch through the network: (class probabilities, embeddings or None, physical
-    indices, green-excess maps, meridian strips, problems)."""
+    indices, green-excess maps, meridian strips, problems: a reason or "" for each frame)."""
     x, p, ge_map, strip, problem = batch
     prob, pooled = run(x)
     prob = prob.astype(np.float32)

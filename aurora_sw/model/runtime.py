@@ -172,35 +172,30 @@ def _onnxruntime():
     return onnxruntime
 
 
-def onnx_session(graph: str | bytes, threads: int | None = None, *, spin: bool = True):
+def onnx_session(graph: str | bytes, threads: int | None = None):
     """An ONNX Runtime CPU session on ``graph`` (a path or the bytes of :func:`onnx_graph`) with
     ``threads`` intra-op threads (default: torch's count) and one inter-op thread: how scoring runs
     the network (and how benchmarks/score_end_to_end.py times it alone).
 
-    ``spin=False``: its threads sleep between operators instead of spinning. Scoring asks for that
-    when it decodes the next batch in a thread beside the network
-    (:func:`aurora_sw.index.score.score_nights`): spinning threads kept that thread off the two
-    cores (2,000 frames at 240 px on 2 cores: ~36 s with spinning and the read-ahead, ~33-35 s
-    without). Alone, the network is faster spinning: up to 1.6x at a batch of one, 1.0-1.4x at
-    scoring's batch sizes, so every other caller keeps it.
+    A session may run in several threads at once. With ``threads=1`` each call computes in its
+    caller's thread alone, which is how scoring uses the cores (:func:`aurora_sw.index.score.score_nights`:
+    one thread a core, each decoding and scoring its own batches).
     """
     ort = _onnxruntime()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or torch.get_num_threads()
     opts.inter_op_num_threads = 1
-    if not spin:
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
 
 
-def onnx_runner(ckpt: Checkpoint, threads: int | None = None, *, spin: bool = True) -> Runner:
+def onnx_runner(ckpt: Checkpoint, threads: int | None = None) -> Runner:
     """ONNX Runtime on the CPU: the checkpoint's graph (:func:`onnx_graph`: cached after the first
-    export), one session (:func:`onnx_session`, ``spin`` as there) with ``threads`` intra-op threads
-    (default: torch's count)."""
+    export), one session (:func:`onnx_session`) with ``threads`` intra-op threads (default: torch's
+    count). The runner may be called from several threads at once."""
     _onnxruntime()  # before any export
     graph, cached = onnx_graph(ckpt)
     try:
-        session = onnx_session(graph, threads, spin=spin)
+        session = onnx_session(graph, threads)
     except Exception as exc:  # noqa: BLE001 - a damaged cache file, whatever ONNX Runtime calls it: export again
         if not cached:
             raise
@@ -210,7 +205,7 @@ def onnx_runner(ckpt: Checkpoint, threads: int | None = None, *, spin: bool = Tr
             graph, _ = onnx_graph(ckpt)
         except OSError:  # a cache we may read but not change: use a fresh export, in memory
             graph, _ = onnx_graph(ckpt, cache=False)
-        session = onnx_session(graph, threads, spin=spin)
+        session = onnx_session(graph, threads)
 
     def run(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         logits, pooled = session.run(None, {"x": x.float().contiguous().numpy()})
@@ -219,25 +214,26 @@ def onnx_runner(ckpt: Checkpoint, threads: int | None = None, *, spin: bool = Tr
     return run
 
 
-_RUNNERS: OrderedDict[tuple[str, int, str, str, bool], Runner] = OrderedDict()
+_RUNNERS: OrderedDict[tuple[str, int, str, str, int], Runner] = OrderedDict()
 
 
 def make_runner(
-    ckpt: Checkpoint, backend: Backend = "auto", device: str | torch.device | None = None, *, spin: bool = True,
+    ckpt: Checkpoint, backend: Backend = "auto", device: str | torch.device | None = None, *, threads: int | None = None,
 ) -> tuple[Runner, str]:
     """The runner for ``ckpt`` and the name of the backend chosen (see :func:`resolve_backend`).
 
-    ``spin=False``: ONNX Runtime's threads sleep between operators (:func:`onnx_session`), for a
-    caller that runs other work in a thread beside the network. The last two runners are kept,
-    keyed by the weights' hash, the input size, the backend, the device and ``spin``, so scoring
-    night after night builds (and, for ONNX, exports) the model once.
+    ``threads``: ONNX Runtime's intra-op threads (default: torch's count); ``1`` for a caller that
+    runs the network in several threads of its own (scoring, one a core). PyTorch has one thread
+    count for the whole process, and ignores it. The last two runners are kept, keyed by the
+    weights' hash, the input size, the backend, the device and ``threads``, so scoring night after
+    night builds (and, for ONNX, exports) the model once.
     """
     dev = default_device(device)
     name = resolve_backend(backend, dev)
-    spin = spin or name != "onnx"  # only ONNX Runtime's threads have the choice
-    key = (ckpt.sha256, ckpt.input_size, name, str(dev), spin)  # one set of weights may be scored at two input sizes
+    threads = (threads or torch.get_num_threads()) if name == "onnx" else 0  # only ONNX Runtime's sessions have their own
+    key = (ckpt.sha256, ckpt.input_size, name, str(dev), threads)  # one set of weights may be scored at two input sizes
     if key not in _RUNNERS:
-        _RUNNERS[key] = onnx_runner(ckpt, spin=spin) if name == "onnx" else torch_runner(ckpt, dev)
+        _RUNNERS[key] = onnx_runner(ckpt, threads) if name == "onnx" else torch_runner(ckpt, dev)
         while len(_RUNNERS) > 2:
             _RUNNERS.popitem(last=False)
     _RUNNERS.move_to_end(key)
