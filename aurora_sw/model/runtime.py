@@ -1,7 +1,7 @@
 """Inference runtimes for a checkpoint: PyTorch (GPU, or CPU fallback) and ONNX Runtime (CPU).
 
-On the 2-core CPU the network is 60-70 % of `aurora-sw score` at 240 px end to end (and alone
-caps it at 3.0-3.8x the study's per-image loop: benchmarks/score_end_to_end.py). ONNX Runtime runs the same
+On the 2-core CPU the network is ~70 % of `aurora-sw score` at 240 px end to end (and alone
+caps it at 3.8-4.3x the study's per-image loop: benchmarks/score_end_to_end.py). ONNX Runtime runs the same
 fp32 graph 1.5x faster than PyTorch with channels_last, with probabilities equal to 1e-5;
 PyTorch's bf16 autocast is faster still but moves probabilities by up to 0.14, so it is used
 nowhere, the GPU included (see benchmarks/RESULTS.md and :func:`torch_runner`).
