@@ -797,7 +797,7 @@ def score(
     out: Optional[Path] = typer.Option(None, "--out", help="The index store (Zarr), one chunk per night (default: the catalog's outputs.index, index.zarr)."),
     resume: bool = typer.Option(False, "--resume", help="Keep complete, intact nights in OUT (or of an interrupted run); score the rest and damaged ones."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per batch (default: by input size; 6 at 240 px on CPU, 128 on GPU)."),
-    workers: int = typer.Option(0, "--workers", help="Processes decoding frames (0, the default: one thread a core decodes and scores its own batches; on 2 cores that is fastest, worker processes take the network's cores)."),
+    workers: int = typer.Option(0, "--workers", help="Processes decoding frames (0, the default: with ONNX Runtime one thread a core decodes and scores its own batches, with PyTorch a thread decodes beside the network; on 2 cores that is fastest, worker processes take the network's cores)."),
     backend: str = typer.Option("auto", "--backend", help="Inference runtime: auto (ONNX Runtime on CPU, PyTorch on GPU), torch or onnx."),
     cam: bool = typer.Option(False, "--cam", help="Also store Grad-CAM statistics (extent, centroid) of the aurora frames."),
     decode: str = typer.Option("cpu", "--decode", help="Where frames are decoded and measured: cpu (default), or gpu (nvJPEG on a CUDA GPU; P(aurora) then differs from the CPU path's by up to ~0.2, and it was not faster end to end on 16 cores)."),

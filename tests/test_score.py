@@ -299,3 +299,32 @@ def test_scoring_in_lanes_asks_for_a_one_thread_session_and_pytorch_decodes_in_o
     pytorch = score_frames(paths, ckpt, batch_size=3, progress=False, backend="torch")
     assert readers == {"aurora-sw-lane-0"} and runners == {threading.current_thread().name}
     assert np.allclose(pytorch["p_aurora"], onnx["p_aurora"], atol=1e-4, equal_nan=True)
+
+
+def test_a_run_stopped_while_a_lane_is_in_the_network_exits_with_its_own_code(tmp_path):
+    """Ctrl-C or a failed write while a lane runs a batch through ONNX Runtime: the lanes are daemons
+    waited for only briefly, and one still inside the network at the interpreter's exit aborted the
+    process ("terminate called without an active exception", exit code 134 and a core dump) instead
+    of ending it with the run's own exit code. The run now waits for the batches in the network."""
+    import subprocess
+    import sys
+
+    import cv2
+
+    frame = tmp_path / "f.jpg"
+    cv2.imwrite(str(frame), np.random.default_rng(0).integers(0, 255, (720, 720, 3), dtype=np.uint8))
+    script = (
+        "import sys\n"
+        "from aurora_sw.index.score import score_nights\n"
+        "from aurora_sw.model import Checkpoint, create_model\n"
+        "ckpt = Checkpoint('efficientnet_b1', create_model('efficientnet_b1').state_dict(), 240)\n"
+        "paths = [sys.argv[1]] * 48\n"
+        "stream = score_nights([paths, paths, paths], ckpt, batch_size=48)\n"
+        "next(stream)  # the first night: a lane is now running a later night's batch (~2 s on one core)\n"
+        "stream.close()\n"
+        "print('closed', flush=True)\n"
+        "sys.exit(3)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", script, str(frame)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 3 and "closed" in res.stdout, (res.returncode, res.stderr[-2000:])
+    assert "terminate called" not in res.stderr

@@ -181,7 +181,7 @@ def score_nights(
       one thread, then the next batch. On 2 cores that beats a session of two threads with the
       decoding beside it (benchmarks/RESULTS.md): each core runs whole batches, with no waiting
       between the network's operators.
-    - ``num_workers=0``, PyTorch (on a GPU, or where ONNX Runtime is missing): one thread decodes
+    - ``num_workers=0``, PyTorch (``backend="torch"``, on a GPU, or where ONNX Runtime is missing): one thread decodes
       up to :data:`READ_AHEAD` batches ahead of the network, which runs here.
     - ``num_workers=N``: one DataLoader for the whole run, whose N processes start once, not once a
       night, and keep decoding the next night while a night is written.
@@ -200,6 +200,7 @@ def score_nights(
     sizes = [len(p) for p in nights]
     paths = [p for night in nights for p in night]
     sampler = _night_batches(sizes, batch_size)
+    gate = _NetworkGate()
     if on_device:
         dl = DataLoader(_EncodedDataset(paths), batch_sampler=sampler, num_workers=num_workers, collate_fn=_joined)
         scored = _scored_here(_decoded(dl, sampler, paths, ckpt, _decode_device or dev), run, ckpt)
@@ -211,7 +212,17 @@ def score_nights(
             return (x.pin_memory() if dev.type == "cuda" else x, *rest)
 
         if lanes:
-            scored = in_lanes(lambda i: _score_batch(run, decoded(i), ckpt), len(sampler), lanes=lanes, ahead=LANE_AHEAD * lanes)
+
+            def scored_in_lane(i: int) -> tuple | None:
+                batch = decoded(i)
+                if not gate.enter():
+                    return None  # the run is stopping: not into the network now (nobody takes this batch)
+                try:
+                    return _score_batch(run, batch, ckpt)
+                finally:
+                    gate.leave()
+
+            scored = in_lanes(scored_in_lane, len(sampler), lanes=lanes, ahead=LANE_AHEAD * lanes)
         else:
             scored = _scored_here(in_lanes(decoded, len(sampler), lanes=1, ahead=READ_AHEAD), run, ckpt)
     else:
@@ -231,6 +242,7 @@ def score_nights(
             yield _assemble(parts, ckpt, backend_used)
     finally:
         bar.close()
+        gate.close()  # no lane is left inside the network (see _NetworkGate)
         scored.close()  # the lanes (or GPU decoding) stop now, even while an error of the network is kept with its traceback
 
 
@@ -254,6 +266,46 @@ LANE_AHEAD = 2
 READ_AHEAD = 3
 #: Seconds stopped lanes are waited for, all together, to finish the item each is making.
 JOIN_TIMEOUT_S = 0.5
+
+
+#: Seconds a stopping run waits for the lanes inside the network to finish their batch (one batch
+#: takes ~0.2-0.6 s at the default size on one core).
+NETWORK_EXIT_S = 60.0
+
+
+class _NetworkGate:
+    """Lets the lanes into the network until the run stops; then waits for those inside to leave.
+
+    A lane still inside ONNX Runtime when the interpreter exits (after Ctrl-C or an error, the lanes
+    are daemons, waited for only :data:`JOIN_TIMEOUT_S`) is ended by unwinding it through ONNX
+    Runtime's C++ frames, and the process aborts ("terminate called without an active exception",
+    exit code 134 and a core dump, not the one-line error). A read that hangs is left behind as
+    before: it is outside the network, and never enters it once the gate is closed.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._inside = 0
+        self._closed = False
+
+    def enter(self) -> bool:
+        """Whether the caller may run the network (then it must :meth:`leave`)."""
+        with self._changed:
+            if self._closed:
+                return False
+            self._inside += 1
+            return True
+
+    def leave(self) -> None:
+        with self._changed:
+            self._inside -= 1
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """Let nobody in, and wait (up to :data:`NETWORK_EXIT_S`) for those inside to leave."""
+        with self._changed:
+            self._closed = True
+            self._changed.wait_for(lambda: self._inside == 0, NETWORK_EXIT_S)
 
 
 class _Raised:
@@ -282,7 +334,8 @@ def in_lanes(work: Callable[[int], T], count: int, *, lanes: int = 1, ahead: int
     An exception raised by ``work(i)`` is raised here, at item ``i``, after the items before it.
     Closing this generator (or an error in the caller) stops the lanes: each ends after the item it
     is making, which is waited for up to :data:`JOIN_TIMEOUT_S` in all (a read that never returns
-    is left to its daemon thread).
+    is left to its daemon thread). Work in native code that must not be cut off by the
+    interpreter's exit (ONNX Runtime) needs a gate of its own: :class:`_NetworkGate`.
     """
     if lanes < 1 or ahead < 1:
         raise ValueError(f"in_lanes: lanes {lanes}, ahead {ahead}: give 1 or more of each")
