@@ -209,7 +209,17 @@ def _channel_spread(img: np.ndarray) -> int:
     return int(cv2.max(cv2.max(cv2.absdiff(b, g), cv2.absdiff(g, r)), cv2.absdiff(b, r)).max())
 
 
-def read_frame(path: str | os.PathLike, *, reduce: int = 1) -> np.ndarray:
+def read_frame_bytes(path: str | os.PathLike) -> bytes:
+    """A frame file's bytes, or :class:`FrameError` ``unreadable`` naming why not (missing, a folder,
+    no permission). The only step of :func:`read_frame` that waits on the file system."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise FrameError(path, "unreadable", exc.strerror or str(exc)) from None
+
+
+def read_frame(path: str | os.PathLike, *, reduce: int = 1, data: bytes | None = None) -> np.ndarray:
     """Decode a frame strictly as an RGB uint8 array.
 
     Parameters
@@ -220,6 +230,8 @@ def read_frame(path: str | os.PathLike, *, reduce: int = 1) -> np.ndarray:
     reduce
         Decode at 1/``reduce`` of the full size (1, 2, 4 or 8; JPEG DCT scaling, so a reduced
         decode costs a fraction of a full one).
+    data
+        The file's bytes, when already read (:func:`read_frame_bytes`); ``path`` then only names it.
 
     Returns
     -------
@@ -240,11 +252,8 @@ def read_frame(path: str | os.PathLike, *, reduce: int = 1) -> np.ndarray:
     ... except FrameError as exc:
     ...     print(exc.reason)
     """
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise FrameError(path, "unreadable", exc.strerror or str(exc)) from None
+    if data is None:
+        data = read_frame_bytes(path)
     problem = frame_problem(data)
     if problem:
         raise FrameError(path, *problem)
@@ -265,7 +274,7 @@ def dct_reduction(size: int) -> int:
     return next((factor for factor in (8, 4, 2) if size * factor <= 720), 1)
 
 
-def read_square_frame(path: str | os.PathLike, size: int) -> np.ndarray:
+def read_square_frame(path: str | os.PathLike, size: int, *, data: bytes | None = None) -> np.ndarray:
     """Decode a square sky frame strictly (:func:`read_frame`) as ``size x size`` RGB uint8.
 
     A JPEG is decoded at the coarsest DCT scale that still gives ``size`` pixels of a 720 px frame
@@ -277,7 +286,7 @@ def read_square_frame(path: str | os.PathLike, size: int) -> np.ndarray:
     FrameError
         As :func:`read_frame`: unreadable, truncated, too small or greyscale.
     """
-    img = read_frame(path, reduce=dct_reduction(size))
+    img = read_frame(path, reduce=dct_reduction(size), data=data)
     if img.shape[0] != size or img.shape[1] != size:
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
     return img

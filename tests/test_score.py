@@ -158,13 +158,13 @@ def test_scoring_in_this_process_decodes_and_scores_in_the_lanes(spoiled, monkey
     paths = list(read_manifest(root / "arch")["path"])
     readers = set()
     real = score_module.read_square_frame
-    monkeypatch.setattr(score_module, "read_square_frame", lambda *a: readers.add(threading.current_thread().name) or real(*a))
+    monkeypatch.setattr(score_module, "read_square_frame", lambda *a, **k: readers.add(threading.current_thread().name) or real(*a, **k))
     monkeypatch.setattr(score_module.torch, "get_num_threads", lambda: 3)  # three cores: three lanes (tests run one thread each)
     lanes = score_frames(paths, ckpt, batch_size=4, progress=False)
     assert readers and readers <= {"aurora-sw-lane-0", "aurora-sw-lane-1", "aurora-sw-lane-2"}
     monkeypatch.undo()
     workers = score_frames(paths, ckpt, batch_size=4, num_workers=1, progress=False)
-    monkeypatch.setattr(score_module, "read_square_frame", lambda *a: readers.add(threading.current_thread().name) or real(*a))
+    monkeypatch.setattr(score_module, "read_square_frame", lambda *a, **k: readers.add(threading.current_thread().name) or real(*a, **k))
     monkeypatch.setattr(score_module, "in_lanes", lambda work, count, **kw: (work(i) for i in range(count)))  # one after another, here
     readers.clear()
     inline = score_frames(paths, ckpt, batch_size=4, progress=False)
@@ -294,7 +294,7 @@ def test_scoring_in_lanes_asks_for_a_one_thread_session_and_pytorch_decodes_in_o
     assert asked == [1, None]
     readers, runners = set(), set()
     real_read, real_score = score_module.read_square_frame, score_module._score_batch
-    monkeypatch.setattr(score_module, "read_square_frame", lambda *a: readers.add(threading.current_thread().name) or real_read(*a))
+    monkeypatch.setattr(score_module, "read_square_frame", lambda *a, **k: readers.add(threading.current_thread().name) or real_read(*a, **k))
     monkeypatch.setattr(score_module, "_score_batch", lambda *a: runners.add(threading.current_thread().name) or real_score(*a))
     pytorch = score_frames(paths, ckpt, batch_size=3, progress=False, backend="torch")
     assert readers == {"aurora-sw-lane-0"} and runners == {threading.current_thread().name}
@@ -302,10 +302,11 @@ def test_scoring_in_lanes_asks_for_a_one_thread_session_and_pytorch_decodes_in_o
 
 
 def test_a_run_stopped_while_a_lane_is_in_the_network_exits_with_its_own_code(tmp_path):
-    """Ctrl-C or a failed write while a lane runs a batch through ONNX Runtime: the lanes are daemons
-    waited for only briefly, and one still inside the network at the interpreter's exit aborted the
-    process ("terminate called without an active exception", exit code 134 and a core dump) instead
-    of ending it with the run's own exit code. The run now waits for the batches in the network."""
+    """Ctrl-C or a failed write while a lane decodes a batch or runs it through ONNX Runtime: the
+    lanes are daemons waited for only briefly, and one still inside native code at the interpreter's
+    exit aborted the process ("terminate called without an active exception", exit code 134, or
+    "FATAL: exception not rethrown" in the decoding) instead of ending it with the run's own exit
+    code. The run now waits for the batches being decoded or scored."""
     import subprocess
     import sys
 

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 from tqdm.auto import tqdm
 
-from aurora_sw.camera import FrameError, frame_problem, read_square_frame
+from aurora_sw.camera import FrameError, frame_problem, read_frame_bytes, read_square_frame
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.index.background import MAP_SIZE, area_above_night_background, green_excess_map
 from aurora_sw.index.keogram import meridian_strip
@@ -58,8 +58,12 @@ class _ScoreDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int):
+        return self.measured(i)
+
+    def measured(self, i: int, data: bytes | None = None) -> tuple:
+        """Frame ``i`` decoded (from ``data``, its bytes, when read already) and measured."""
         try:
-            img = read_square_frame(self.paths[i], max(ANALYSIS_SIZE, self.input_size))
+            img = read_square_frame(self.paths[i], max(ANALYSIS_SIZE, self.input_size), data=data)
         except FrameError as exc:
             nan = float("nan")
             return (torch.zeros(3, self.input_size, self.input_size), torch.full((len(INDEX_NAMES),), nan),
@@ -200,31 +204,31 @@ def score_nights(
     sizes = [len(p) for p in nights]
     paths = [p for night in nights for p in night]
     sampler = _night_batches(sizes, batch_size)
-    gate = _NetworkGate()
+    gate = _NativeGate()
     if on_device:
         dl = DataLoader(_EncodedDataset(paths), batch_sampler=sampler, num_workers=num_workers, collate_fn=_joined)
         scored = _scored_here(_decoded(dl, sampler, paths, ckpt, _decode_device or dev), run, ckpt)
     elif here:
         dataset = _ScoreDataset(paths, ckpt.input_size, ckpt.normalization)
 
-        def decoded(i: int) -> tuple:  # as the DataLoader collates a batch (and pins it, for a GPU)
-            x, *rest = default_collate([dataset[j] for j in sampler[i]])
-            return (x.pin_memory() if dev.type == "cuda" else x, *rest)
+        def lane_work(i: int) -> tuple | None:
+            """Batch ``i`` decoded and measured as the DataLoader collates it (pinned, for a GPU), and
+            with ONNX Runtime scored too; None once the run stops. Its files are read first: a read
+            that hangs (a dead network mount) is outside the gate."""
+            data = [_bytes_or_none(paths[j]) for j in sampler[i]]
+            if not gate.enter():
+                return None  # the run is stopping: no decoding (nor network) now; nobody takes this batch
+            try:
+                x, *rest = default_collate([dataset.measured(j, d) for j, d in zip(sampler[i], data)])
+                x = x.pin_memory() if dev.type == "cuda" else x
+                return (x, *rest) if not lanes else _score_batch(run, (x, *rest), ckpt)
+            finally:
+                gate.leave()
 
         if lanes:
-
-            def scored_in_lane(i: int) -> tuple | None:
-                batch = decoded(i)
-                if not gate.enter():
-                    return None  # the run is stopping: not into the network now (nobody takes this batch)
-                try:
-                    return _score_batch(run, batch, ckpt)
-                finally:
-                    gate.leave()
-
-            scored = in_lanes(scored_in_lane, len(sampler), lanes=lanes, ahead=LANE_AHEAD * lanes)
+            scored = in_lanes(lane_work, len(sampler), lanes=lanes, ahead=LANE_AHEAD * lanes)
         else:
-            scored = _scored_here(in_lanes(decoded, len(sampler), lanes=1, ahead=READ_AHEAD), run, ckpt)
+            scored = _scored_here(in_lanes(lane_work, len(sampler), lanes=1, ahead=READ_AHEAD), run, ckpt)
     else:
         dl = DataLoader(_ScoreDataset(paths, ckpt.input_size, ckpt.normalization), batch_sampler=sampler,
                         num_workers=num_workers, pin_memory=dev.type == "cuda")
@@ -242,7 +246,7 @@ def score_nights(
             yield _assemble(parts, ckpt, backend_used)
     finally:
         bar.close()
-        gate.close()  # no lane is left inside the network (see _NetworkGate)
+        gate.close()  # no lane is left inside native code (see _NativeGate)
         scored.close()  # the lanes (or GPU decoding) stop now, even while an error of the network is kept with its traceback
 
 
@@ -268,19 +272,30 @@ READ_AHEAD = 3
 JOIN_TIMEOUT_S = 0.5
 
 
-#: Seconds a stopping run waits for the lanes inside the network to finish their batch (one batch
-#: takes ~0.2-0.6 s at the default size on one core).
-NETWORK_EXIT_S = 60.0
+#: Seconds a stopping run waits for the lanes decoding or in the network to finish their batch (one
+#: batch takes ~0.2-0.6 s at the default size on one core).
+NATIVE_EXIT_S = 60.0
 
 
-class _NetworkGate:
-    """Lets the lanes into the network until the run stops; then waits for those inside to leave.
+def _bytes_or_none(path: str) -> bytes | None:
+    """A frame's bytes, or None when it cannot be read (the decoding step then says why)."""
+    try:
+        return read_frame_bytes(path)
+    except FrameError:
+        return None
 
-    A lane still inside ONNX Runtime when the interpreter exits (after Ctrl-C or an error, the lanes
-    are daemons, waited for only :data:`JOIN_TIMEOUT_S`) is ended by unwinding it through ONNX
-    Runtime's C++ frames, and the process aborts ("terminate called without an active exception",
-    exit code 134 and a core dump, not the one-line error). A read that hangs is left behind as
-    before: it is outside the network, and never enters it once the gate is closed.
+
+class _NativeGate:
+    """Lets the lanes into native work (decoding, the network) until the run stops; then waits for
+    those inside to leave.
+
+    A lane still inside native code when the interpreter exits (after Ctrl-C or an error, the lanes
+    are daemons, waited for only :data:`JOIN_TIMEOUT_S`) is ended by unwinding it through C++
+    frames, and the process aborts instead of ending with the one-line error or code 130: inside
+    ONNX Runtime "terminate called without an active exception" (exit code 134), inside OpenCV or
+    torch "FATAL: exception not rethrown" (SIGABRT), with a core dump. Only a lane reading a file
+    is left behind (a read that hangs never returns, so it is never unwound), and it never enters
+    once the gate is closed.
     """
 
     def __init__(self) -> None:
@@ -302,10 +317,10 @@ class _NetworkGate:
             self._changed.notify_all()
 
     def close(self) -> None:
-        """Let nobody in, and wait (up to :data:`NETWORK_EXIT_S`) for those inside to leave."""
+        """Let nobody in, and wait (up to :data:`NATIVE_EXIT_S`) for those inside to leave."""
         with self._changed:
             self._closed = True
-            self._changed.wait_for(lambda: self._inside == 0, NETWORK_EXIT_S)
+            self._changed.wait_for(lambda: self._inside == 0, NATIVE_EXIT_S)
 
 
 class _Raised:
@@ -335,7 +350,7 @@ def in_lanes(work: Callable[[int], T], count: int, *, lanes: int = 1, ahead: int
     Closing this generator (or an error in the caller) stops the lanes: each ends after the item it
     is making, which is waited for up to :data:`JOIN_TIMEOUT_S` in all (a read that never returns
     is left to its daemon thread). Work in native code that must not be cut off by the
-    interpreter's exit (ONNX Runtime) needs a gate of its own: :class:`_NetworkGate`.
+    interpreter's exit (OpenCV, ONNX Runtime) needs a gate of its own: :class:`_NativeGate`.
     """
     if lanes < 1 or ahead < 1:
         raise ValueError(f"in_lanes: lanes {lanes}, ahead {ahead}: give 1 or more of each")
