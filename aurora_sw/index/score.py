@@ -304,7 +304,7 @@ class _NativeGate:
         self._closed = False
 
     def enter(self) -> bool:
-        """Whether the caller may run the network (then it must :meth:`leave`)."""
+        """Whether the caller may start native work (then it must :meth:`leave`)."""
         with self._changed:
             if self._closed:
                 return False
