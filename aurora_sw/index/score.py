@@ -87,10 +87,8 @@ class _EncodedDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        try:
-            with open(self.paths[i], "rb") as fh:
-                data = fh.read()
-        except OSError:
+        data = _bytes_or_none(self.paths[i])
+        if data is None:
             return torch.zeros(0, dtype=torch.uint8), "unreadable"
         problem = frame_problem(data)
         encoded = torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.zeros(0, dtype=torch.uint8)  # frombuffer refuses 0 bytes
