@@ -37,15 +37,17 @@ DECODES: tuple[str, ...] = ("cpu", "gpu")
 
 
 def default_batch_size(input_size: int, device: str = "cpu") -> int:
-    """Frames per batch: on CPU ~21 x (128 / size)^2 (6 at 240 px, 21 at 128 px), 128 on GPU.
+    """Frames per batch: on CPU ~10.5 x (128 / size)^2 (3 at 240 px, 10 at 128 px), 128 on GPU.
 
-    Small batches stay in cache, and each core scores its own (:func:`score_nights`): 2,000 frames
-    at 240 px on 2 cores took 28.8-29.9 s at 6, 29.7-31.0 s at 10, 30.6-31.1 s at 18 (the default
-    before the cores scored separately); at 128 px, 8 and 21 were equal and 64 10-20 % slower.
+    Small batches keep a core's activations in its caches, and each core scores its own
+    (:func:`score_nights`). 2,000 frames at 240 px on 2 cores, interleaved runs: 27.5-28.9 s at 3,
+    28.3-28.9 s at 2, 28.0-29.9 s at 4, 27.9-31.9 s at 6 (the default before), 30.6-31.1 s at 18;
+    the network alone, two one-thread sessions side by side, is ~3 % faster at 3-4 than at 6. At
+    128 px, 8 and 21 were equal and 64 10-20 % slower.
     """
     if device == "cuda":
         return 128
-    return int(max(4, min(64, round(21 * (128 / input_size) ** 2))))
+    return int(max(2, min(64, round(10.5 * (128 / input_size) ** 2))))
 
 
 class _ScoreDataset(Dataset):
