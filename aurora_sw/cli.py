@@ -12,7 +12,7 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, NoReturn, Optional
 
 import typer
 
@@ -731,7 +731,11 @@ def train(
     out = out or _layout(None, None).model
     table = read_label_table(labels)
     _output_dir(out)
-    res = run_train(table, out, cfg, val_fraction=val_fraction, balance=balance, resume=resume)
+    try:
+        res = run_train(table, out, cfg, val_fraction=val_fraction, balance=balance, resume=resume)
+    except KeyboardInterrupt:
+        _interrupted(f"{out / 'last.pt'} holds the last finished epoch: run the same command with --resume to continue from it"
+                     if (out / "last.pt").exists() else "no epoch had finished, so there is nothing to resume")
     typer.echo(split_report(res.split).to_string())
     typer.echo(res.summary())
 
@@ -796,7 +800,7 @@ def score(
     model: Path = typer.Option(..., "--model", help="Classifier checkpoint (best.pt)."),
     out: Optional[Path] = typer.Option(None, "--out", help="The index store (Zarr), one chunk per night (default: the catalog's outputs.index, index.zarr)."),
     resume: bool = typer.Option(False, "--resume", help="Keep complete, intact nights in OUT (or of an interrupted run); score the rest and damaged ones."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per batch (default: by input size; 6 at 240 px on CPU, 128 on GPU)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per batch (default: by input size; 3 at 240 px on CPU, 128 on GPU)."),
     workers: int = typer.Option(0, "--workers", help="Processes decoding frames (0, the default: with ONNX Runtime one thread a core decodes and scores its own batches, with PyTorch a thread decodes beside the network; on 2 cores that is fastest, worker processes take the network's cores)."),
     backend: str = typer.Option("auto", "--backend", help="Inference runtime: auto (ONNX Runtime on CPU, PyTorch on GPU), torch or onnx."),
     cam: bool = typer.Option(False, "--cam", help="Also store Grad-CAM statistics (extent, centroid) of the aurora frames."),
@@ -819,8 +823,11 @@ def score(
     out = out or _layout(None, catalog).index
     cat = _catalog(catalog)
     cat.site(site)  # an unknown --site is refused before anything is read
-    r = run_score(archive, model, out, resume=resume, batch_size=batch_size, workers=workers, backend=backend, cam=cam, decode=decode, dask=dask,
-                  scheduler=scheduler, catalog_path=cat.path, site_key=site)
+    try:
+        r = run_score(archive, model, out, resume=resume, batch_size=batch_size, workers=workers, backend=backend, cam=cam, decode=decode, dask=dask,
+                      scheduler=scheduler, catalog_path=cat.path, site_key=site)
+    except KeyboardInterrupt:
+        _interrupted("the nights scored completely so far are kept: run the same command with --resume to score the rest")
     typer.echo(r.summary())
 
 
@@ -1018,6 +1025,13 @@ def explore(
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(cmd[0], cmd)  # Streamlit takes this process's place: Ctrl-C and kill reach it directly
+
+
+def _interrupted(kept: str) -> NoReturn:
+    """End a long command stopped by Ctrl-C with one line saying what is kept and how to go on,
+    and exit code 130 (128 + SIGINT), as the shell expects of an interrupted program."""
+    typer.echo(f"aurora-sw: interrupted; {kept}", err=True)
+    raise typer.Exit(130)
 
 
 def main() -> None:

@@ -240,3 +240,24 @@ def test_what_the_system_refuses_mid_run_is_one_line_naming_the_file(monkeypatch
     rename = OSError(errno.EXDEV, os.strerror(errno.EXDEV), "a.zarr.partial", None, "a.zarr")
     assert cli.os_error_line(rename) == f"a.zarr.partial -> a.zarr: {os.strerror(errno.EXDEV)}"
     assert cli.os_error_line(OSError("socket closed")) == "socket closed"
+
+
+@pytest.mark.parametrize("finished_an_epoch", [True, False])
+def test_training_stopped_with_ctrl_c_says_whether_it_can_resume(files, tmp_path, monkeypatch, finished_an_epoch):
+    """Ctrl-C ended `train` with exit code 130 and no word: one line now says whether --resume can go on."""
+    from typer.testing import CliRunner
+
+    from aurora_sw.cli import app
+
+    def interrupted(table, out, *args, **kwargs):
+        if finished_an_epoch:
+            (out / "last.pt").write_bytes(b"an epoch")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("aurora_sw.workflows.train.train", interrupted)
+    out = tmp_path / "model"
+    res = CliRunner().invoke(app, ["train", "--labels", str(files / "labels.parquet"), "--from-scratch", "--out", str(out)])
+    assert res.exit_code == 130, res.output
+    expected = (f"{out / 'last.pt'} holds the last finished epoch: run the same command with --resume to continue from it"
+                if finished_an_epoch else "no epoch had finished, so there is nothing to resume")
+    assert res.stderr.strip() == f"aurora-sw: interrupted; {expected}"
