@@ -192,7 +192,8 @@ def ingest(
     movie. The burned-in local time is read by tesseract on every --ocr-every-th kept frame, and on
     every frame around a misread, a camera restart or a DST switch, and fitted (time = t0 + 6 s x
     frame index), so single misreads are corrected and flagged; frames are named by their UTC time.
-    Movies already in the manifest are not decoded again.
+    Movies already in the manifest are not decoded again, nor, after an interruption, those an
+    earlier run decoded completely (kept in OUT/.movies_done until the manifest is written).
     """
     from aurora_sw.ingest import ingest as run_ingest
     from aurora_sw.times import duration_s
@@ -201,8 +202,12 @@ def ingest(
     cat = _catalog(catalog)
     from aurora_sw.cluster import dask_client
 
-    with dask_client(dask=dask, scheduler=scheduler) as client:
-        s = run_ingest(sources, out, cat, site_key=site, every_s=every_s, lock_timeout_s=lock_timeout, ocr_every=ocr_every, workers=workers, client=client)
+    try:
+        with dask_client(dask=dask, scheduler=scheduler) as client:
+            s = run_ingest(sources, out, cat, site_key=site, every_s=every_s, lock_timeout_s=lock_timeout, ocr_every=ocr_every, workers=workers, client=client)
+    except KeyboardInterrupt:
+        _interrupted(f"nothing was added to {out / 'manifest.parquet'} (it is written at the end); the movies decoded completely are kept "
+                     "and the same command decodes only the rest")
     problems_csv = out / cat.outputs.problems
     typer.echo(f"{s.n_added} frames added, {s.n_total} in {s.manifest_path}")
     if s.problems:

@@ -281,3 +281,19 @@ def test_the_objects_left_at_the_end_of_a_command_are_frozen_out_of_the_collecto
             gc.unfreeze()
     finally:
         gc.unfreeze()
+
+
+def test_ingest_stopped_with_ctrl_c_says_nothing_was_added_and_how_to_go_on(files, tmp_path, monkeypatch):
+    """Ctrl-C in `ingest`: one line, exit code 130 (tests/test_video.py: the rerun decodes only the movies not done)."""
+    from typer.testing import CliRunner
+
+    from aurora_sw.cli import app
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("aurora_sw.ingest.ingest", interrupted)
+    res = CliRunner().invoke(app, ["ingest", str(files), "--out", str(tmp_path / "archive")])
+    assert res.exit_code == 130, res.output
+    assert res.stderr.strip() == (f"aurora-sw: interrupted; nothing was added to {tmp_path / 'archive' / 'manifest.parquet'} (it is written at the end); "
+                                  "the movies decoded completely are kept and the same command decodes only the rest")

@@ -1,5 +1,6 @@
 """Movie ingest: OCR of the burned-in time, robust fit, DST, bad files, idempotency."""
 
+import os
 import shutil
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ import pytest
 
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.ingest import ingest, read_manifest
+from aurora_sw.ingest.journal import JOURNAL_NAME
 from aurora_sw.ingest.video import fit_times, parse_overlay, sparse_fit
 
 TZ = ZoneInfo("America/Yellowknife")
@@ -217,14 +219,49 @@ def test_a_killed_ingest_rerun_equals_a_clean_run(movies, tmp_path, catalog, mon
     stale = tmp_path / "killed" / "frames" / ".pending-auroramaxHD_20240309_720p-x"  # what a SIGKILL mid-movie leaves
     stale.mkdir(parents=True)
     (stale / "120.jpg").write_bytes(b"\xff\xd8")
+    # The first movie was decoded completely: the rerun takes its records from the journal and decodes only the second.
+    assert len(list((tmp_path / "killed" / JOURNAL_NAME).glob("*.records.parquet"))) == 1
+    rerun = []
+    monkeypatch.setattr(manifest_mod, "video_records", lambda *args, **kwargs: rerun.append(args[0]) or real(*args, **kwargs))
+    killed = ingest([dst, winter], tmp_path / "killed", catalog, progress=False)
+    assert rerun == [winter]
     monkeypatch.setattr(manifest_mod, "video_records", real)
-    ingest([dst, winter], tmp_path / "killed", catalog, progress=False)
-    ingest([dst, winter], tmp_path / "clean", catalog, progress=False)
-    cols = ["time_utc", "night", "frame_index", "ocr_text", "time_residual_s", "sun_alt", "flags"]
+    clean = ingest([dst, winter], tmp_path / "clean", catalog, progress=False)
+    cols = ["time_utc", "night", "path", "source", "frame_index", "ocr_text", "time_residual_s", "sun_alt", "flags"]
     a = read_manifest(tmp_path / "killed")[cols]
     b = read_manifest(tmp_path / "clean")[cols]
+    a["path"], b["path"] = (m["path"].str.replace(str(tmp_path / k), "", regex=False) for m, k in ((a, "killed"), (b, "clean")))
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
-    assert not stale.exists()
+    strip = lambda run, k: [(p.path.replace(str(tmp_path / k), ""), p.reason, p.problem) for p in run.problems]  # noqa: E731
+    assert strip(killed, "killed") == strip(clean, "clean")
+    assert not stale.exists() and not (tmp_path / "killed" / JOURNAL_NAME).exists()  # the manifest holds the movies now
+
+
+@needs_tesseract
+def test_a_journal_entry_is_not_used_for_a_changed_movie_other_options_or_lost_frames(movies, tmp_path, catalog):
+    """The journal keeps a movie's records only for the same file decoded the same way, with its frames on disk."""
+    from aurora_sw.ingest.journal import MovieJournal
+    from aurora_sw.ingest.video import video_records
+
+    _, _, winter = movies
+    movie = tmp_path / winter.name
+    shutil.copy(winter, movie)
+    site = catalog.site("yellowknife")
+    records, problems = video_records(movie, site, frames_dir=tmp_path / "frames", every_s=60.0, progress=False)
+    journal = MovieJournal(tmp_path / JOURNAL_NAME, site=site, every_s=60.0, ocr_every=10)
+    journal.save(movie, records, problems)
+    back, back_problems = journal.load(movie)
+    pd.testing.assert_frame_equal(pd.DataFrame(back), pd.DataFrame(records))
+    assert back_problems == problems and len(back) == 6
+    assert MovieJournal(tmp_path / JOURNAL_NAME, site=site, every_s=120.0, ocr_every=10).load(movie) is None
+    assert MovieJournal(tmp_path / JOURNAL_NAME, site=site, every_s=60.0, ocr_every=1).load(movie) is None
+    stamp = movie.stat()
+    os.utime(movie, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
+    assert journal.load(movie) is None  # the movie changed since
+    os.utime(movie, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert journal.load(movie) is not None
+    os.remove(back[0]["path"])
+    assert journal.load(movie) is None  # a frame gone: decode again
 
 
 def test_overlay_zones_come_from_the_site_zone():

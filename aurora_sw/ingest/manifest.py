@@ -15,7 +15,9 @@ archive is re-ingested).
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
@@ -29,11 +31,14 @@ from aurora_sw.camera import FrameError, read_frame
 from aurora_sw.catalog import Catalog, load_catalog
 from aurora_sw.errors import AuroraSWError
 from aurora_sw.ingest.jpeg import scan_frames
+from aurora_sw.ingest.journal import JOURNAL_NAME, MovieJournal
 from aurora_sw.ingest.problems import PROBLEM_COLUMNS, ProblematicFile
 from aurora_sw.ingest.video import OCR_EVERY, VIDEO_SUFFIXES, find_videos, remove_stale_pending, video_records
 from aurora_sw.locking import writer_lock
 from aurora_sw.sky import local_night, sky_conditions
 from aurora_sw.times import aware_utc
+
+log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = [
     "time_utc", "night", "source", "frame_index", "ocr_text", "time_residual_s",
@@ -163,6 +168,7 @@ def build_manifest(
     ocr_every: int = OCR_EVERY,
     workers: int = 1,
     client=None,
+    journal: str | os.PathLike | None = None,
 ) -> tuple[pd.DataFrame, list[ProblematicFile]]:
     """Frame records of ``sources`` sampled at ``every_s`` of sky time, with sky conditions.
 
@@ -192,6 +198,11 @@ def build_manifest(
     client
         A ``dask.distributed.Client`` (:func:`aurora_sw.cluster.dask_client`): movies go to its
         workers instead (``workers`` is then unused); they must see ``frames_dir``.
+    journal
+        A folder where each movie's records are kept as soon as it is decoded, and taken from
+        by a later call instead of decoding the movie again
+        (:class:`~aurora_sw.ingest.journal.MovieJournal`; :func:`ingest` removes it once the
+        manifest is written). The result is the same either way.
 
     Returns
     -------
@@ -226,9 +237,19 @@ def build_manifest(
     todo = [v for v in videos if str(v.resolve()) not in done]
     if todo and frames_dir is None:
         raise AuroraSWError(f"{todo[0]}: ingesting movies needs a folder for the extracted frames")
-    for recs, probs in _movies(todo, site, frames_dir=frames_dir, every_s=every_s, ocr_every=ocr_every, workers=workers, progress=progress, client=client):
-        records += recs
-        problems += probs
+    kept = MovieJournal(journal, site=site, every_s=every_s, ocr_every=ocr_every) if journal is not None else None
+    decoded = {video: kept.load(video) for video in todo} if kept is not None else {}
+    to_decode = [video for video in todo if decoded.get(video) is None]
+    if len(to_decode) < len(todo):
+        log.info("%d of %d movies taken from %s, decoded by an earlier run", len(todo) - len(to_decode), len(todo), journal)
+    movies = _movies(to_decode, site, frames_dir=frames_dir, every_s=every_s, ocr_every=ocr_every, workers=workers, progress=progress, client=client)
+    for video, (recs, probs) in zip(to_decode, movies):  # _movies yields in the order given
+        if kept is not None:
+            kept.save(video, recs, probs)
+        decoded[video] = recs, probs
+    for video in todo:  # in the sources' order, as a run that decoded them all
+        records += decoded[video][0]
+        problems += decoded[video][1]
     if not records:
         return pd.DataFrame(columns=MANIFEST_COLUMNS), problems
 
@@ -402,10 +423,11 @@ def ingest(
         old = read_manifest(path) if path.exists() else pd.DataFrame(columns=MANIFEST_COLUMNS)
         new, problems = build_manifest(
             sources, catalog, site_key=site_key, every_s=every_s, progress=progress, frames_dir=archive / "frames", skip_videos=set(old["source"]),
-            ocr_every=ocr_every, workers=workers, client=client,
+            ocr_every=ocr_every, workers=workers, client=client, journal=archive / JOURNAL_NAME,
         )
         merged, n_added, duplicates = _merge(old, new, every_s)
         problems += duplicates
         _write_atomic(merged, path)
         _write_problems(archive / PROBLEMS_NAME, problems, set(new["path"]) | {p.path for p in problems})
+        shutil.rmtree(archive / JOURNAL_NAME, ignore_errors=True)  # the manifest holds its movies now
     return IngestSummary(manifest_path=path, n_added=n_added, n_total=len(merged), problems=problems)
