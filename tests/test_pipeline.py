@@ -57,17 +57,23 @@ def test_store_is_chunked_by_night_and_complete(setup, small_archive):
     assert ds.attrs["model_sha256"]
 
 
-def test_killed_run_resumed_equals_a_clean_run(setup):
-    root, ckpt, _ = setup
-    store = root / "killed.zarr"
-    new = partial_path(store)  # a fresh run builds the new index beside the store
-    cmd = [sys.executable, "-m", "aurora_sw", "score", "--archive", str(root / "arch"), "--model", str(ckpt), "--out", str(store)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def started_until_a_night_is_done(cmd: list[str], new, **popen) -> subprocess.Popen:
+    """`cmd` (a `score`) started, once its new store ``new`` holds a complete night (or it ended)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, **popen)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
         if new.exists() and "night_done" in os.listdir(new) and done_nights(new):
             break
         time.sleep(0.1)
+    return proc
+
+
+def test_killed_run_resumed_equals_a_clean_run(setup):
+    root, ckpt, _ = setup
+    store = root / "killed.zarr"
+    new = partial_path(store)  # a fresh run builds the new index beside the store
+    cmd = [sys.executable, "-m", "aurora_sw", "score", "--archive", str(root / "arch"), "--model", str(ckpt), "--out", str(store)]
+    proc = started_until_a_night_is_done(cmd, new, stderr=subprocess.DEVNULL)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert len(done_nights(new)) == 1  # killed between nights: one complete, one not
@@ -88,14 +94,12 @@ def test_a_run_stopped_with_ctrl_c_says_what_is_kept_and_how_to_go_on(setup):
     store = root / "interrupted.zarr"
     new = partial_path(store)
     cmd = [sys.executable, "-m", "aurora_sw", "score", "--archive", str(root / "arch"), "--model", str(ckpt), "--out", str(store)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if new.exists() and "night_done" in os.listdir(new) and done_nights(new):
-            break
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    with open(root / "interrupted.err", "w+") as log:  # a file, not a pipe: the progress bar never blocks on it
+        proc = started_until_a_night_is_done(cmd, new, stderr=log)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+        log.seek(0)
+        err = log.read()
     lines = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("aurora-sw:")]
     # 130, or ended by SIGINT itself (-2, which a shell reports as 130 too): the interpreter ends so, after
     # the same line, when the interrupt lands in some libraries' imports (seen 2.2-2.4 s into a run)
