@@ -202,11 +202,15 @@ def ingest(
     cat = _catalog(catalog)
     from aurora_sw.cluster import dask_client
 
+    manifest = out / "manifest.parquet"
+    before = _file_stamp(manifest)
     try:
         with dask_client(dask=dask, scheduler=scheduler) as client:
             s = run_ingest(sources, out, cat, site_key=site, every_s=every_s, lock_timeout_s=lock_timeout, ocr_every=ocr_every, workers=workers, client=client)
     except KeyboardInterrupt:
-        _interrupted(f"nothing was added to {out / 'manifest.parquet'} (it is written at the end); the movies decoded completely are kept "
+        if _file_stamp(manifest) != before:
+            _interrupted(f"{manifest} was written; run the same command again to finish (nothing is decoded again)")
+        _interrupted(f"nothing was added to {manifest} (it is written at the end); the movies decoded completely are kept "
                      "and the same command decodes only the rest")
     problems_csv = out / cat.outputs.problems
     typer.echo(f"{s.n_added} frames added, {s.n_total} in {s.manifest_path}")
@@ -737,11 +741,16 @@ def train(
     out = out or _layout(None, None).model
     table = read_label_table(labels)
     _output_dir(out)
+    last = out / "last.pt"
+    before = _file_stamp(last)
     try:
         res = run_train(table, out, cfg, val_fraction=val_fraction, balance=balance, resume=resume)
     except KeyboardInterrupt:
-        _interrupted(f"{out / 'last.pt'} holds the last finished epoch: run the same command with --resume to continue from it"
-                     if (out / "last.pt").exists() else "no epoch had finished, so there is nothing to resume")
+        if _file_stamp(last) not in (before, None):
+            _interrupted(f"{last} holds the last finished epoch: run the same command with --resume to continue from it")
+        if resume:
+            _interrupted(f"no epoch finished in this run; --resume continues from {last} as before")
+        _interrupted("no epoch had finished, so there is nothing to resume" + (f" ({last} is an earlier training's)" if before else ""))
     typer.echo(split_report(res.split).to_string())
     typer.echo(res.summary())
 
@@ -1031,6 +1040,16 @@ def explore(
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(cmd[0], cmd)  # Streamlit takes this process's place: Ctrl-C and kill reach it directly
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells one version of a file from another (inode, size, modification time), or None
+    where there is none: whether a command interrupted wrote it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _interrupted(kept: str) -> NoReturn:

@@ -242,25 +242,35 @@ def test_what_the_system_refuses_mid_run_is_one_line_naming_the_file(monkeypatch
     assert cli.os_error_line(OSError("socket closed")) == "socket closed"
 
 
-@pytest.mark.parametrize("finished_an_epoch", [True, False])
-def test_training_stopped_with_ctrl_c_says_whether_it_can_resume(files, tmp_path, monkeypatch, finished_an_epoch):
-    """Ctrl-C ended `train` with exit code 130 and no word: one line now says whether --resume can go on."""
+@pytest.mark.parametrize("earlier, resume, writes, expected", [
+    (False, False, True, "{last} holds the last finished epoch: run the same command with --resume to continue from it"),
+    (True, False, True, "{last} holds the last finished epoch: run the same command with --resume to continue from it"),
+    (False, False, False, "no epoch had finished, so there is nothing to resume"),
+    (True, False, False, "no epoch had finished, so there is nothing to resume ({last} is an earlier training's)"),
+    (True, True, False, "no epoch finished in this run; --resume continues from {last} as before"),
+])
+def test_training_stopped_with_ctrl_c_says_whether_it_can_resume(files, tmp_path, monkeypatch, earlier, resume, writes, expected):
+    """Ctrl-C ended `train` with exit code 130 and no word: one line now says whether --resume goes on, and
+    from what (a last.pt of an earlier training in OUT is not this run's)."""
     from typer.testing import CliRunner
 
     from aurora_sw.cli import app
 
+    out = tmp_path / "model"
+    out.mkdir()
+    if earlier:
+        (out / "last.pt").write_bytes(b"an earlier training")
+
     def interrupted(table, out, *args, **kwargs):
-        if finished_an_epoch:
-            (out / "last.pt").write_bytes(b"an epoch")
+        if writes:
+            (out / "last.pt").write_bytes(b"an epoch of this run")
         raise KeyboardInterrupt
 
     monkeypatch.setattr("aurora_sw.workflows.train.train", interrupted)
-    out = tmp_path / "model"
-    res = CliRunner().invoke(app, ["train", "--labels", str(files / "labels.parquet"), "--from-scratch", "--out", str(out)])
+    args = ["train", "--labels", str(files / "labels.parquet"), "--from-scratch", "--out", str(out)] + (["--resume"] if resume else [])
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 130, res.output
-    expected = (f"{out / 'last.pt'} holds the last finished epoch: run the same command with --resume to continue from it"
-                if finished_an_epoch else "no epoch had finished, so there is nothing to resume")
-    assert res.stderr.strip() == f"aurora-sw: interrupted; {expected}"
+    assert res.stderr.strip() == "aurora-sw: interrupted; " + expected.format(last=out / "last.pt")
 
 
 def test_the_objects_left_at_the_end_of_a_command_are_frozen_out_of_the_collector(monkeypatch, files):
@@ -283,17 +293,26 @@ def test_the_objects_left_at_the_end_of_a_command_are_frozen_out_of_the_collecto
         gc.unfreeze()
 
 
-def test_ingest_stopped_with_ctrl_c_says_nothing_was_added_and_how_to_go_on(files, tmp_path, monkeypatch):
-    """Ctrl-C in `ingest`: one line, exit code 130 (tests/test_video.py: the rerun decodes only the movies not done)."""
+@pytest.mark.parametrize("written", [False, True])
+def test_ingest_stopped_with_ctrl_c_says_what_was_written_and_how_to_go_on(files, tmp_path, monkeypatch, written):
+    """Ctrl-C in `ingest`: one line, exit code 130, true whether or not the manifest was written by then
+    (tests/test_video.py: the rerun decodes only the movies not done)."""
     from typer.testing import CliRunner
 
     from aurora_sw.cli import app
 
+    manifest = tmp_path / "archive" / "manifest.parquet"
+
     def interrupted(*args, **kwargs):
+        if written:
+            manifest.parent.mkdir()
+            manifest.write_bytes(b"the manifest")
         raise KeyboardInterrupt
 
     monkeypatch.setattr("aurora_sw.ingest.ingest", interrupted)
     res = CliRunner().invoke(app, ["ingest", str(files), "--out", str(tmp_path / "archive")])
     assert res.exit_code == 130, res.output
-    assert res.stderr.strip() == (f"aurora-sw: interrupted; nothing was added to {tmp_path / 'archive' / 'manifest.parquet'} (it is written at the end); "
-                                  "the movies decoded completely are kept and the same command decodes only the rest")
+    expected = (f"{manifest} was written; run the same command again to finish (nothing is decoded again)" if written else
+                f"nothing was added to {manifest} (it is written at the end); the movies decoded completely are kept and the same command "
+                "decodes only the rest")
+    assert res.stderr.strip() == f"aurora-sw: interrupted; {expected}"

@@ -248,13 +248,18 @@ def test_a_journal_entry_is_not_used_for_a_changed_movie_other_options_or_lost_f
     shutil.copy(winter, movie)
     site = catalog.site("yellowknife")
     records, problems = video_records(movie, site, frames_dir=tmp_path / "frames", every_s=60.0, progress=False)
-    journal = MovieJournal(tmp_path / JOURNAL_NAME, site=site, every_s=60.0, ocr_every=10)
+    journal = MovieJournal(tmp_path / JOURNAL_NAME, tmp_path / "frames", site=site, every_s=60.0, ocr_every=10)
     journal.save(movie, records, problems)
     back, back_problems = journal.load(movie)
     pd.testing.assert_frame_equal(pd.DataFrame(back), pd.DataFrame(records))
     assert back_problems == problems and len(back) == 6
-    assert MovieJournal(tmp_path / JOURNAL_NAME, site=site, every_s=120.0, ocr_every=10).load(movie) is None
-    assert MovieJournal(tmp_path / JOURNAL_NAME, site=site, every_s=60.0, ocr_every=1).load(movie) is None
+    assert MovieJournal(tmp_path / JOURNAL_NAME, tmp_path / "frames", site=site, every_s=120.0, ocr_every=10).load(movie) is None
+    assert MovieJournal(tmp_path / JOURNAL_NAME, tmp_path / "frames", site=site, every_s=60.0, ocr_every=1).load(movie) is None
+    # An archive copied elsewhere mid-ingest (a bigger disk) finishes with its own frames, not the original's.
+    shutil.copytree(tmp_path / "frames", tmp_path / "copy" / "frames")
+    shutil.copytree(tmp_path / JOURNAL_NAME, tmp_path / "copy" / JOURNAL_NAME)
+    copied, _ = MovieJournal(tmp_path / "copy" / JOURNAL_NAME, tmp_path / "copy" / "frames", site=site, every_s=60.0, ocr_every=10).load(movie)
+    assert [r["path"] for r in copied] == [r["path"].replace(str(tmp_path), str(tmp_path / "copy")) for r in records]
     stamp = movie.stat()
     os.utime(movie, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
     assert journal.load(movie) is None  # the movie changed since
@@ -340,3 +345,29 @@ def test_a_movie_of_another_size_is_a_problem_not_a_crash(tmp_path, catalog):
     recs, problems = video_records(movie, catalog.site("yellowknife"), frames_dir=tmp_path / "frames", progress=False)
     assert recs == [] and [p.reason for p in problems] == ["unreadable_video"] and "frames are 640x360" in problems[0].problem
     assert not list((tmp_path / "frames").rglob("*.jpg")) and not list((tmp_path / "frames").glob(".pending-*"))
+
+
+@needs_tesseract
+def test_a_run_killed_as_it_writes_the_manifest_lists_every_problem_on_the_rerun(movies, tmp_path, catalog, monkeypatch):
+    """The problems are written before the manifest: a manifest written first would have the rerun skip
+    its movies as done, and their problems (duplicate minutes, bad movies) would never be listed."""
+    import aurora_sw.ingest.manifest as manifest_mod
+
+    folder, _, _ = movies
+    real = manifest_mod._write_problems
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(manifest_mod, "_write_problems", killed)  # killed as the problems are written
+    with pytest.raises(KeyboardInterrupt):
+        ingest([folder], tmp_path / "killed", catalog, progress=False)
+    assert not (tmp_path / "killed" / "manifest.parquet").exists()
+    monkeypatch.setattr(manifest_mod, "_write_problems", real)
+    rerun = ingest([folder], tmp_path / "killed", catalog, progress=False)
+    clean = ingest([folder], tmp_path / "clean", catalog, progress=False)
+    a, b = (pd.read_csv(tmp_path / k / "ingest_problems.csv") for k in ("killed", "clean"))
+    for table, k in ((a, "killed"), (b, "clean")):
+        table["path"] = table["path"].str.replace(str(tmp_path / k), "", regex=False)
+    assert len(b) >= 3 and rerun.n_total == clean.n_total
+    pd.testing.assert_frame_equal(a, b)

@@ -6,7 +6,8 @@ checked as a whole). A 331-night archive takes about an hour to decode, so each 
 records and problems are kept in ``ARCHIVE/.movies_done/`` as soon as the movie is done, one pair
 of Parquet files each; the run that writes the manifest removes the folder. An entry is used only
 for the same movie file (path, size, modification time) decoded with the same options (cadence,
-overlay reads, site), and only while its frames are all still on disk.
+overlay reads, site), and only while its frames are all still on disk. Frame paths are kept relative
+to the archive's frame folder, so an archive copied elsewhere mid-ingest finishes with its own frames.
 """
 
 from __future__ import annotations
@@ -38,12 +39,16 @@ class MovieJournal:
     ----------
     folder
         The journal's folder (``ARCHIVE/.movies_done``); made on the first :meth:`save`.
+    frames_dir
+        Where the movies' frames are written (``ARCHIVE/frames``): records keep their frame paths
+        relative to it.
     site, every_s, ocr_every
         The options the records depend on: an entry made with others is not used.
     """
 
-    def __init__(self, folder: str | os.PathLike, *, site: Site, every_s: float, ocr_every: int) -> None:
+    def __init__(self, folder: str | os.PathLike, frames_dir: str | os.PathLike, *, site: Site, every_s: float, ocr_every: int) -> None:
         self.folder = Path(folder)
+        self.frames_dir = Path(frames_dir).resolve()
         self._options = f"{site.model_dump_json()}|{every_s!r}|{ocr_every}"
 
     def _stem(self, video: Path) -> Path:
@@ -62,8 +67,10 @@ class MovieJournal:
             records = pd.read_parquet(records_file).to_dict("records")
             problems = [ProblematicFile(**row) for row in pd.read_parquet(problems_file).to_dict("records")]
         except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file: decode the movie again
-            log.warning("%s: unreadable entry for %s (%s); decoding the movie again", records_file, video, exc)
+            log.warning("%s: unreadable entry for %s (%s: %s); decoding the movie again", records_file, video, type(exc).__name__, exc)
             return None
+        for r in records:
+            r["path"] = str((self.frames_dir / r["path"]).resolve())
         if not all(os.path.exists(r["path"]) for r in records):
             return None
         return records, problems
@@ -74,7 +81,9 @@ class MovieJournal:
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = self._stem(video)
         _write(pd.DataFrame([p.as_row() for p in problems], columns=PROBLEM_COLUMNS), stem.with_suffix(".problems.parquet"))
-        _write(pd.DataFrame(records, columns=RECORD_COLUMNS), stem.with_suffix(".records.parquet"))
+        kept = pd.DataFrame(records, columns=RECORD_COLUMNS)
+        kept["path"] = [os.path.relpath(path, self.frames_dir) for path in kept["path"].astype(str)]
+        _write(kept, stem.with_suffix(".records.parquet"))
 
 
 def _write(df: pd.DataFrame, path: Path) -> None:

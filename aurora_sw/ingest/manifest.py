@@ -237,7 +237,7 @@ def build_manifest(
     todo = [v for v in videos if str(v.resolve()) not in done]
     if todo and frames_dir is None:
         raise AuroraSWError(f"{todo[0]}: ingesting movies needs a folder for the extracted frames")
-    kept = MovieJournal(journal, site=site, every_s=every_s, ocr_every=ocr_every) if journal is not None else None
+    kept = MovieJournal(journal, frames_dir, site=site, every_s=every_s, ocr_every=ocr_every) if journal is not None and frames_dir else None
     decoded = {video: kept.load(video) for video in todo} if kept is not None else {}
     to_decode = [video for video in todo if decoded.get(video) is None]
     if len(to_decode) < len(todo):
@@ -427,7 +427,9 @@ def ingest(
         )
         merged, n_added, duplicates = _merge(old, new, every_s)
         problems += duplicates
-        _write_atomic(merged, path)
+        # The problems first: a run killed between the two then finds its movies' problems again (from the
+        # journal), where a manifest already written would have them skipped as done, their problems never listed.
         _write_problems(archive / PROBLEMS_NAME, problems, set(new["path"]) | {p.path for p in problems})
+        _write_atomic(merged, path)
         shutil.rmtree(archive / JOURNAL_NAME, ignore_errors=True)  # the manifest holds its movies now
     return IngestSummary(manifest_path=path, n_added=n_added, n_total=len(merged), problems=problems)
