@@ -43,7 +43,7 @@ def default_batch_size(input_size: int, device: str = "cpu") -> int:
     (:func:`score_nights`). 2,000 frames at 240 px on 2 cores, interleaved runs: 27.5-28.9 s at 3,
     28.3-28.9 s at 2, 28.0-29.9 s at 4, 27.9-31.9 s at 6 (the default before), 30.6-31.1 s at 18;
     the network alone, two one-thread sessions side by side, is ~3 % faster at 3-4 than at 6. At
-    128 px, 8 and 21 were equal and 64 10-20 % slower.
+    128 px, 8 and 21 were equal and 64 10-20 % slower; at 64 px, 21, 42 and 64 equal (7.4-7.8 s).
     """
     if device == "cuda":
         return 128
